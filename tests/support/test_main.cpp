@@ -1,0 +1,13 @@
+// Entry point of every test binary: doctest, or a child role when the binary
+// was started by child_process::spawn.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include "child_process.hpp"
+
+int main(int argc, char** argv) {
+  if (auto rc = shmbus::test::run_child_role_if_requested(argc, argv))
+    return *rc;
+  doctest::Context context(argc, argv);
+  return context.run();
+}
