@@ -1,0 +1,85 @@
+// Processes that transport tests start: a node that reports what it sees on
+// stdout, and producers for the streaming tests.
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "child_process.hpp"
+#include "transport_helpers.hpp"
+
+using namespace shmbus;
+using namespace shmbus::test;
+
+namespace {
+
+transport::node_role role_of(const std::string& x) {
+  return x == "server" ? transport::node_role::server : transport::node_role::client;
+}
+
+/// Prints every event as a line, so the test can wait for it.
+class printing_handler : public transport::inbox_handler {
+public:
+  void on_message(const transport::message_view& msg) override {
+    std::printf("message %s\n",
+                std::string(reinterpret_cast<const char*>(msg.data), msg.size).c_str());
+    std::fflush(stdout);
+  }
+  void on_peer_lost(const transport::peer_loss& loss) override {
+    std::printf("lost %u %s %d\n", loss.peer.slot, to_string(loss.cause), loss.detail);
+    std::fflush(stdout);
+  }
+};
+
+} // namespace
+
+// args: bus role name [then]
+//   then = "stay" (default): run until killed
+//          "exit:N": _exit(N) without leaving
+//          "leave": leave cleanly and exit 0
+//          "send:SLOT:TEXT": send TEXT to SLOT's current incarnation, then stay
+//          "send-leave:SLOT:TEXT": the same, then leave cleanly and exit 0
+SHMBUS_CHILD_ROLE("node") {
+  auto n = transport::node::start([&] {
+    transport::node_options opts;
+    opts.bus = args.at(0);
+    opts.role = role_of(args.at(1));
+    opts.name = args.at(2);
+    opts.timing = fast_timing();
+    return opts;
+  }());
+  if (!n) {
+    std::printf("error %s %s\n", to_string(n.err().code), n.err().message.c_str());
+    return 2;
+  }
+  auto& self = **n;
+  std::printf("ready %u %u\n", self.slot(), self.incarnation());
+  std::fflush(stdout);
+  std::string then = args.size() > 3 ? args[3] : "stay";
+  if (then.rfind("exit:", 0) == 0)
+    ::_exit(std::stoi(then.substr(5)));
+  if (then == "leave") {
+    self.leave();
+    return 0;
+  }
+  bool send_then_leave = then.rfind("send-leave:", 0) == 0;
+  if (then.rfind("send:", 0) == 0 || send_then_leave) {
+    auto rest = then.substr(then.find(':') + 1);
+    auto colon = rest.find(':');
+    auto slot = static_cast<uint32_t>(std::stoul(rest.substr(0, colon)));
+    auto text = rest.substr(colon + 1);
+    auto peer = self.peer(slot);
+    auto err = peer ? self.send(slot, peer->incarnation, text.data(), text.size())
+                    : transport::make_error(transport::errc::peer_lost, "no peer");
+    std::printf("sent %s\n", err ? err.message.c_str() : "ok");
+    std::fflush(stdout);
+    if (send_then_leave) {
+      self.leave();
+      return 0;
+    }
+  }
+  printing_handler handler;
+  for (;;)
+    self.run_once(handler, 100ms);
+}

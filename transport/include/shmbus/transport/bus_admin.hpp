@@ -1,0 +1,52 @@
+// Looking at and removing buses from outside (shmbusctl, tests): nothing
+// here joins a bus.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmbus/transport/config.hpp"
+#include "shmbus/transport/error.hpp"
+#include "shmbus/transport/name_table.hpp"
+#include "shmbus/transport/node_slot.hpp"
+#include "shmbus/transport/peer.hpp"
+
+namespace shmbus::transport {
+
+struct node_report {
+  uint32_t slot = 0;
+  node_state state = node_state::free;
+  uint32_t incarnation = 0;
+  int32_t pid = 0;
+  node_role role = node_role::client;
+  std::string name;
+  /// The process holds its slot lock: it runs (or hangs), it is not gone.
+  bool process_running = false;
+  int64_t heartbeat_age_ms = 0;
+  loss_cause cause = loss_cause::none;
+  int32_t detail = 0;
+  node_counters counters{};
+};
+
+struct bus_report {
+  std::string bus;
+  bus_limits limits;
+  liveness_timing timing;
+  int32_t creator_pid = 0;
+  bool server_running = false;
+  std::vector<node_report> nodes; ///< every slot ever used
+  std::vector<published_name> names;
+};
+
+/// Reads the state of bus `bus` without joining it.
+result<bus_report> inspect_bus(std::string_view bus);
+
+/// Removes the segment and lock file of `bus`. Refuses with bus_in_use
+/// while its server or any client runs.
+error remove_bus(std::string_view bus);
+
+/// Names of the buses that have a segment or lock file in /dev/shm.
+std::vector<std::string> list_buses();
+
+} // namespace shmbus::transport

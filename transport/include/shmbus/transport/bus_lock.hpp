@@ -1,0 +1,65 @@
+// The roles of a bus (server, clients, node slots, launcher) are byte-range
+// locks on one file, /dev/shm/shmbus-<bus>.lock. The kernel releases them
+// when their holder dies, so a crash can never leave a stale "server is
+// running" or "slot in use" flag behind.
+//
+// They are open-file-description locks (F_OFD_SETLK), not the classic
+// per-process fcntl locks that boost::interprocess::file_lock uses: classic
+// locks vanish when the process closes *any* descriptor of the file and never
+// conflict within one process; OFD locks belong to one open() and conflict
+// with every other, which also lets tests run several nodes in one process.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <sys/types.h>
+
+#include "shmbus/transport/error.hpp"
+
+namespace shmbus::transport {
+
+class bus_lock {
+public:
+  /// Byte offsets of the locks in the lock file.
+  static constexpr off_t server_byte = 0;   ///< write-locked by the server
+  static constexpr off_t members_byte = 1;  ///< read-locked by every client;
+                                            ///< write-locked by a starting server
+  static constexpr off_t launcher_byte = 2; ///< write-locked by the launcher
+  static constexpr off_t slot_byte(uint32_t slot) { return 64 + off_t{slot}; }
+
+  enum class mode { shared, exclusive };
+
+  bus_lock() = default;
+  bus_lock(bus_lock&& other) noexcept;
+  bus_lock& operator=(bus_lock&& other) noexcept;
+  bus_lock(const bus_lock&) = delete;
+  bus_lock& operator=(const bus_lock&) = delete;
+  ~bus_lock();
+
+  /// Opens (with `create`, creates with `file_mode`) the lock file of `bus`.
+  static result<bus_lock> open(std::string_view bus, bool create,
+                               unsigned file_mode);
+
+  /// Takes the lock on `byte` without waiting; false if another holds it.
+  bool try_lock(off_t byte, mode m) noexcept;
+
+  void unlock(off_t byte) noexcept;
+
+  /// True if another open file description holds a lock on `byte` that
+  /// conflicts with `m` (for `shared`: someone holds it exclusively).
+  bool held_by_other(off_t byte, mode m) const noexcept;
+
+  /// False if the lock file was removed or replaced since we opened it (then
+  /// our locks guard nothing: reopen).
+  bool still_linked() const noexcept;
+
+  const std::string& path() const noexcept { return path_; }
+  bool valid() const noexcept { return fd_ >= 0; }
+
+private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+} // namespace shmbus::transport

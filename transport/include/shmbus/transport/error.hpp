@@ -1,0 +1,70 @@
+// Errors of the transport: an enum that says what happened plus a message
+// that names the thing and the remedy. The data path returns these, it never
+// throws.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace shmbus::transport {
+
+enum class errc : uint8_t {
+  ok = 0,
+  invalid_bus_name,
+  invalid_argument,
+  bus_not_found,
+  layout_mismatch,
+  server_running,
+  clients_alive,
+  bus_in_use,
+  bus_full,
+  not_attached,
+  message_too_large,
+  inbox_full,
+  peer_lost,
+  corrupt_record,
+  name_not_found,
+  name_in_use,
+  name_table_full,
+  timeout,
+  system_error,
+};
+
+/// Short identifier of `x`, e.g. "inbox_full".
+const char* to_string(errc x) noexcept;
+
+struct error {
+  errc code = errc::ok;
+  std::string message;
+
+  explicit operator bool() const noexcept { return code != errc::ok; }
+};
+
+inline error make_error(errc code, std::string message) {
+  return error{code, std::move(message)};
+}
+
+/// Value or error, in the style of std::expected (C++23).
+template <class T>
+class result {
+public:
+  result(T value) : data_(std::move(value)) {}
+  result(error err) : data_(std::move(err)) {}
+
+  bool has_value() const noexcept { return data_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& value() & { return std::get<0>(data_); }
+  T&& value() && { return std::get<0>(std::move(data_)); }
+  T& operator*() & { return value(); }
+  T* operator->() { return &value(); }
+
+  const error& err() const { return std::get<1>(data_); }
+
+private:
+  std::variant<T, error> data_;
+};
+
+} // namespace shmbus::transport

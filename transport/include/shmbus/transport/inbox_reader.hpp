@@ -1,0 +1,88 @@
+// Consumer side of an inbox ring: one per ring, used by one thread. Reads
+// records in place (zero copy), validates everything it reads from shared
+// memory before using it, and hands the space back to producers.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "shmbus/transport/inbox_ring.hpp"
+
+namespace shmbus::transport {
+
+class inbox_reader {
+public:
+  enum class status {
+    record,  ///< a committed record (data or control) is at the head
+    empty,   ///< nothing to read
+    pending, ///< the head record is claimed but not committed yet
+    corrupt, ///< the head record failed validation; call recover()
+  };
+
+  struct entry {
+    status state = status::empty;
+    record_kind kind = record_kind::data;
+    uint32_t sender_slot = 0;
+    uint32_t sender_incarnation_bits = 0; ///< low 17 bits of the incarnation
+    uint32_t destination_incarnation = 0;
+    const std::byte* payload = nullptr;
+    uint32_t payload_bytes = 0;
+    uint64_t position = 0;
+    uint64_t raw_header = 0;
+    const char* problem = nullptr; ///< what failed validation, if corrupt
+  };
+
+  inbox_reader() = default;
+  inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
+               uint32_t node_slots) noexcept;
+
+  /// Looks at the record at the head. Padding is consumed on the way.
+  entry peek() noexcept;
+
+  /// Frees the record returned by the last peek() (status record).
+  void consume() noexcept;
+
+  /// Discards the pending claim at the head: only once its producer is known
+  /// dead. Returns false if it was committed in the meantime (peek again).
+  bool skip_pending() noexcept;
+
+  /// After a corrupt peek: skips to the next record that validates (or to
+  /// the tail) and returns the number of bytes skipped.
+  uint64_t recover() noexcept;
+
+  /// Wakes producers waiting for space if any; call after a batch of
+  /// consume() calls.
+  void notify_space() noexcept;
+
+  /// Announces the park, re-checks `has_work()` and sleeps on the parked
+  /// word for at most `timeout` unless there is work or a producer wakes us.
+  template <class HasWork>
+  void park(std::chrono::nanoseconds timeout, HasWork&& has_work) noexcept {
+    auto& parked = ring_.control()->consumer_parked;
+    parked.store(1, std::memory_order_seq_cst);
+    if (!has_work())
+      park_on(parked, timeout);
+    parked.store(0, std::memory_order_relaxed);
+  }
+
+  /// True if the head holds something other than a live producer's claim.
+  bool readable() const noexcept;
+
+  uint64_t head() const noexcept { return head_; }
+  const inbox_ring& ring() const noexcept { return ring_; }
+
+private:
+  void release(uint64_t bytes) noexcept;
+  static void park_on(std::atomic<uint32_t>& parked,
+                      std::chrono::nanoseconds timeout) noexcept;
+  const char* validate(uint64_t header, uint64_t position) const noexcept;
+
+  inbox_ring ring_;
+  uint64_t head_ = 0;
+  uint64_t current_length_ = 0;
+  uint64_t max_record_bytes_ = 0;
+  uint32_t node_slots_ = 0;
+};
+
+} // namespace shmbus::transport

@@ -1,0 +1,60 @@
+// Published names: a bus-wide table mapping a name to a value (an actor id)
+// owned by one node incarnation. Lock-free; entries of dead owners are
+// ignored by readers and reused by writers.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmbus/transport/error.hpp"
+#include "shmbus/transport/segment.hpp"
+
+namespace shmbus::transport {
+
+struct published_name {
+  std::string name;
+  uint32_t slot = 0;
+  uint32_t incarnation = 0;
+  uint64_t value = 0;
+  uint64_t aux = 0;
+};
+
+class name_table {
+public:
+  explicit name_table(const segment& seg) noexcept : seg_(&seg) {}
+
+  /// Publishes `name` for the node (slot, incarnation). Publishing a name
+  /// the same node already holds replaces its value; a name held by another
+  /// live node is refused with name_in_use.
+  error publish(std::string_view name, uint32_t slot, uint32_t incarnation,
+                uint64_t value, uint64_t aux);
+
+  /// Removes `name` if this node holds it; name_not_found otherwise.
+  error unpublish(std::string_view name, uint32_t slot, uint32_t incarnation);
+
+  /// Removes every name the node holds (on leave).
+  void unpublish_all(uint32_t slot, uint32_t incarnation) noexcept;
+
+  result<published_name> lookup(std::string_view name) const;
+
+  /// Waits until `name` is published by a live node, at most `timeout`.
+  result<published_name> await(std::string_view name,
+                               std::chrono::nanoseconds timeout) const;
+
+  /// Every name held by a live node.
+  std::vector<published_name> list() const;
+
+  static std::optional<error> validate_name(std::string_view name);
+
+private:
+  bool owner_alive(uint64_t state) const noexcept;
+  bool read_entry(uint32_t index, published_name& out) const;
+  void bump_epoch() const noexcept;
+
+  const segment* seg_;
+};
+
+} // namespace shmbus::transport

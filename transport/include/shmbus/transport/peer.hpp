@@ -1,0 +1,39 @@
+// What a node knows about another node of its bus, and why it lost one.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "shmbus/transport/node_slot.hpp"
+
+namespace shmbus::transport {
+
+struct peer_info {
+  uint32_t slot = 0;
+  uint32_t incarnation = 0;
+  int32_t pid = 0;
+  node_role role = node_role::client;
+  std::string name;
+  /// Opaque bytes the peer attached when joining (the bus stores its CAF
+  /// node id here).
+  std::array<std::byte, 64> user_data{};
+};
+
+/// Counters of one node (from its slot; see node_slot).
+struct node_counters {
+  uint64_t msgs_out, bytes_out, send_errors, full_inbox_waits;
+  uint64_t msgs_in, bytes_in, corrupt_records, stale_dropped, skipped_claims;
+};
+
+struct peer_loss {
+  peer_info peer;
+  loss_cause cause = loss_cause::none;
+  int32_t detail = 0; ///< exit code or signal number, by cause
+
+  /// E.g. "node 'wallet' (slot 3, pid 4242) killed by signal 9".
+  std::string describe() const;
+};
+
+} // namespace shmbus::transport

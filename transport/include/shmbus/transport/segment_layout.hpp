@@ -1,0 +1,105 @@
+// The binary layout of a bus segment. Every process of a bus maps the same
+// segment, possibly built by another version of shmbus, so this file is the
+// contract: change anything here and bump `layout_version` (the layout test in
+// tests/unit/transport/segment_layout_test.cpp fails until you do).
+//
+//  offset              size                        content
+//  ------------------  --------------------------  -------------------------------
+//  0                   4096                        segment_header
+//  node_table_offset   node_slots * 512            node_slot[node_slots]
+//  name_table_offset   name_entries * 128          name_entry[name_entries]
+//  rings_offset        node_slots * ring_stride    per node: ring_control (4096)
+//                                                  then inbox buffer (inbox_bytes)
+//
+// All offsets are page aligned. The segment holds no pointers, no mutexes and
+// no allocator: a process killed at any instruction leaves nothing locked.
+// `magic` (offset 0) and `layout_version` (offset 8) never move, so any build
+// can tell which layout a segment has.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "shmbus/transport/atomic_text.hpp"
+#include "shmbus/transport/config.hpp"
+
+namespace shmbus::transport {
+
+constexpr uint64_t segment_magic = 0x3130'5355'424d'4853; // "SHMBUS01"
+constexpr uint32_t layout_version = 1;
+constexpr size_t page_bytes = 4096;
+constexpr size_t cache_line = 64;
+
+struct segment_header {
+  uint64_t magic;                          // 0
+  /// Written last by the creator (release); attachers acquire-load it and
+  /// refuse any other value: a zero means "still being created".
+  std::atomic<uint32_t> layout_version;    // 8
+  uint32_t header_bytes;                   // 12
+  uint64_t segment_bytes;                  // 16
+  uint32_t node_slots;                     // 24
+  uint32_t inbox_bytes;                    // 28
+  uint32_t max_message_bytes;              // 32
+  uint32_t name_entries;                   // 36
+  uint64_t node_table_offset;              // 40
+  uint64_t name_table_offset;              // 48
+  uint64_t rings_offset;                   // 56
+  uint64_t ring_stride;                    // 64
+  int64_t heartbeat_interval_ns;           // 72
+  int64_t heartbeat_timeout_ns;            // 80
+  int32_t creator_pid;                     // 88
+  uint32_t reserved0;                      // 92
+  int64_t created_unix_ns;                 // 96
+  char bus_name[72];                       // 104
+  /// Bumped (and futex-woken) when a node joins or leaves; watchers and
+  /// tools use it to notice membership changes.
+  alignas(cache_line) std::atomic<uint32_t> membership_epoch; // 192
+  /// Bumped (and futex-woken) on every publish/unpublish: waiting lookups
+  /// park on it.
+  alignas(cache_line) std::atomic<uint32_t> names_epoch;      // 256
+};
+
+static_assert(offsetof(segment_header, magic) == 0);
+static_assert(offsetof(segment_header, layout_version) == 8);
+static_assert(offsetof(segment_header, bus_name) == 104);
+static_assert(offsetof(segment_header, membership_epoch) == 192);
+static_assert(offsetof(segment_header, names_epoch) == 256);
+static_assert(sizeof(segment_header) <= page_bytes);
+static_assert(std::is_standard_layout_v<segment_header>);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+/// Offsets and sizes of a segment, computed from its limits.
+struct segment_geometry {
+  uint64_t node_table_offset;
+  uint64_t name_table_offset;
+  uint64_t rings_offset;
+  uint64_t ring_stride;
+  uint64_t segment_bytes;
+};
+
+constexpr uint64_t align_up(uint64_t x, uint64_t alignment) {
+  return (x + alignment - 1) / alignment * alignment;
+}
+
+/// Sizes of the per-node structures (pinned by the layout test).
+constexpr size_t node_slot_bytes = 512;
+constexpr size_t name_entry_bytes = 128;
+constexpr size_t ring_control_bytes = page_bytes;
+
+constexpr segment_geometry compute_geometry(const bus_limits& l) {
+  segment_geometry g{};
+  g.node_table_offset = page_bytes;
+  g.name_table_offset
+    = align_up(g.node_table_offset + uint64_t{l.node_slots} * node_slot_bytes,
+               page_bytes);
+  g.rings_offset = align_up(g.name_table_offset
+                              + uint64_t{l.name_entries} * name_entry_bytes,
+                            page_bytes);
+  g.ring_stride = align_up(ring_control_bytes + l.inbox_bytes, page_bytes);
+  g.segment_bytes = g.rings_offset + uint64_t{l.node_slots} * g.ring_stride;
+  return g;
+}
+
+} // namespace shmbus::transport
