@@ -8,6 +8,7 @@ inbox_reader::inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
                            uint32_t node_slots) noexcept
   : ring_(ring),
     head_(ring.control()->head.load(std::memory_order_acquire)),
+    published_head_(head_),
     max_record_bytes_(record::record_bytes(max_payload_bytes)),
     node_slots_(node_slots) {
   // nop
@@ -157,16 +158,20 @@ void inbox_reader::release(uint64_t bytes) noexcept {
     ring_.word(pos).store(record::free_tag(pos + capacity),
                           std::memory_order_relaxed);
   head_ += bytes;
-  // Release: producers that acquire the new head see the free tags.
-  ring_.control()->head.store(head_, std::memory_order_release);
 }
 
-void inbox_reader::notify_space() noexcept {
+void inbox_reader::publish(bool force) noexcept {
+  if (head_ == published_head_
+      || (!force && head_ - published_head_ < ring_.capacity() / 8))
+    return;
+  published_head_ = head_;
   auto* control = ring_.control();
-  // Orders our head store before the waiter count load (Dekker with
-  // inbox_ring::wait_for_space).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (control->space_waiters.load(std::memory_order_relaxed) > 0) {
+  // Release: producers that acquire the new head see the free tags.
+  control->head.store(head_, std::memory_order_release);
+  // An RMW, not a plain load: a producer's later fetch_add in
+  // wait_for_space reads from it and so sees our new head (Dekker without a
+  // standalone fence, which ThreadSanitizer cannot model).
+  if (control->space_waiters.fetch_add(0, std::memory_order_seq_cst) > 0) {
     control->space_seq.fetch_add(1, std::memory_order_release);
     detail::futex_wake(&control->space_seq, INT32_MAX);
   }

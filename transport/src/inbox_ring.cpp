@@ -21,6 +21,7 @@ void inbox_ring::initialize() noexcept {
     word(pos).store(record::free_tag(pos), std::memory_order_relaxed);
   control_->head.store(0, std::memory_order_relaxed);
   control_->tail.store(0, std::memory_order_relaxed);
+  control_->head_cache.store(0, std::memory_order_relaxed);
   control_->consumer_parked.store(0, std::memory_order_relaxed);
   control_->space_waiters.store(0, std::memory_order_relaxed);
   // Pairs with the acquire in initialized(): the tags are visible first.
@@ -40,23 +41,27 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
   auto claimed = record::make_header(record_kind::claimed,
                                      static_cast<uint32_t>(length),
                                      producer_slot, producer_incarnation);
-  auto& head = control_->head;
   auto& tail = control_->tail;
   for (;;) {
-    // Acquire pairs with the consumer's release of head (free tags visible)
-    // and with other producers' release CAS of tail.
+    // Acquire pairs with other producers' release CAS of tail.
     auto t = tail.load(std::memory_order_acquire);
-    auto h = head.load(std::memory_order_acquire);
-    if (t < h) {
-      // The consumer overtook a lagging tail hint: skip to its head.
-      tail.compare_exchange_strong(t, h, std::memory_order_acq_rel);
-      continue;
-    }
     auto idx = index_of(t);
     bool wraps = idx + length > capacity_;
     uint64_t needed = wraps ? capacity_ - idx : length;
-    if (t + needed - h > capacity_)
-      return claim_status::full;
+    // Acquire pairs with refresh_head's release: whoever refreshed the copy
+    // saw the free tags up to it, and so do we.
+    auto h = control_->head_cache.load(std::memory_order_acquire);
+    if (t < h || t + needed - h > capacity_) {
+      h = refresh_head();
+      if (t < h) {
+        // The consumer overtook a lagging tail hint (it skipped a dead
+        // producer's claim): move the hint to its head.
+        tail.compare_exchange_strong(t, h, std::memory_order_acq_rel);
+        continue;
+      }
+      if (t + needed - h > capacity_)
+        return claim_status::full;
+    }
     auto& w = word(t);
     auto current = w.load(std::memory_order_acquire);
     if (current == record::free_tag(t)) {
@@ -98,11 +103,19 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
       }
     }
     // A free tag of another position, or a malformed header: garbage unless
-    // our view of the tail was stale.
-    if (tail.load(std::memory_order_acquire) != t)
+    // our view of the tail or the head was stale.
+    if (tail.load(std::memory_order_acquire) != t || refresh_head() > t)
       continue;
     return claim_status::corrupt;
   }
+}
+
+uint64_t inbox_ring::refresh_head() noexcept {
+  // Acquire pairs with the consumer's release of head: the free tags of
+  // everything before it are visible.
+  auto h = control_->head.load(std::memory_order_acquire);
+  control_->head_cache.store(h, std::memory_order_release);
+  return h;
 }
 
 bool inbox_ring::commit(const claim& c) noexcept {

@@ -36,10 +36,10 @@ bool name_table::read_entry(uint32_t index, published_name& out) const {
     auto version = e.version.load(std::memory_order_acquire);
     if (!owner_alive(state))
       return false;
-    out.name = e.name.load();
-    out.value = e.value.load(std::memory_order_relaxed);
-    out.aux = e.aux.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // Acquire loads keep the re-check below from moving before the copy.
+    out.name = e.name.load(std::memory_order_acquire);
+    out.value = e.value.load(std::memory_order_acquire);
+    out.aux = e.aux.load(std::memory_order_acquire);
     if (e.state.load(std::memory_order_relaxed) == state
         && e.version.load(std::memory_order_relaxed) == version) {
       out.slot = name_owner_slot(state);

@@ -26,6 +26,11 @@ std::string ms_text(std::chrono::nanoseconds d) {
          + " ms";
 }
 
+/// Counters only the consumer thread writes: no locked instruction needed.
+inline void bump_single_writer(std::atomic<uint64_t>& counter, uint64_t n) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -527,7 +532,7 @@ bool node::handle_record(const inbox_reader::entry& e, inbox_handler& handler) {
     }
   }
   if (!known || (e.kind == record_kind::data && e.destination_incarnation != incarnation_)) {
-    self.stale_dropped.fetch_add(1, std::memory_order_relaxed);
+    bump_single_writer(self.stale_dropped, 1);
     return false;
   }
   if (e.kind == record_kind::control) {
@@ -536,8 +541,8 @@ bool node::handle_record(const inbox_reader::entry& e, inbox_handler& handler) {
       report_loss(e.sender_slot, k.incarnation, loss_cause::left, 0, handler);
     return true;
   }
-  self.msgs_in.fetch_add(1, std::memory_order_relaxed);
-  self.bytes_in.fetch_add(e.payload_bytes, std::memory_order_relaxed);
+  bump_single_writer(self.msgs_in, 1);
+  bump_single_writer(self.bytes_in, e.payload_bytes);
   handler.on_message(message_view{e.sender_slot, k.incarnation, e.payload, e.payload_bytes});
   return true;
 }
@@ -546,19 +551,24 @@ size_t node::poll(inbox_handler& handler, size_t max_records) noexcept {
   size_t handed = deliver_events(handler);
   size_t records = 0;
   auto& self = seg_.slot(slot_);
+  bool drained = false;
   while (records < max_records) {
     auto e = reader_.peek();
-    if (e.state == inbox_reader::status::empty)
+    if (e.state == inbox_reader::status::empty) {
+      drained = true;
       break;
+    }
     if (e.state == inbox_reader::status::pending) {
       if (!producer_gone(e.sender_slot, e.sender_incarnation_bits)
-          || !reader_.skip_pending())
+          || !reader_.skip_pending()) {
+        drained = true;
         break;
-      self.skipped_claims.fetch_add(1, std::memory_order_relaxed);
+      }
+      bump_single_writer(self.skipped_claims, 1);
       continue;
     }
     if (e.state == inbox_reader::status::corrupt) {
-      self.corrupt_records.fetch_add(1, std::memory_order_relaxed);
+      bump_single_writer(self.corrupt_records, 1);
       auto skipped = reader_.recover();
       handler.on_error(make_error(
         errc::corrupt_record,
@@ -567,16 +577,19 @@ size_t node::poll(inbox_handler& handler, size_t max_records) noexcept {
           + std::to_string(e.position) + ": " + e.problem + "; skipped "
           + std::to_string(skipped) + " bytes to the next valid record"));
       ++handed;
-      if (skipped == 0)
+      if (skipped == 0) {
+        drained = true;
         break;
+      }
       continue;
     }
     handle_record(e, handler);
     reader_.consume();
     ++records;
   }
-  if (records > 0)
-    reader_.notify_space();
+  // Space goes back to producers when we run dry or every eighth of the
+  // ring, not per record.
+  reader_.publish(drained);
   return handed + records + deliver_events(handler);
 }
 
@@ -618,11 +631,12 @@ void node::idle(std::chrono::nanoseconds max_wait) noexcept {
                  [this] { return has_work(); });
 }
 
-size_t node::run_once(inbox_handler& handler, std::chrono::nanoseconds max_wait) noexcept {
-  if (auto n = poll(handler))
+size_t node::run_once(inbox_handler& handler, std::chrono::nanoseconds max_wait,
+                      size_t max_records) noexcept {
+  if (auto n = poll(handler, max_records))
     return n;
   idle(max_wait);
-  return poll(handler);
+  return poll(handler, max_records);
 }
 
 // -- names ------------------------------------------------------------------

@@ -48,6 +48,7 @@ struct test_ring {
       return std::nullopt;
     std::string text(reinterpret_cast<const char*>(e.payload), e.payload_bytes);
     reader.consume();
+    reader.publish();
     return text;
   }
 
@@ -91,7 +92,7 @@ TEST_CASE("a full ring refuses a claim until the consumer frees space") {
   CHECK(accepted == 4096 / 128); // 24 header + 100 payload -> 128 bytes
   CHECK(r.send(text_of(100, 'y')) == inbox_ring::claim_status::full);
   REQUIRE(r.receive().has_value());
-  r.reader.notify_space();
+  r.reader.publish();
   CHECK(r.send(text_of(100, 'z')) == inbox_ring::claim_status::claimed);
   int drained = 0;
   std::string last;
@@ -220,7 +221,7 @@ TEST_CASE("four producer threads into one consumer lose nothing and keep each pr
     auto e = r.reader.peek();
     if (e.state != inbox_reader::status::record) {
       REQUIRE(e.state != inbox_reader::status::corrupt);
-      r.reader.notify_space();
+      r.reader.publish();
       std::this_thread::yield();
       continue;
     }
@@ -234,9 +235,9 @@ TEST_CASE("four producer threads into one consumer lose nothing and keep each pr
     ++total;
     r.reader.consume();
     if (total % 64 == 0)
-      r.reader.notify_space();
+      r.reader.publish();
   }
-  r.reader.notify_space();
+  r.reader.publish();
   for (auto& t : threads)
     t.join();
   CHECK(total == uint64_t{producers} * per_producer);

@@ -47,6 +47,7 @@ TEST_CASE("the segment layout is the one of layout version 1") {
 
   CHECK(offsetof(ring_control, head) == 0);
   CHECK(offsetof(ring_control, tail) == 64);
+  CHECK(offsetof(ring_control, head_cache) == 72);
   CHECK(offsetof(ring_control, consumer_parked) == 128);
   CHECK(offsetof(ring_control, space_seq) == 192);
   CHECK(offsetof(ring_control, initialized) == 256);

@@ -30,10 +30,10 @@ struct atomic_text {
     }
   }
 
-  std::string load() const {
+  std::string load(std::memory_order order = std::memory_order_relaxed) const {
     char buf[Bytes + 1];
     for (size_t i = 0; i < Bytes / 8; ++i) {
-      auto w = words[i].load(std::memory_order_relaxed);
+      auto w = words[i].load(order);
       std::memcpy(buf + i * 8, &w, 8);
     }
     buf[Bytes] = '\0';

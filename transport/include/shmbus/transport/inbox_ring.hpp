@@ -81,6 +81,9 @@ public:
   }
 
 private:
+  /// Reads the consumer's head and refreshes the producers' copy of it.
+  uint64_t refresh_head() noexcept;
+
   ring_control* control_ = nullptr;
   std::byte* buffer_ = nullptr;
   std::atomic<uint64_t>* words_ = nullptr;

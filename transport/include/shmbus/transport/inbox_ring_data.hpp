@@ -83,11 +83,16 @@ static_assert(!is_free(make_header(record_kind::control, ~0u, 4095, ~0u)));
 } // namespace record
 
 struct ring_control {
-  /// Next position the consumer reads. Written by the consumer only
-  /// (release, after re-tagging the consumed words); producers acquire it.
+  /// Next position the consumer reads. Written by the consumer only, once
+  /// per batch (release, after re-tagging the consumed words); producers
+  /// acquire it.
   alignas(cache_line) std::atomic<uint64_t> head;
   /// Hint of the next free position; producers CAS it forward.
   alignas(cache_line) std::atomic<uint64_t> tail;
+  /// Producers' copy of `head`, on the line they write anyway: they read the
+  /// consumer's line only when the copy says the ring is full (Aeron's head
+  /// cache), so a stream does not bounce that line once per message.
+  std::atomic<uint64_t> head_cache;
   /// Futex word: 1 while the consumer is parked. Producers that commit and
   /// find 1 swap it to 0 and wake; the consumer sleeps on this very word, so
   /// a wake-up between its announcement and its sleep is never lost.
@@ -105,6 +110,7 @@ constexpr uint32_t ring_initialized_magic = 0x52494e47; // "RING"
 static_assert(sizeof(ring_control) <= ring_control_bytes);
 static_assert(offsetof(ring_control, head) == 0);
 static_assert(offsetof(ring_control, tail) == 64);
+static_assert(offsetof(ring_control, head_cache) == 72);
 static_assert(offsetof(ring_control, consumer_parked) == 128);
 static_assert(offsetof(ring_control, space_seq) == 192);
 static_assert(offsetof(ring_control, initialized) == 256);

@@ -141,8 +141,8 @@ public:
 
   /// poll(), and if that found nothing, waits per the idle strategy until
   /// something arrives or `max_wait` passes, then polls again.
-  size_t run_once(inbox_handler& handler,
-                  std::chrono::nanoseconds max_wait) noexcept;
+  size_t run_once(inbox_handler& handler, std::chrono::nanoseconds max_wait,
+                  size_t max_records = 256) noexcept;
 
   /// Makes the consumer thread return from its wait (any thread).
   void wake() noexcept;

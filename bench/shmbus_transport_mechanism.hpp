@@ -1,0 +1,17 @@
+// shmbus's transport between the two benchmark processes: B creates a bus
+// (server), A joins it (client); each message is one inbox record.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shmbus/transport/idle_strategy.hpp"
+#include "transport_mechanism.hpp"
+
+namespace shmbus::bench {
+
+/// Row name "shmbus-<strategy>", e.g. "shmbus-adaptive".
+std::unique_ptr<transport_mechanism>
+make_shmbus_transport_mechanism(const transport::idle_strategy& idle);
+
+} // namespace shmbus::bench
