@@ -61,7 +61,7 @@ TEST_CASE("a waiting lookup gives up at its deadline with a message naming the n
   CHECK(waited >= 150ms);
 }
 
-TEST_CASE("republishing a name from the same node replaces its value; unpublish frees it") {
+TEST_CASE("republishing a name from the same node replaces its value and unpublish frees it") {
   scoped_bus bus{"republish"};
   auto server = start_node(bus.name, node_role::server, "srv");
   CHECK_FALSE(server->publish("svc", 1));
