@@ -294,14 +294,17 @@ void node::send_goodbyes() noexcept {
 // -- sending --------------------------------------------------------------
 
 error node::send(uint32_t to_slot, uint32_t to_incarnation, const void* data,
-                 size_t size) noexcept {
-  return send_with(to_slot, to_incarnation, size, [&](std::byte* dst) {
-    std::memcpy(dst, data, size);
-  });
+                 size_t size, std::chrono::nanoseconds max_wait) noexcept {
+  return send_with(
+    to_slot, to_incarnation, size,
+    [&](std::byte* dst) { std::memcpy(dst, data, size); }, max_wait);
 }
 
 error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t size,
-                           record_kind kind, inbox_ring::claim& out) noexcept {
+                           record_kind kind, std::chrono::nanoseconds max_wait,
+                           inbox_ring::claim& out) noexcept {
+  if (max_wait < std::chrono::nanoseconds::zero())
+    max_wait = options_.full_inbox_timeout;
   auto& self = seg_.slot(slot_);
   auto fail = [&](errc code, std::string what) {
     self.send_errors.fetch_add(1, std::memory_order_relaxed);
@@ -343,13 +346,13 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
     if (!counted_wait) {
       counted_wait = true;
       self.full_inbox_waits.fetch_add(1, std::memory_order_relaxed);
-      until = now + options_.full_inbox_timeout;
+      until = now + max_wait;
     }
     if (now >= until)
       return fail(errc::inbox_full,
                   "the inbox of node '" + dest.name.load() + "' (slot "
                     + std::to_string(to_slot) + ") on bus '" + options_.bus
-                    + "' stayed full for " + ms_text(options_.full_inbox_timeout)
+                    + "' stayed full for " + ms_text(max_wait)
                     + " (" + std::to_string(ring.used_bytes())
                     + " bytes queued): its consumer is not keeping up; "
                       "the message was not sent");

@@ -114,20 +114,25 @@ public:
 
   // -- sending (any thread) -------------------------------------------------
 
+  /// Waits as long as node_options::full_inbox_timeout says.
+  static constexpr std::chrono::nanoseconds default_wait{-1};
+
   /// Copies `size` bytes into the inbox of (slot, incarnation). Waits up to
-  /// full_inbox_timeout for room; fails with peer_lost as soon as the
-  /// destination is known dead. Never drops silently.
+  /// `max_wait` for room (zero: not at all); fails with inbox_full after
+  /// that and with peer_lost as soon as the destination is known dead.
+  /// Never drops silently.
   error send(uint32_t to_slot, uint32_t to_incarnation, const void* data,
-             size_t size) noexcept;
+             size_t size, std::chrono::nanoseconds max_wait = default_wait) noexcept;
 
   /// Like send(), but `fill(std::byte* dst)` writes the `size` payload bytes
   /// straight into the destination inbox.
   template <class Fill>
   error send_with(uint32_t to_slot, uint32_t to_incarnation, size_t size,
-                  Fill&& fill) noexcept {
+                  Fill&& fill,
+                  std::chrono::nanoseconds max_wait = default_wait) noexcept {
     inbox_ring::claim c;
     if (auto err = claim_for_send(to_slot, to_incarnation, size,
-                                  record_kind::data, c))
+                                  record_kind::data, max_wait, c))
       return err;
     fill(c.payload);
     return finish_send(to_slot, c);
@@ -194,7 +199,8 @@ private:
   error start_client();
   error claim_slot(uint32_t slot);
   error claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t size,
-                       record_kind kind, inbox_ring::claim& out) noexcept;
+                       record_kind kind, std::chrono::nanoseconds max_wait,
+                       inbox_ring::claim& out) noexcept;
   error finish_send(uint32_t to_slot, const inbox_ring::claim& c) noexcept;
   void send_goodbyes() noexcept;
   peer_info read_peer(uint32_t slot, uint64_t state_word) const;

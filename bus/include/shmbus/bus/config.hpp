@@ -1,0 +1,25 @@
+// The actor_system_config of a shmbus process: adds the `shmbus.*` options
+// (command line `--shmbus.bus=demo`, or a [shmbus] section in
+// caf-application.ini, both shown by --dump-config), loads CAF's middleman
+// (which gives the system its node id) and registers the shmbus error
+// category.
+#pragma once
+
+#include <caf/actor_system_config.hpp>
+#include <caf/settings.hpp>
+
+#include "shmbus/bus/bus_settings.hpp"
+
+namespace shmbus::bus {
+
+class config : public caf::actor_system_config {
+public:
+  config();
+
+  /// Bound to the `shmbus.*` options.
+  bus_settings shmbus;
+
+  caf::settings dump_content() const override;
+};
+
+} // namespace shmbus::bus

@@ -1,0 +1,97 @@
+#include "shmbus/bus/bus_settings.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/settings.hpp>
+
+#include "shmbus/bus/config.hpp"
+#include "shmbus/bus/errc.hpp"
+#include "shmbus/transport/bus_name.hpp"
+#include "shmbus/transport/idle_strategy.hpp"
+#include "shmbus/transport/segment.hpp"
+
+namespace shmbus::bus {
+
+namespace {
+
+caf::error bad(const std::string& option, const std::string& what) {
+  return caf::make_error(caf::sec::invalid_argument,
+                         "option shmbus." + option + ": " + what);
+}
+
+} // namespace
+
+caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& cfg) {
+  if (auto* ours = dynamic_cast<const config*>(&cfg)) {
+    if (auto err = ours->shmbus.validate())
+      return err;
+    return ours->shmbus;
+  }
+  // A config of the application's own: read what was set, keep defaults.
+  bus_settings x;
+  auto str = [&](const char* key, std::string& field) {
+    field = caf::get_or(cfg, std::string("shmbus.") + key, field);
+  };
+  auto span = [&](const char* key, caf::timespan& field) {
+    field = caf::get_or(cfg, std::string("shmbus.") + key, field);
+  };
+  auto size = [&](const char* key, size_t& field) {
+    field = caf::get_or(cfg, std::string("shmbus.") + key, field);
+  };
+  str("bus", x.bus);
+  str("role", x.role);
+  str("node-name", x.node_name);
+  span("heartbeat-interval", x.heartbeat_interval);
+  span("heartbeat-timeout", x.heartbeat_timeout);
+  size("inbox-size", x.inbox_size);
+  size("max-message-size", x.max_message_size);
+  size("node-slots", x.node_slots);
+  size("name-entries", x.name_entries);
+  str("idle-strategy", x.idle_strategy);
+  str("on-server-lost", x.on_server_lost);
+  span("full-inbox-timeout", x.full_inbox_timeout);
+  span("attach-timeout", x.attach_timeout);
+  span("wait-for-clients", x.wait_for_clients);
+  str("dispatch", x.dispatch);
+  if (auto err = x.validate())
+    return err;
+  return x;
+}
+
+caf::error bus_settings::validate() const {
+  if (bus.empty())
+    return bad("bus", "no bus name given; set --shmbus.bus=NAME or [shmbus] bus=\"NAME\"");
+  if (auto err = transport::validate_bus_name(bus))
+    return make_error(errc::invalid_bus_name, err->message);
+  if (role != "server" && role != "client")
+    return bad("role", "'" + role + "' is neither \"server\" nor \"client\"");
+  if (node_name.size() > 63)
+    return bad("node-name", "at most 63 bytes");
+  if (heartbeat_interval.count() <= 0 || heartbeat_timeout <= 2 * heartbeat_interval)
+    return bad("heartbeat-timeout",
+               "must exceed twice shmbus.heartbeat-interval (a peer must miss "
+               "several heartbeats before it counts as hung)");
+  transport::bus_limits limits;
+  limits.node_slots = static_cast<uint32_t>(node_slots);
+  limits.inbox_bytes = static_cast<uint32_t>(inbox_size);
+  limits.max_message_bytes = static_cast<uint32_t>(max_message_size);
+  limits.name_entries = static_cast<uint32_t>(name_entries);
+  if (node_slots > UINT32_MAX || inbox_size > UINT32_MAX || max_message_size > UINT32_MAX
+      || name_entries > UINT32_MAX)
+    return bad("inbox-size", "sizes must fit in 32 bits");
+  if (auto err = transport::segment::validate_limits(limits))
+    return bad("inbox-size/max-message-size/node-slots/name-entries", err->message);
+  if (!transport::parse_idle_strategy(idle_strategy))
+    return bad("idle-strategy", "'" + idle_strategy
+                                  + "' is not busy-spin, adaptive, park or "
+                                    "adaptive:<spin us>:<yield us>");
+  if (on_server_lost != "exit" && on_server_lost != "continue")
+    return bad("on-server-lost", "'" + on_server_lost + "' is neither \"exit\" nor \"continue\"");
+  if (dispatch != "inline" && dispatch != "scheduler")
+    return bad("dispatch", "'" + dispatch + "' is neither \"inline\" nor \"scheduler\"");
+  if (full_inbox_timeout.count() < 0 || attach_timeout.count() < 0
+      || wait_for_clients.count() < 0)
+    return bad("full-inbox-timeout", "timeouts cannot be negative");
+  return caf::none;
+}
+
+} // namespace shmbus::bus

@@ -1,0 +1,65 @@
+#include "shmbus/bus/config.hpp"
+
+#include <caf/config_option_adder.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "shmbus/bus/errc.hpp"
+
+namespace shmbus::bus {
+
+config::config() {
+  opt_group{custom_options_, "shmbus"}
+    .add(shmbus.bus, "bus", "name of the bus to create or join ([A-Za-z0-9._-]{1,64})")
+    .add(shmbus.role, "role", "\"server\" creates the bus, \"client\" joins it")
+    .add(shmbus.node_name, "node-name", "name of this process on the bus")
+    .add(shmbus.heartbeat_interval, "heartbeat-interval",
+         "server: how often every node shows it is alive")
+    .add(shmbus.heartbeat_timeout, "heartbeat-timeout",
+         "server: silence after which a node counts as hung")
+    .add(shmbus.inbox_size, "inbox-size", "server: bytes of each node's inbox (power of 2)")
+    .add(shmbus.max_message_size, "max-message-size", "server: largest serialized message")
+    .add(shmbus.node_slots, "node-slots", "server: most processes on the bus")
+    .add(shmbus.name_entries, "name-entries", "server: most published names")
+    .add(shmbus.idle_strategy, "idle-strategy",
+         "adaptive | busy-spin | park | adaptive:<spin us>:<yield us>")
+    .add(shmbus.on_server_lost, "on-server-lost", "client: \"exit\" or \"continue\"")
+    .add(shmbus.server_lost_exit_code, "server-lost-exit-code",
+         "client: exit code when the server is lost")
+    .add(shmbus.full_inbox_timeout, "full-inbox-timeout",
+         "how long a sender waits for room in a full inbox")
+    .add(shmbus.attach_timeout, "attach-timeout",
+         "client: how long to wait for a server that is setting up")
+    .add(shmbus.wait_for_clients, "wait-for-clients",
+         "server: how long to wait for clients of a previous server to exit")
+    .add(shmbus.dispatch, "dispatch",
+         "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"");
+  load<caf::io::middleman>();
+  bus::add_error_category(*this);
+  // Measured on 2-core VMs: the work-sharing scheduler wakes an idle worker
+  // faster than work stealing and burns no CPU while idle.
+  set("scheduler.policy", caf::atom("sharing"));
+}
+
+caf::settings config::dump_content() const {
+  auto result = caf::actor_system_config::dump_content();
+  auto& group = result["shmbus"].as_dictionary();
+  caf::put_missing(group, "bus", shmbus.bus);
+  caf::put_missing(group, "role", shmbus.role);
+  caf::put_missing(group, "node-name", shmbus.node_name);
+  caf::put_missing(group, "heartbeat-interval", shmbus.heartbeat_interval);
+  caf::put_missing(group, "heartbeat-timeout", shmbus.heartbeat_timeout);
+  caf::put_missing(group, "inbox-size", shmbus.inbox_size);
+  caf::put_missing(group, "max-message-size", shmbus.max_message_size);
+  caf::put_missing(group, "node-slots", shmbus.node_slots);
+  caf::put_missing(group, "name-entries", shmbus.name_entries);
+  caf::put_missing(group, "idle-strategy", shmbus.idle_strategy);
+  caf::put_missing(group, "on-server-lost", shmbus.on_server_lost);
+  caf::put_missing(group, "server-lost-exit-code", shmbus.server_lost_exit_code);
+  caf::put_missing(group, "full-inbox-timeout", shmbus.full_inbox_timeout);
+  caf::put_missing(group, "attach-timeout", shmbus.attach_timeout);
+  caf::put_missing(group, "wait-for-clients", shmbus.wait_for_clients);
+  caf::put_missing(group, "dispatch", shmbus.dispatch);
+  return result;
+}
+
+} // namespace shmbus::bus

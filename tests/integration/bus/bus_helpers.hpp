@@ -1,0 +1,55 @@
+// Helpers for bus tests: configs with fast liveness timing, and a process
+// with an actor system on a bus, torn down in the right order.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+#include <doctest/doctest.h>
+
+#include "shmbus/bus/config.hpp"
+#include "shmbus/bus/node.hpp"
+
+namespace shmbus::test {
+
+using namespace std::chrono_literals;
+
+/// A config for `bus` with heartbeats fast enough for hang tests.
+inline void configure(bus::config& cfg, const std::string& bus, const std::string& role,
+                      const std::string& name) {
+  cfg.shmbus.bus = bus;
+  cfg.shmbus.role = role;
+  cfg.shmbus.node_name = name;
+  cfg.shmbus.heartbeat_interval = 20ms;
+  cfg.shmbus.heartbeat_timeout = 300ms;
+}
+
+/// An actor system on a bus. Members are destroyed in reverse order: the
+/// node stops before the actor system.
+template <class Config = bus::config>
+struct bus_process {
+  bus_process(const std::string& bus_name, const std::string& role,
+              const std::string& name, std::function<void(Config&)> tweak = nullptr) {
+    configure(cfg, bus_name, role, name);
+    if (tweak)
+      tweak(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    auto started = bus::node::start(*sys);
+    if (!started)
+      FAIL("cannot start bus node '" << name << "': " << sys->render(started.error()));
+    node = std::move(*started);
+  }
+
+  ~bus_process() {
+    node.reset();
+    sys.reset();
+  }
+
+  Config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<bus::node> node;
+};
+
+} // namespace shmbus::test
