@@ -315,8 +315,9 @@ driver_result run_driver(caf::actor_system& sys, caf::scoped_actor& self,
 int bus_driver_role(const role_args& args) {
   auto mechanism = find_bus_mechanism(args.get("mechanism"));
   caf::actor_system_config cfg;
-  apply_scheduler_args(cfg, args);
+  // The mechanism sets its defaults first; --caf-* options override them.
   mechanism->configure(cfg, bench_process::driver);
+  apply_scheduler_args(cfg, args);
   std::chrono::milliseconds budget{args.get_int("budget_ms")};
   auto& bench = args.get("bench");
   auto payload = static_cast<std::size_t>(args.get_int_or("payload", 64));
@@ -399,8 +400,8 @@ int bus_driver_role(const role_args& args) {
 int bus_peer_role(const role_args& args) {
   auto mechanism = find_bus_mechanism(args.get("mechanism"));
   caf::actor_system_config cfg;
-  apply_scheduler_args(cfg, args);
   mechanism->configure(cfg, bench_process::peer);
+  apply_scheduler_args(cfg, args);
   std::chrono::milliseconds budget{args.get_int("budget_ms")};
   {
     caf::actor_system sys{cfg};
@@ -487,7 +488,9 @@ void run_bus_suite(const run_options& options, report& out) {
              "messages / (first send .. that answer); cpu_us_per_msg = CPU "
              "time of A + B per message");
   out.note(pair_placements_note());
-  out.note("caf_policy, caf_max_threads: scheduler of every actor system "
+  out.note("caf_policy, caf_max_threads: scheduler of each row's actor systems: "
+           "shmbus rows use shmbus::bus::config's default (work sharing), the "
+           "others CAF's "
            "(CAF 0.17.6 defaults unless --caf-policy / --caf-max-threads: "
            "work stealing with max(hardware threads, 4) workers)");
   out.note("idle_cpu (bus): both actor systems up and connected, nothing "

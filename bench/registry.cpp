@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "caf_mechanisms.hpp"
+#include "shmbus_bus_mechanism.hpp"
 #include "shmbus_transport_mechanism.hpp"
 #include "uds_mechanism.hpp"
 
@@ -22,12 +23,7 @@ std::unique_ptr<T> find_by_name(std::vector<std::unique_ptr<T>> all,
 
 } // namespace
 
-// To add shmbus rows: push_back one mechanism per idle strategy, e.g.
-//   result.push_back(make_shmbus_transport_mechanism("adaptive"));
-// (a transport_mechanism, see transport_mechanism.hpp) and
-//   result.push_back(make_shmbus_bus_mechanism("adaptive"));
-// (a bus_mechanism, see bus_mechanism.hpp). Every row of the suite then runs
-// for it too.
+// Every mechanism listed here runs every row of its suite.
 
 std::vector<std::unique_ptr<transport_mechanism>> transport_mechanisms() {
   std::vector<std::unique_ptr<transport_mechanism>> result;
@@ -46,6 +42,10 @@ std::vector<std::unique_ptr<transport_mechanism>> transport_mechanisms() {
 
 std::vector<std::unique_ptr<bus_mechanism>> bus_mechanisms() {
   std::vector<std::unique_ptr<bus_mechanism>> result;
+  result.push_back(make_shmbus_bus_mechanism("busy-spin", "inline"));
+  result.push_back(make_shmbus_bus_mechanism("adaptive", "inline"));
+  result.push_back(make_shmbus_bus_mechanism("park", "inline"));
+  result.push_back(make_shmbus_bus_mechanism("adaptive", "scheduler"));
   result.push_back(make_caf_tcp_mechanism());
   result.push_back(make_caf_inprocess_mechanism());
   return result;

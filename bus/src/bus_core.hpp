@@ -135,6 +135,7 @@ private:
   void send_control(peer_ref to, wire::kind k, uint64_t a, uint64_t b, bool with_b);
   void send_reason(peer_ref to, wire::kind k, uint64_t aid, const caf::error& reason);
   void flush_deferred();
+  void drain_own_inbox();
   void drop_deferred(uint32_t slot, const caf::error& why);
   void add_pending(const caf::strong_actor_ptr& requester, caf::message_id mid,
                    const caf::node_id& nid, caf::actor_id aid);
@@ -142,6 +143,11 @@ private:
   caf::error to_bus_error(const caf::error& err, const caf::message& msg) const;
   void report_send_failure(const caf::mailbox_element& what, const caf::error& err,
                            const std::string& receiver);
+
+  // -- actor handles of senders --
+  void encode_sender(std::vector<char>& buf, const caf::strong_actor_ptr& sender);
+  bool decode_sender(peer_ref from, const std::byte* data, size_t size, size_t& offset,
+                     caf::strong_actor_ptr& sender);
 
   // -- receiving --
   void io_loop();
@@ -161,6 +167,8 @@ private:
   io_execution_unit eu_;
   std::thread io_thread_;
   std::thread::id io_thread_id_;
+  /// I/O thread only: true while record handlers run (no nested poll).
+  bool in_poll_ = false;
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;
 
@@ -194,6 +202,14 @@ private:
   std::mutex log_mtx_;
   std::set<std::string> logged_;
   std::atomic<uint64_t> undelivered_{0};
+
+  /// Bumped when stop() empties CAF's registry: senders then register
+  /// their actors again.
+  static inline std::atomic<uint64_t> registry_epoch_{0};
+
+  /// I/O thread only: proxies of recent senders per slot (looking them up
+  /// in CAF's proxy registry costs a lock and a node-id hash per message).
+  std::vector<std::unordered_map<caf::actor_id, caf::strong_actor_ptr>> sender_cache_;
 };
 
 } // namespace shmbus::bus

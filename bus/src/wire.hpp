@@ -1,7 +1,8 @@
 // What the bus puts in a transport record. Every record starts with a kind
 // byte; integers are little-endian as in CAF's binary serializer.
 //
-//   message   u64 receiver, u64 message id, CAF: sender, stages, content
+//   message   u64 receiver, u64 message id, sender (see sender_tag),
+//             u8 has-stages, [CAF: stages], CAF: content
 //   watch     u64 actor        "I hold a proxy of your actor: tell me when it dies"
 //   down      u64 actor, CAF: error   "your proxy of this actor must die with this reason"
 //   link      u64 actor (the receiver's), u64 linker (the sender's)
@@ -28,6 +29,13 @@ enum class kind : uint8_t {
   unlink = 5,
   exit = 6,
   stop = 7,
+};
+
+/// How a message names its sender.
+enum class sender_tag : uint8_t {
+  none = 0,   ///< anonymous
+  local = 1,  ///< u64 id: an actor of the sending process
+  remote = 2, ///< u64 id + node id: an actor of any other process
 };
 
 constexpr size_t node_id_bytes = 24; // u32 pid + 20-byte host id

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <system_error>
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -57,7 +58,10 @@ void liveness_watcher::start() {
     std::lock_guard<std::mutex> guard(mutex_);
     tick(); // watch the peers present now before start() returns
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "shmbus.watch");
+    run();
+  });
 }
 
 void liveness_watcher::stop() noexcept {

@@ -1,0 +1,96 @@
+#include "shmbus_bus_mechanism.hpp"
+
+#include <stdexcept>
+
+#include <unistd.h>
+
+#include <caf/io/middleman.hpp>
+
+#include "shmbus/bus/errc.hpp"
+#include "shmbus/bus/node.hpp"
+#include "shmbus/transport/bus_admin.hpp"
+
+namespace shmbus::bench {
+
+namespace {
+
+class shmbus_bus_mechanism : public bus_mechanism {
+public:
+  shmbus_bus_mechanism(std::string idle, std::string dispatch)
+    : idle_(std::move(idle)), dispatch_(std::move(dispatch)) {
+    // nop
+  }
+
+  std::string name() const override {
+    auto strategy = idle_.substr(0, idle_.find(':'));
+    return "shmbus-" + strategy + (dispatch_ == "inline" ? "" : "-sched");
+  }
+
+  std::string description() const override {
+    return name() + ": shmbus::bus (shared-memory inbox per process), I/O thread waits "
+           + idle_ + ", dispatch " + dispatch_
+           + (dispatch_ == "inline"
+                ? " (actors woken by a remote message run on the I/O thread)"
+                : " (woken actors go to CAF's scheduler)")
+           + "; B publishes, A looks up by name";
+  }
+
+  void configure(caf::actor_system_config& cfg, bench_process) override {
+    // What shmbus::bus::config does for its users.
+    cfg.load<caf::io::middleman>(); // the node id
+    bus::add_error_category(cfg);
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+  }
+
+  std::string expose(caf::actor_system& sys, const caf::actor& peer) override {
+    auto bus = "bench-bus-" + std::to_string(::getpid());
+    transport::remove_bus(bus);
+    start(sys, bus, "server");
+    if (auto err = node_->publish(peer, "peer"))
+      throw std::runtime_error("publish: " + sys.render(err));
+    return bus;
+  }
+
+  caf::actor lookup(caf::actor_system& sys, const std::string& address,
+                    std::chrono::milliseconds timeout) override {
+    start(sys, address, "client");
+    auto found = node_->lookup("peer", timeout);
+    if (!found)
+      throw std::runtime_error("lookup on bus " + address + ": " + sys.render(found.error()));
+    return *found;
+  }
+
+  void shutdown(caf::actor_system&) noexcept override {
+    node_.reset();
+  }
+
+private:
+  void start(caf::actor_system& sys, const std::string& bus, const std::string& role) {
+    bus::bus_settings settings;
+    settings.bus = bus;
+    settings.role = role;
+    settings.node_name = "bench-" + role;
+    settings.idle_strategy = idle_;
+    settings.dispatch = dispatch_;
+    // The peer ends the run; a benchmark client must not _exit under it.
+    settings.on_server_lost = "continue";
+    auto started = bus::node::start(sys, settings);
+    if (!started)
+      throw std::runtime_error("shmbus " + role + " on bus " + bus + ": "
+                               + sys.render(started.error()));
+    node_ = std::move(*started);
+  }
+
+  std::string idle_;
+  std::string dispatch_;
+  std::unique_ptr<bus::node> node_;
+};
+
+} // namespace
+
+std::unique_ptr<bus_mechanism> make_shmbus_bus_mechanism(const std::string& idle,
+                                                         const std::string& dispatch) {
+  return std::make_unique<shmbus_bus_mechanism>(idle, dispatch);
+}
+
+} // namespace shmbus::bench
