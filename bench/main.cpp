@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bus_bench.hpp"
+#include "failover_bench.hpp"
 #include "child_process.hpp"
 #include "process_pair.hpp"
 #include "report.hpp"
@@ -30,6 +31,8 @@ const subcommand subcommands[] = {
    run_transport_suite},
   {"bus", "request RTT, send stream and idle CPU of CAF actors in 2 processes",
    run_bus_suite},
+  {"failover", "time from kill -9 of a process to its peers knowing",
+   run_failover_suite},
 };
 
 struct role {
@@ -42,6 +45,8 @@ const role roles[] = {
   {"transport-b", transport_peer_role},
   {"bus-a", bus_driver_role},
   {"bus-b", bus_peer_role},
+  {"failover-a", failover_driver_role},
+  {"failover-victim", failover_victim_role},
 };
 
 void print_usage(std::FILE* out) {

@@ -26,6 +26,8 @@ void write_measurement(std::FILE* out, const measurement& m) {
                  static_cast<unsigned long long>(*m.messages));
   if (m.msgs_per_s)
     std::fprintf(out, "msgs_per_s %.17g\n", *m.msgs_per_s);
+  if (m.samples)
+    std::fprintf(out, "samples %llu\n", static_cast<unsigned long long>(*m.samples));
   for (auto& field : m.extras) {
     if (auto num = std::get_if<double>(&field.value)) {
       std::fprintf(out, "num %s %.17g\n", field.key.c_str(), *num);
@@ -63,6 +65,11 @@ bool read_measurement_line(const std::string& line, measurement& m) {
     if (!(in >> n))
       fail();
     m.messages = n;
+  } else if (tag == "samples") {
+    std::uint64_t n = 0;
+    if (!(in >> n))
+      fail();
+    m.samples = n;
   } else if (tag == "msgs_per_s") {
     double x = 0;
     if (!(in >> x))

@@ -26,6 +26,9 @@ struct measurement {
 
   std::optional<double> msgs_per_s;
 
+  /// Rows that count something else than round trips or messages (kills).
+  std::optional<std::uint64_t> samples;
+
   std::vector<extra_field> extras;
 
   void add(std::string key, double value);

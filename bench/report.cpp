@@ -108,6 +108,8 @@ void fill_row(row& r, const measurement& m) {
   }
   if (m.messages)
     r.samples = *m.messages;
+  if (m.samples)
+    r.samples = *m.samples;
   r.msgs_per_s = m.msgs_per_s;
   r.extras.insert(r.extras.end(), m.extras.begin(), m.extras.end());
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <caf/actor_clock.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/detail/sync_request_bouncer.hpp>
@@ -234,6 +235,7 @@ void bus_core::remember(const transport::peer_info& peer) {
     if (old.node && old.ref.incarnation != peer.incarnation)
       peers_.erase(old.node);
     peers_[entry.node] = entry;
+    nodes_by_ref_[key_of(entry.ref)] = entry.node;
     old = entry;
   }
   slot_alive_[peer.slot].store((uint64_t{peer.incarnation} << 1) | 1,
@@ -261,9 +263,20 @@ std::optional<bus_core::peer_ref> bus_core::route(const caf::node_id& nid) {
   return std::nullopt;
 }
 
-caf::node_id bus_core::node_of(uint32_t slot) const {
-  std::lock_guard<std::mutex> guard(peers_mtx_);
-  return slot < by_slot_.size() ? by_slot_[slot].node : caf::node_id{};
+caf::node_id bus_core::node_of(peer_ref ref) {
+  {
+    std::lock_guard<std::mutex> guard(peers_mtx_);
+    auto i = nodes_by_ref_.find(key_of(ref));
+    if (i != nodes_by_ref_.end())
+      return i->second;
+  }
+  // Not announced yet: the node table knows it if it is still this
+  // incarnation there.
+  if (auto peer = transport_->peer(ref.slot); peer && peer->incarnation == ref.incarnation) {
+    remember(*peer);
+    return wire::from_bytes(peer->user_data.data());
+  }
+  return caf::node_id{};
 }
 
 std::string bus_core::name_of(uint32_t slot) const {
@@ -629,9 +642,16 @@ void bus_core::fail_pending(const caf::node_id& nid, caf::actor_id aid) {
       }
     }
   }
-  for (auto& req : failed)
-    if (auto requester = req.requester.lock())
+  for (auto& req : failed) {
+    if (auto requester = req.requester.lock()) {
       answer_with_error(requester, req.mid, caf::sec::request_receiver_down);
+      // CAF 0.17 keeps a strong reference to the requester until the
+      // request's timeout fires, answered or not: a lost peer or a stopped
+      // node would keep the requester, and the actor system's shutdown,
+      // waiting for up to the whole timeout.
+      sys_.clock().cancel_request_timeout(requester->get(), req.mid.response_id());
+    }
+  }
 }
 
 // -- receiving ------------------------------------------------------------------
@@ -689,7 +709,7 @@ void bus_core::on_message(const transport::message_view& msg) {
         reason = caf::exit_reason::unknown;
       // Calls our kill_proxy(nullptr, reason) outside the registry's lock.
       sender_cache_[from.slot].erase(wire::get_u64(body));
-      proxies_.erase(node_of(from.slot), wire::get_u64(body), std::move(reason));
+      proxies_.erase(node_of(from), wire::get_u64(body), std::move(reason));
       return;
     }
     case wire::kind::link:
@@ -765,7 +785,7 @@ bool bus_core::decode_sender(peer_ref from, const std::byte* data, size_t size,
       sender = i->second;
       return true;
     }
-    auto nid = node_of(from.slot);
+    auto nid = node_of(from);
     if (!nid)
       return false;
     sender = proxies_.get_or_put(nid, aid);
@@ -894,7 +914,7 @@ void bus_core::handle_link(peer_ref from, caf::actor_id dst_id, caf::actor_id li
   auto dst = find_local(dst_id);
   if (!dst)
     return; // the linker's proxy of dst gets DOWN(unknown) from its WATCH
-  auto nid = node_of(from.slot);
+  auto nid = node_of(from);
   if (link) {
     if (auto proxy = proxies_.get_or_put(nid, linker))
       static_cast<caf::actor_proxy*>(proxy->get())->add_link(dst->get());
@@ -940,10 +960,13 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
   {
     std::lock_guard<std::mutex> guard(peers_mtx_);
     losses_[loss.peer.pid] = text;
-    auto& entry = by_slot_[slot];
-    if (entry.ref.incarnation == loss.peer.incarnation) {
-      nid = entry.node;
-      peers_.erase(nid);
+    auto i = nodes_by_ref_.find(key_of({slot, loss.peer.incarnation}));
+    if (i != nodes_by_ref_.end()) {
+      nid = i->second;
+      nodes_by_ref_.erase(i);
+      auto j = peers_.find(nid);
+      if (j != peers_.end() && j->second.ref.incarnation == loss.peer.incarnation)
+        peers_.erase(j);
     }
   }
   auto expected = (uint64_t{loss.peer.incarnation} << 1) | 1;
@@ -967,13 +990,14 @@ void bus_core::on_error(const transport::error& err) {
 }
 
 void bus_core::lost_server(const std::string& why) {
-  {
+  if (settings_.on_server_lost != "exit") {
     std::lock_guard<std::mutex> guard(stop_mtx_);
     stop_reason_ = "server lost: " + why;
     stop_cv_.notify_all();
-  }
-  if (settings_.on_server_lost != "exit")
     return;
+  }
+  // await_stop_request() stays blocked: a process that returned from it
+  // and ended normally would report success (exit code 0) to its launcher.
   std::fprintf(stderr,
                "shmbus[%s]: the server of bus '%s' is lost (%s); exiting with code %d "
                "(shmbus.on-server-lost=exit) so that a launcher restarts the node\n",
@@ -1072,14 +1096,9 @@ caf::expected<caf::actor> bus_core::lookup(const std::string& name,
   if (found->slot == transport_->slot()) {
     x = sys_.registry().get(found->value);
   } else {
-    auto nid = node_of(found->slot);
-    if (!nid) {
-      // Published by a node the I/O thread has not announced yet.
-      if (auto peer = transport_->peer(found->slot)) {
-        remember(*peer);
-        nid = wire::from_bytes(peer->user_data.data());
-      }
-    }
+    // By incarnation: the slot may hold a newer process than the I/O
+    // thread has seen, or an older one.
+    auto nid = node_of(peer_ref{found->slot, found->incarnation});
     if (nid)
       x = proxies_.get_or_put(nid, found->value);
   }

@@ -122,7 +122,12 @@ private:
 
   // -- peers --
   std::optional<peer_ref> route(const caf::node_id& nid);
-  caf::node_id node_of(uint32_t slot) const;
+  /// The CAF node of an incarnation, also one the I/O thread has not
+  /// announced yet; invalid once it is lost.
+  caf::node_id node_of(peer_ref ref);
+  static uint64_t key_of(peer_ref ref) noexcept {
+    return (uint64_t{ref.slot} << 32) | ref.incarnation;
+  }
   std::string name_of(uint32_t slot) const;
   bool alive(peer_ref ref) const noexcept;
   void remember(const transport::peer_info& peer);
@@ -175,6 +180,7 @@ private:
   mutable std::mutex peers_mtx_;
   std::unordered_map<caf::node_id, peer_entry> peers_;
   std::vector<peer_entry> by_slot_;
+  std::unordered_map<uint64_t, caf::node_id> nodes_by_ref_;
   /// Per slot: (incarnation << 1) | 1 while alive; read lock-free on the
   /// send path.
   std::unique_ptr<std::atomic<uint64_t>[]> slot_alive_;

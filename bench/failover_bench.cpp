@@ -1,0 +1,304 @@
+#include "failover_bench.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "child_process.hpp"
+#include "clock.hpp"
+#include "measurement.hpp"
+#include "placement.hpp"
+#include "process_pair.hpp"
+#include "stats.hpp"
+#include "shmbus/bus/config.hpp"
+#include "shmbus/bus/node.hpp"
+#include "shmbus/transport/bus_admin.hpp"
+#include "shmbus/transport/node.hpp"
+
+namespace shmbus::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto victim_ready_timeout = 10s;
+constexpr auto loss_timeout = 5s;
+
+/// A one-shot time stamp set by another thread.
+class stamp {
+public:
+  void set() {
+    std::lock_guard<std::mutex> guard(mtx_);
+    if (!at_)
+      at_ = mono_clock::now();
+    cv_.notify_all();
+  }
+  std::optional<mono_clock::time_point> wait(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> guard(mtx_);
+    cv_.wait_for(guard, timeout, [&] { return at_.has_value(); });
+    return at_;
+  }
+  void reset() {
+    std::lock_guard<std::mutex> guard(mtx_);
+    at_.reset();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::optional<mono_clock::time_point> at_;
+};
+
+/// Starts a victim and returns it once it says ready (with its address).
+std::pair<child_process, std::string> start_victim(const std::string& mechanism,
+                                                   const std::string& bus) {
+  role_args args;
+  args.set("mechanism", mechanism);
+  args.set("bus", bus);
+  args.set("parent", static_cast<long long>(::getpid()));
+  auto victim = child_process::spawn("failover-victim", args);
+  auto line = victim.read_line(deadline{victim_ready_timeout});
+  if (!line || line->rfind("ready", 0) != 0)
+    throw std::runtime_error("victim did not start: " + line.value_or("(nothing)"));
+  auto address = line->size() > 6 ? line->substr(6) : std::string{};
+  return {std::move(victim), address};
+}
+
+double ms_between(mono_clock::time_point from, mono_clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+void add_summary(measurement& m, const std::string& prefix, std::vector<double> ms) {
+  std::vector<double> us;
+  for (auto x : ms)
+    us.push_back(x * 1000.0);
+  auto s = summarize(us);
+  m.add(prefix + "_median", s.median_us / 1000.0);
+  m.add(prefix + "_p99", s.p99_us / 1000.0);
+  m.add(prefix + "_max", s.max_us / 1000.0);
+}
+
+// -- shmbus transport: kill -9 -> loss event --------------------------------
+
+class loss_recorder : public transport::inbox_handler {
+public:
+  void on_message(const transport::message_view&) override {}
+  void on_peer_lost(const transport::peer_loss& loss) override {
+    if (loss.peer.pid == watched_pid.load())
+      lost.set();
+  }
+  std::atomic<int> watched_pid{0};
+  stamp lost;
+};
+
+std::vector<double> transport_losses(int kills) {
+  auto bus = "bench-fail-" + std::to_string(::getpid());
+  transport::remove_bus(bus);
+  transport::node_options opts;
+  opts.bus = bus;
+  opts.role = transport::node_role::server;
+  opts.name = "survivor";
+  auto started = transport::node::start(opts);
+  if (!started)
+    throw std::runtime_error(started.err().message);
+  auto& self = **started;
+  loss_recorder handler;
+  std::atomic<bool> stop{false};
+  std::thread consumer([&] {
+    while (!stop)
+      self.run_once(handler, 20ms);
+  });
+  std::vector<double> result;
+  try {
+    for (int i = 0; i < kills; ++i) {
+      auto [victim, address] = start_victim("shmbus-transport", bus);
+      std::optional<transport::peer_info> peer;
+      deadline until{victim_ready_timeout};
+      for (;;) {
+        for (auto& p : self.peers())
+          if (p.pid == victim.pid())
+            peer = p;
+        if (peer || until.expired())
+          break;
+        std::this_thread::yield();
+      }
+      if (!peer)
+        throw std::runtime_error("victim never joined the bus");
+      self.watch(peer->slot, peer->incarnation); // pidfd watched before the kill
+      handler.lost.reset();
+      handler.watched_pid = victim.pid();
+      auto killed = mono_clock::now();
+      ::kill(victim.pid(), SIGKILL);
+      auto seen = handler.lost.wait(loss_timeout);
+      if (!seen)
+        throw std::runtime_error("loss of a killed peer not reported within 5 s");
+      result.push_back(ms_between(killed, *seen));
+    }
+  } catch (...) {
+    stop = true;
+    self.wake();
+    consumer.join();
+    throw;
+  }
+  stop = true;
+  self.wake();
+  consumer.join();
+  return result;
+}
+
+// -- CAF actors: kill -9 -> down_msg at a local monitor ------------------------
+
+/// Monitors `target` and stamps when its down_msg arrives.
+caf::behavior monitor_once(caf::event_based_actor* self, caf::actor target,
+                           std::shared_ptr<stamp> down) {
+  self->monitor(target);
+  self->set_down_handler([self, down](caf::down_msg&) {
+    down->set();
+    self->quit();
+  });
+  return {[](caf::ok_atom) {}};
+}
+
+std::vector<double> actor_losses(const std::string& mechanism, int kills) {
+  caf::actor_system_config plain;
+  bus::config shm;
+  caf::actor_system_config& cfg = mechanism == "shmbus-bus" ? shm : plain;
+  if (mechanism == "caf-tcp")
+    cfg.load<caf::io::middleman>();
+  auto bus = "bench-fail-" + std::to_string(::getpid());
+  if (mechanism == "shmbus-bus") {
+    transport::remove_bus(bus);
+    shm.shmbus.bus = bus;
+    shm.shmbus.role = "server";
+    shm.shmbus.node_name = "survivor";
+  }
+  caf::actor_system sys{cfg};
+  std::unique_ptr<bus::node> node;
+  if (mechanism == "shmbus-bus") {
+    auto started = bus::node::start(sys);
+    if (!started)
+      throw std::runtime_error(sys.render(started.error()));
+    node = std::move(*started);
+  }
+  std::vector<double> result;
+  for (int i = 0; i < kills; ++i) {
+    auto [victim, address] = start_victim(mechanism, bus);
+    caf::actor target;
+    if (node) {
+      auto found = node->lookup("victim", caf::timespan{victim_ready_timeout});
+      if (!found)
+        throw std::runtime_error(sys.render(found.error()));
+      target = *found;
+    } else {
+      auto found = sys.middleman().remote_actor("127.0.0.1",
+                                                static_cast<uint16_t>(std::stoi(address)));
+      if (!found)
+        throw std::runtime_error(sys.render(found.error()));
+      target = *found;
+    }
+    auto down = std::make_shared<stamp>();
+    auto watcher = sys.spawn(monitor_once, target, down);
+    // The monitor is in place once the watcher answered a message.
+    caf::scoped_actor self{sys};
+    self->request(watcher, 5s, caf::ok_atom::value).receive([] {}, [](caf::error&) {});
+    auto killed = mono_clock::now();
+    ::kill(victim.pid(), SIGKILL);
+    auto seen = down->wait(loss_timeout);
+    if (!seen)
+      throw std::runtime_error("down_msg of a killed peer's actor not seen within 5 s");
+    result.push_back(ms_between(killed, *seen));
+  }
+  node.reset();
+  return result;
+}
+
+} // namespace
+
+int failover_victim_role(const role_args& args) {
+  auto mechanism = args.get("mechanism");
+  auto bus = args.get("bus");
+  if (mechanism == "shmbus-transport") {
+    transport::node_options opts;
+    opts.bus = bus;
+    opts.name = "victim";
+    auto started = transport::node::start(opts);
+    if (!started)
+      throw std::runtime_error(started.err().message);
+    announce_ready("");
+    loss_recorder ignore;
+    for (;;)
+      (*started)->run_once(ignore, 100ms);
+  }
+  bus::config shm;
+  caf::actor_system_config plain;
+  caf::actor_system_config& cfg = mechanism == "shmbus-bus" ? shm : plain;
+  if (mechanism == "caf-tcp")
+    cfg.load<caf::io::middleman>();
+  shm.shmbus.bus = bus;
+  shm.shmbus.node_name = "victim";
+  caf::actor_system sys{cfg};
+  auto actor = sys.spawn([]() -> caf::behavior { return {[](caf::ok_atom) {}}; });
+  std::unique_ptr<bus::node> node;
+  if (mechanism == "shmbus-bus") {
+    auto started = bus::node::start(sys);
+    if (!started)
+      throw std::runtime_error(sys.render(started.error()));
+    node = std::move(*started);
+    if (auto err = node->publish(actor, "victim"))
+      throw std::runtime_error(sys.render(err));
+    announce_ready("");
+  } else {
+    auto port = sys.middleman().publish(actor, 0, "127.0.0.1");
+    if (!port)
+      throw std::runtime_error(sys.render(port.error()));
+    announce_ready(std::to_string(*port));
+  }
+  for (;;)
+    ::pause(); // until killed: that is the benchmark
+}
+
+int failover_driver_role(const role_args& args) {
+  auto mechanism = args.get("mechanism");
+  auto kills = static_cast<int>(args.get_int("kills"));
+  measurement result;
+  auto lost = mechanism == "shmbus-transport" ? transport_losses(kills)
+                                              : actor_losses(mechanism, kills);
+  result.samples = lost.size();
+  add_summary(result, "lost_ms", lost);
+  write_measurement(stdout, result);
+  return 0;
+}
+
+void run_failover_suite(const run_options& options, report& out) {
+  auto kills = options.quick ? 20 : 60;
+  for (auto* mechanism : {"shmbus-transport", "shmbus-bus", "caf-tcp"}) {
+    if (!options.selects(mechanism))
+      continue;
+    pair_spec spec;
+    spec.suite = "failover";
+    spec.bench = "peer_lost";
+    spec.mechanism = mechanism;
+    spec.where = unpinned();
+    spec.with_peer = false;
+    spec.params.set("kills", static_cast<long long>(kills));
+    spec.budget = std::chrono::milliseconds{120000};
+    out.add(run_pair(spec));
+  }
+  out.note("peer_lost: the survivor process starts a victim process, waits until "
+           "it is connected, then kill -9s it and times until it knows: "
+           "shmbus-transport = the transport's loss event (pidfd), shmbus-bus = "
+           "down_msg at a local actor monitoring the victim's actor (shmbus::bus), "
+           "caf-tcp = the same over CAF's BASP/TCP (remote_actor on 127.0.0.1); "
+           "lost_ms_* over `samples` kills; processes unpinned");
+}
+
+} // namespace shmbus::bench
