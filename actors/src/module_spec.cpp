@@ -1,0 +1,197 @@
+#include "shmbus/actors/module_spec.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/node_id.hpp>
+#include <caf/sec.hpp>
+
+#include "error_text.hpp"
+#include "module_actor.hpp"
+#include "shmbus/actors/os_process.hpp"
+#include "shmbus/actors/process_watcher.hpp"
+#include "shmbus/bus/errc.hpp"
+#include "shmbus/bus/node.hpp"
+
+namespace shmbus::actors {
+
+namespace {
+
+using bus::errc;
+using clock_type = std::chrono::steady_clock;
+
+/// Longest single lookup while waiting for a name: between two, the start
+/// function checks whether the process died.
+constexpr caf::timespan lookup_slice = std::chrono::milliseconds{50};
+
+/// Wait between lookups when a name still resolves to a previous
+/// incarnation of the module (its old entry is about to go).
+constexpr caf::timespan stale_name_pause = std::chrono::milliseconds{10};
+
+/// Longest node name of the transport.
+constexpr size_t max_name_length = 63;
+
+std::string in_ms(caf::timespan x) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  return std::to_string(duration_cast<milliseconds>(x).count()) + " ms";
+}
+
+std::string quoted_list(const std::vector<std::string>& xs) {
+  std::string result;
+  for (auto& x : xs)
+    result += (result.empty() ? "'" : ", '") + x + "'";
+  return result;
+}
+
+/// Stops a module whose start failed: SIGTERM, then SIGKILL; always reaps.
+void stop_failed_start(os_process& proc, const module_spec& spec) {
+  if (proc.status())
+    return;
+  proc.signal(SIGTERM);
+  proc.signal(SIGCONT); // a stopped process acts on SIGTERM only once it runs
+  if (!proc.wait_for(spec.kill_after - spec.term_after))
+    proc.kill_and_reap(defaults::reap_timeout);
+}
+
+caf::expected<caf::actor> start_module(caf::actor_system& sys,
+                                       const module_spec& spec,
+                                       bus::node& bus) {
+  if (auto err = spec.validate())
+    return err;
+  os_process::spawn_options opts;
+  opts.executable = spec.executable;
+  opts.args = module_arguments(spec, bus.settings().bus);
+  opts.env = spec.env;
+  opts.capture_output = true;
+  auto proc = os_process::spawn(opts);
+  if (!proc) {
+    // E.g. no such executable: glibc reports a failed exec synchronously.
+    return caf::make_error(caf::sec::runtime_error,
+                           "module '" + spec.name + "': "
+                             + error_text(proc.error()));
+  }
+  process_watcher::line_sink out;
+  process_watcher::line_sink err;
+  if (spec.output) {
+    out = [f = spec.output](std::string_view line) {
+      f(output_stream::out, line);
+    };
+    err = [f = spec.output](std::string_view line) {
+      f(output_stream::err, line);
+    };
+  }
+  process_watcher::instance().watch(*proc, "[" + spec.name + "] ",
+                                    std::move(out), std::move(err));
+  auto pid = (*proc)->pid();
+  auto who = "module '" + spec.name + "' (pid " + std::to_string(pid) + ")";
+  auto deadline = clock_type::now() + spec.start_timeout;
+  std::vector<module_actor::published> found;
+  std::string stale; // why a name did not count, for the error
+  auto fail = [&](const std::string& why) -> caf::expected<caf::actor> {
+    std::vector<std::string> missing;
+    for (auto& x : spec.publishes)
+      if (std::none_of(found.begin(), found.end(),
+                       [&](auto& f) { return f.name == x; }))
+        missing.push_back(x);
+    stop_failed_start(**proc, spec);
+    return bus::make_error(errc::module_start_timeout,
+                           who + " did not publish " + quoted_list(missing)
+                             + " within " + in_ms(spec.start_timeout) + why
+                             + stale);
+  };
+  for (auto& name : spec.publishes) {
+    for (;;) {
+      if (auto st = (*proc)->status())
+        return fail(": it " + to_string(*st) + " meanwhile");
+      auto remaining = deadline - clock_type::now();
+      if (remaining <= caf::timespan::zero())
+        return fail("");
+      auto x = bus.lookup(name, std::min<caf::timespan>(remaining, lookup_slice));
+      if (!x) {
+        if (x.error() != errc::name_not_found)
+          return fail(": looking it up failed: " + sys.render(x.error()));
+        continue;
+      }
+      auto owner = process_id_of(*x);
+      if (owner == pid) {
+        found.push_back({name, std::move(*x)});
+        break;
+      }
+      stale = "; '" + name + "' resolved to an actor of "
+              + (owner ? "pid " + std::to_string(*owner) : "an unknown process")
+              + " instead";
+      // Waiting for the process to end doubles as the pause between tries.
+      (*proc)->wait_for(std::min<caf::timespan>(remaining, stale_name_pause));
+    }
+  }
+  // Event-based: it waits for nothing itself, the process_watcher thread
+  // reaps the process and tells it.
+  return sys.spawn<module_actor>(spec.name, std::move(*proc), bus,
+                                 std::move(found), spec.term_after,
+                                 spec.kill_after);
+}
+
+} // namespace
+
+caf::error module_spec::validate() const {
+  auto invalid = [this](const std::string& what) {
+    return caf::make_error(caf::sec::invalid_argument,
+                           "module '" + name + "': " + what);
+  };
+  if (name.empty() || name.size() > max_name_length)
+    return invalid("a module needs a name of 1 to 63 characters");
+  if (executable.empty())
+    return invalid("no executable");
+  if (start_timeout <= caf::timespan::zero())
+    return invalid("start_timeout must be positive");
+  if (term_after < caf::timespan::zero() || kill_after <= term_after)
+    return invalid("need 0 <= term_after < kill_after (SIGTERM comes before "
+                   "SIGKILL)");
+  for (auto& x : publishes)
+    if (x.empty() || x.size() > max_name_length)
+      return invalid("published names have 1 to 63 characters");
+  return caf::none;
+}
+
+child_spec module_child(module_spec spec, bus::node& bus,
+                        restart_type restart) {
+  auto id = spec.name;
+  auto margin = spec.kill_after + defaults::module_reap_margin;
+  auto shared = std::make_shared<const module_spec>(std::move(spec));
+  child_spec result{std::move(id),
+                    [shared, &bus](caf::actor_system& sys) {
+                      return start_module(sys, *shared, bus);
+                    },
+                    restart};
+  result.shutdown = shutdown_policy::timeout_after(margin);
+  return result;
+}
+
+std::optional<int> process_id_of(const caf::actor& x) {
+  if (!x)
+    return std::nullopt;
+  auto nid = x.node();
+  if (!nid)
+    return std::nullopt;
+  // CAF's default node ids (what the middleman gives a system) carry the pid.
+  auto* data = dynamic_cast<const caf::node_id::default_data*>(
+    nid.operator->());
+  if (!data)
+    return std::nullopt;
+  return static_cast<int>(data->process_id());
+}
+
+std::vector<std::string> module_arguments(const module_spec& spec,
+                                          const std::string& bus_name) {
+  auto result = spec.args;
+  result.push_back("--shmbus.bus=" + bus_name);
+  result.push_back("--shmbus.role=client");
+  result.push_back("--shmbus.node-name=" + spec.name);
+  return result;
+}
+
+} // namespace shmbus::actors

@@ -1,0 +1,321 @@
+// A Nebulas-style node made of processes. This program is the bus server: it
+// starts the modules "storage", "consensus" and "rpc" (nebulas-module) under
+// a supervisor, produces a few blocks through them, kills storage with
+// SIGKILL to show the down_msg and the restart, and stops everything. Run it
+// under the launcher (`bash tools/demo`) or alone:
+//
+//   nebulas-node --shmbus.bus=demo
+//
+// It ends by itself after about ten seconds; SIGTERM or Ctrl-C stop it early.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "nebulas_protocol.hpp"
+#include "shmbus/actors/module_spec.hpp"
+#include "shmbus/actors/supervisor.hpp"
+#include "shmbus/bus/config.hpp"
+#include "shmbus/bus/node.hpp"
+
+using namespace std::chrono_literals;
+using namespace nebulas;
+namespace actors = shmbus::actors;
+
+namespace {
+
+template <class... Ts>
+void say(const char* fmt, Ts... xs) {
+  std::printf("[node] ");
+  std::printf(fmt, xs...);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+struct node_config : shmbus::bus::config {
+  std::string module_executable;
+  caf::timespan block_interval = 1s;
+  node_config() {
+    shmbus.role = "server";
+    shmbus.bus = "nebulas-demo";
+    opt_group{custom_options_, "global"}
+      .add(module_executable, "module-executable",
+           "the modules' program (default: nebulas-module next to this one)")
+      .add(block_interval, "block-interval", "time between two blocks");
+  }
+};
+
+/// Stop signals are taken by wait_for_stop() only; blocked before CAF starts
+/// its threads, which inherit the mask.
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+/// Waits `d` for SIGTERM/SIGINT: true if one came (then stop early).
+bool wait_for_stop(caf::timespan d) {
+  auto set = stop_signals();
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  auto sig = sigtimedwait(&set, nullptr, &ts);
+  if (sig <= 0)
+    return false;
+  say("%s received: stopping early", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return true;
+}
+
+std::string sibling_program(const std::string& name) {
+  char buf[4096];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  auto slash = self.rfind('/');
+  return slash == std::string::npos ? name : self.substr(0, slash + 1) + name;
+}
+
+/// The chain as the node drives it, and what it shows of the modules.
+struct chain {
+  caf::actor_system& sys;
+  shmbus::bus::node& bus;
+  caf::actor supervisor;
+  caf::scoped_actor self{sys};
+  std::vector<std::string> hashes{"genesis"};
+
+  int pid_of(const caf::actor& x) {
+    return actors::process_id_of(x).value_or(0);
+  }
+
+  /// Asks consensus to seal the next block and storage to keep it.
+  void produce_block() {
+    auto height = static_cast<uint64_t>(hashes.size());
+    auto txs = "tx" + std::to_string(height * 2 - 1) + ", tx"
+               + std::to_string(height * 2);
+    auto cons = bus.lookup<consensus_actor>(consensus_name, 2s);
+    if (!cons) {
+      say("consensus is not reachable: %s", sys.render(cons.error()).c_str());
+      return;
+    }
+    std::string hash;
+    self->request(*cons, 2s, propose_atom::value, height, hashes.back(), txs)
+      .receive([&](std::string& h) { hash = std::move(h); },
+               [&](caf::error& err) {
+                 say("consensus refused block %llu: %s",
+                     static_cast<unsigned long long>(height),
+                     sys.render(err).c_str());
+               });
+    if (hash.empty())
+      return;
+    say("consensus (typed actor, pid %d) sealed block %llu: %.8s",
+        pid_of(caf::actor_cast<caf::actor>(*cons)),
+        static_cast<unsigned long long>(height), hash.c_str());
+    hashes.push_back(hash);
+    store(height, hash);
+  }
+
+  void store(uint64_t height, const std::string& hash) {
+    auto store = bus.lookup(storage_name, 2s);
+    if (!store) {
+      say("storage is not reachable: %s", sys.render(store.error()).c_str());
+      return;
+    }
+    self->request(*store, 2s, put_atom::value, height, hash)
+      .receive(
+        [&](std::string& answer) {
+          say("storage (pid %d) answered '%s' for block %llu",
+              pid_of(*store), answer.c_str(),
+              static_cast<unsigned long long>(height));
+        },
+        [&](caf::error& err) {
+          say("storage failed block %llu: %s",
+              static_cast<unsigned long long>(height), sys.render(err).c_str());
+        });
+  }
+
+  void ask_status() {
+    auto rpc = bus.lookup(rpc_name, 2s);
+    if (!rpc)
+      return;
+    self->request(*rpc, 3s, status_atom::value)
+      .receive([&](std::string& x) { say("rpc says: %s", x.c_str()); },
+               [&](caf::error& err) {
+                 say("rpc failed: %s", sys.render(err).c_str());
+               });
+  }
+
+  void show_children(const char* when) {
+    auto xs = actors::which_children(*self, supervisor);
+    if (!xs) {
+      say("which_children failed: %s", sys.render(xs.error()).c_str());
+      return;
+    }
+    say("which_children %s:", when);
+    for (auto& x : *xs) {
+      auto published = bus.lookup(x.id);
+      auto line = "  " + x.id + ": " + to_string(x.state);
+      if (published && x.state == actors::child_state::running)
+        line += ", pid " + std::to_string(pid_of(*published));
+      line += ", restarts " + std::to_string(x.restarts);
+      if (x.last_exit_reason)
+        line += ", last exit: " + sys.render(x.last_exit_reason);
+      say("%s", line.c_str());
+    }
+  }
+
+  /// kill -9 storage, show what its monitor sees, and a request meanwhile.
+  void crash_storage() {
+    auto store = bus.lookup(storage_name);
+    if (!store)
+      return;
+    auto pid = pid_of(*store);
+    self->monitor(*store);
+    say("kill -9 storage (pid %d)", pid);
+    ::kill(pid, SIGKILL);
+    self->receive(
+      [&](caf::down_msg& dm) {
+        say("down_msg from storage: %s", sys.render(dm.reason).c_str());
+      },
+      caf::after(5s) >> [&] { say("no down_msg from storage within 5 s"); });
+    self->request(*store, 2s, get_atom::value, uint64_t{1})
+      .receive([&](std::string&) { say("the dead storage answered?!"); },
+               [&](caf::error& err) {
+                 say("a request to the dead storage fails at once: %s",
+                     sys.render(err).c_str());
+               });
+  }
+
+  /// Waits until the supervisor runs storage again (it counts a module as
+  /// started once its names resolve to the new process).
+  bool await_new_storage(const caf::actor& old_child) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      auto xs = actors::which_children(*self, supervisor);
+      if (!xs)
+        break;
+      for (auto& x : *xs) {
+        if (x.id != storage_name || !x.handle || x.handle == old_child)
+          continue;
+        auto store = bus.lookup(storage_name);
+        say("storage is back: the supervisor restarted it as pid %d and the "
+            "name resolves again",
+            store ? pid_of(*store) : 0);
+        return true;
+      }
+      // Not yet: wait a little for the supervisor's down_msg and restart.
+      self->receive(caf::after(50ms) >> [] {});
+    }
+    say("storage did not come back within 5 s");
+    return false;
+  }
+
+  caf::actor child_handle(const std::string& id) {
+    if (auto xs = actors::which_children(*self, supervisor))
+      for (auto& x : *xs)
+        if (x.id == id)
+          return x.handle;
+    return nullptr;
+  }
+
+  /// Storage keeps blocks in memory: a new storage starts empty.
+  void refill_storage() {
+    say("the new storage starts empty: storing blocks 1-%zu again",
+        hashes.size() - 1);
+    for (size_t h = 1; h < hashes.size(); ++h)
+      store(h, hashes[h]);
+  }
+
+  void stop_supervisor() {
+    say("stopping: the supervisor stops rpc, consensus, storage (newest first), "
+        "each by a stop request over the bus");
+    self->monitor(supervisor);
+    self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    self->receive(
+      [&](caf::down_msg& dm) {
+        say("supervisor down: %s", sys.render(dm.reason).c_str());
+      },
+      caf::after(30s) >> [&] { say("the supervisor did not stop in 30 s"); });
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  node_config cfg;
+  if (auto err = cfg.parse(argc, argv)) {
+    std::fprintf(stderr, "[node] invalid arguments: %s\n",
+                 caf::to_string(err).c_str());
+    return 1;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (cfg.module_executable.empty())
+    cfg.module_executable = sibling_program("nebulas-module");
+  actors::add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto bus = shmbus::bus::node::start(sys);
+  if (!bus) {
+    std::fprintf(stderr, "[node] cannot create bus '%s': %s\n",
+                 cfg.shmbus.bus.c_str(), sys.render(bus.error()).c_str());
+    return 1;
+  }
+  say("pid %d created bus '%s'", static_cast<int>(::getpid()),
+      cfg.shmbus.bus.c_str());
+  std::vector<actors::child_spec> children;
+  for (auto name : {storage_name, consensus_name, rpc_name}) {
+    actors::module_spec spec;
+    spec.name = name;
+    spec.executable = cfg.module_executable;
+    spec.args = {std::string{"--module="} + name};
+    spec.publishes = {name};
+    spec.term_after = 1s;
+    spec.kill_after = 3s;
+    children.push_back(actors::module_child(spec, **bus));
+  }
+  actors::supervisor_flags flags;
+  flags.name = "modules";
+  flags.intensity = 3;
+  flags.period = 10s;
+  say("starting modules storage, consensus and rpc under a one_for_one "
+      "supervisor");
+  auto sup = actors::start_supervisor(sys, flags, std::move(children));
+  if (!sup) {
+    std::fprintf(stderr, "[node] %s\n", sys.render(sup.error()).c_str());
+    return 1;
+  }
+  auto code = 0;
+  {
+    chain c{sys, **bus, *sup};
+    c.show_children("after start");
+    auto stopped = false;
+    auto blocks = [&](int n) {
+      for (int i = 0; i < n && !stopped; ++i) {
+        c.produce_block();
+        stopped = wait_for_stop(cfg.block_interval);
+      }
+    };
+    blocks(3);
+    if (!stopped) {
+      c.ask_status();
+      auto old_child = c.child_handle(storage_name);
+      c.crash_storage();
+      if (!c.await_new_storage(old_child))
+        code = 1;
+      c.show_children("after the crash");
+      c.refill_storage();
+      stopped = wait_for_stop(cfg.block_interval);
+    }
+    blocks(2);
+    if (!stopped)
+      c.ask_status();
+    c.stop_supervisor();
+  }
+  (*bus)->stop();
+  say("left the bus; exit code %d", code);
+  return code;
+}

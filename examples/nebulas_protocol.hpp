@@ -1,0 +1,38 @@
+// What the demo node and its modules say to each other over the bus. A
+// Nebulas node split into processes: the node (bus server) drives the chain,
+// "storage" keeps blocks, "consensus" validates and seals them (a typed
+// actor), "rpc" answers status queries by asking storage itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace nebulas {
+
+// storage:   (put_atom, height, hash) -> "stored"
+//            (get_atom, height)       -> hash, or an error
+//            (count_atom)             -> number of blocks
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using count_atom = caf::atom_constant<caf::atom("count")>;
+
+// consensus: seals block `height` on top of `parent` with its transactions;
+// answers the block's hash, or an error if the height does not follow.
+using propose_atom = caf::atom_constant<caf::atom("propose")>;
+using consensus_actor = caf::typed_actor<
+  caf::replies_to<propose_atom, uint64_t, std::string, std::string>::with<
+    std::string>>;
+
+// rpc:       (status_atom) -> a line describing the chain
+using status_atom = caf::atom_constant<caf::atom("status")>;
+
+/// Names the modules publish on the bus.
+constexpr const char* storage_name = "storage";
+constexpr const char* consensus_name = "consensus";
+constexpr const char* rpc_name = "rpc";
+
+} // namespace nebulas

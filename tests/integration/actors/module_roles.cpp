@@ -1,0 +1,313 @@
+// Processes that the module and launcher tests start: plain processes for
+// os_process, module programs built on run_module(), a bus server with a
+// module supervisor, a dummy server and the launcher itself.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <dirent.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "child_process.hpp"
+#include "module_helpers.hpp"
+#include "shmbus/actors/launcher.hpp"
+#include "shmbus/actors/module_main.hpp"
+#include "shmbus/actors/module_spec.hpp"
+#include "shmbus/actors/os_process.hpp"
+#include "shmbus/actors/supervisor.hpp"
+#include "shmbus/bus/config.hpp"
+#include "shmbus/bus/node.hpp"
+
+using namespace shmbus;
+using namespace shmbus::test;
+
+namespace {
+
+/// argv for code that parses a command line: a program name, then `args`.
+struct argv_builder {
+  explicit argv_builder(const std::string& program,
+                        const std::vector<std::string>& args) {
+    storage.push_back(program);
+    storage.insert(storage.end(), args.begin(), args.end());
+    for (auto& x : storage)
+      ptrs.push_back(x.data());
+    ptrs.push_back(nullptr);
+  }
+  int argc() const {
+    return static_cast<int>(storage.size());
+  }
+  char** argv() {
+    return ptrs.data();
+  }
+  std::vector<std::string> storage;
+  std::vector<char*> ptrs;
+};
+
+std::vector<std::string> values_of(const std::vector<std::string>& args,
+                                   const std::string& key) {
+  std::vector<std::string> result;
+  for (auto& x : args)
+    if (x.rfind(key + "=", 0) == 0)
+      result.push_back(x.substr(key.size() + 1));
+  return result;
+}
+
+bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
+  for (auto& x : args)
+    if (x == flag)
+      return true;
+  return false;
+}
+
+/// Blocks the stop signals in every thread created afterwards, so that only
+/// wait_for_stop_signal() sees them.
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+/// Waits for SIGTERM or SIGINT, at most `limit` (a child never outlives a
+/// broken test for long).
+int wait_for_stop_signal(std::chrono::seconds limit) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  timespec ts{static_cast<time_t>(limit.count()), 0};
+  return sigtimedwait(&set, nullptr, &ts);
+}
+
+} // namespace
+
+// -- plain processes ----------------------------------------------------------
+
+// args: out=TEXT... err=TEXT... tail=TEXT exit=N
+// Writes each out/err line, then `tail` without newline to stdout, exits N.
+SHMBUS_CHILD_ROLE("print") {
+  for (auto& x : values_of(args, "out"))
+    std::printf("%s\n", x.c_str());
+  std::fflush(stdout);
+  for (auto& x : values_of(args, "err"))
+    std::fprintf(stderr, "%s\n", x.c_str());
+  for (auto& x : values_of(args, "tail"))
+    std::printf("%s", x.c_str());
+  std::fflush(stdout);
+  auto code = values_of(args, "exit");
+  return code.empty() ? 0 : std::stoi(code.front());
+}
+
+// Prints "fds N": open descriptors beyond 0, 1 and 2.
+SHMBUS_CHILD_ROLE("fds") {
+  int n = 0;
+  if (auto* dir = ::opendir("/proc/self/fd")) {
+    while (auto* ent = ::readdir(dir)) {
+      if (ent->d_name[0] == '.')
+        continue;
+      auto fd = std::atoi(ent->d_name);
+      if (fd > 2 && fd != ::dirfd(dir))
+        ++n;
+    }
+    ::closedir(dir);
+  }
+  std::printf("fds %d\n", n);
+  return 0;
+}
+
+// Prints "NAME=VALUE" for each argument NAME.
+SHMBUS_CHILD_ROLE("env") {
+  for (auto& x : args) {
+    auto* value = std::getenv(x.c_str());
+    std::printf("%s=%s\n", x.c_str(), value ? value : "(unset)");
+  }
+  return 0;
+}
+
+// Waits for signals until one ends it. `outlive-parent`: survives its
+// parent (an orphan for the launcher to deal with), but not beyond 30 s.
+SHMBUS_CHILD_ROLE("pause") {
+  auto outlive = has_flag(args, "outlive-parent");
+  if (outlive)
+    ::prctl(PR_SET_PDEATHSIG, 0); // before we say we are ready
+  std::printf("pausing %d\n", static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  if (outlive) {
+    block_stop_signals();
+    wait_for_stop_signal(std::chrono::seconds{30});
+    return 0;
+  }
+  for (;;)
+    ::pause();
+}
+
+// -- modules ------------------------------------------------------------------
+
+// A module program. args (positional, before the --shmbus.* flags that
+// module_child appends):
+//   publish=NAME        spawn an echo actor and publish it as NAME
+//   say=TEXT, warn=TEXT print TEXT on stdout / stderr once on the bus
+//   fail-if-exists=PATH exit 3 at once if PATH exists
+//   ignore-stop-request never return from init (SIGTERM still ends it)
+//   ignore-sigterm      ... and ignore SIGTERM as well
+SHMBUS_CHILD_ROLE("module") {
+  // Like a real module program, it must not rely on dying with its parent
+  // thread: the supervisor reaps it, and the bus makes it exit (code 75)
+  // when the server is lost.
+  ::prctl(PR_SET_PDEATHSIG, 0);
+  for (auto& path : values_of(args, "fail-if-exists"))
+    if (::access(path.c_str(), F_OK) == 0) {
+      std::fprintf(stderr, "failing at start: %s exists\n", path.c_str());
+      return 3;
+    }
+  if (has_flag(args, "ignore-sigterm"))
+    std::signal(SIGTERM, SIG_IGN);
+  argv_builder av{"module", args};
+  return actors::run_module(
+    av.argc(), av.argv(),
+    [&](caf::actor_system& sys, bus::node& node)
+      -> caf::expected<std::vector<caf::actor>> {
+      std::vector<caf::actor> actors;
+      for (auto& name : values_of(args, "publish")) {
+        auto echo = sys.spawn(echo_actor, name);
+        if (auto err = node.publish(echo, name))
+          return err;
+        actors.push_back(echo);
+      }
+      for (auto& x : values_of(args, "say"))
+        std::printf("%s\n", x.c_str());
+      std::fflush(stdout);
+      for (auto& x : values_of(args, "warn"))
+        std::fprintf(stderr, "%s\n", x.c_str());
+      if (has_flag(args, "ignore-stop-request") || has_flag(args, "ignore-sigterm"))
+        for (;;)
+          ::pause(); // until a signal that is not ignored ends the process
+      return actors;
+    });
+}
+
+// -- servers and the launcher -------------------------------------------------
+
+// A bus server that supervises one module publishing "echo" and prints
+//   "server up: echo is pid M" once the echo module answers through the bus,
+// then runs until SIGTERM/SIGINT. args: the --shmbus.* flags.
+SHMBUS_CHILD_ROLE("bus-server") {
+  block_stop_signals();
+  bus::config cfg;
+  argv_builder av{"bus-server", args};
+  if (auto err = cfg.parse(av.argc(), av.argv())) {
+    std::printf("server: bad arguments: %s\n", caf::to_string(err).c_str());
+    return 1;
+  }
+  caf::actor_system sys{cfg};
+  auto node = bus::node::start(sys);
+  if (!node) {
+    std::printf("server: %s\n", sys.render(node.error()).c_str());
+    return 1;
+  }
+  actors::module_spec spec;
+  spec.name = "echo";
+  spec.executable = self_executable();
+  spec.args = {"--child", "module", "publish=echo"};
+  spec.publishes = {"echo"};
+  actors::supervisor_flags flags;
+  flags.intensity = 3;
+  auto sup = actors::start_supervisor(sys, flags,
+                                      {actors::module_child(spec, **node)});
+  if (!sup) {
+    std::printf("server: %s\n", sys.render(sup.error()).c_str());
+    return 1;
+  }
+  {
+    caf::scoped_actor self{sys};
+    auto echo = (*node)->lookup("echo", std::chrono::seconds{5});
+    std::string answer = "none";
+    if (echo)
+      self->request(*echo, std::chrono::seconds{5}, std::string{"pid"})
+        .receive([&](std::string& x) { answer = x; },
+                 [&](caf::error& err) { answer = sys.render(err); });
+    std::printf("server up: echo is pid %s\n", answer.c_str());
+    std::fflush(stdout);
+  }
+  wait_for_stop_signal(std::chrono::seconds{60});
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(*sup);
+    self->send_exit(*sup, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::seconds{10}) >> [] {});
+  }
+  (*node)->stop();
+  std::printf("server stopped\n");
+  return 0;
+}
+
+// A bus server (bus = args[0]) that starts a module publishing "echo",
+// prints "module pid M" and calls exit() without stopping anything: the
+// process-wide registry of child processes must kill and reap the module.
+SHMBUS_CHILD_ROLE("exit-with-module") {
+  bus::config cfg;
+  caf::actor_system sys{cfg};
+  bus::bus_settings settings;
+  settings.bus = args.at(0);
+  settings.role = "server";
+  auto node = bus::node::start(sys, settings);
+  if (!node) {
+    std::printf("server: %s\n", sys.render(node.error()).c_str());
+    return 1;
+  }
+  actors::module_spec spec;
+  spec.name = "echo";
+  spec.executable = self_executable();
+  spec.args = {"--child", "module", "publish=echo"};
+  spec.publishes = {"echo"};
+  auto sup = actors::start_supervisor(sys, {},
+                                      {actors::module_child(spec, **node)});
+  auto echo = (*node)->lookup("echo");
+  if (!sup || !echo)
+    return 1;
+  std::printf("module pid %d\n", actors::process_id_of(*echo).value_or(0));
+  std::fflush(stdout);
+  std::exit(0);
+}
+
+// A stand-in for a server: prints "dummy server pid P", then exits with
+// `exit=N` at once, or waits for SIGTERM/SIGINT and exits 0.
+// `orphan` first spawns a "pause" child that outlives it when it is killed.
+SHMBUS_CHILD_ROLE("dummy-server") {
+  block_stop_signals();
+  std::printf("dummy server pid %d\n", static_cast<int>(::getpid()));
+  if (has_flag(args, "orphan")) {
+    actors::os_process::spawn_options opts;
+    opts.executable = self_executable();
+    opts.args = {"--child", "pause", "outlive-parent"};
+    auto child = actors::os_process::spawn(opts);
+    if (child) {
+      std::printf("orphan pid %d\n", static_cast<int>((*child)->pid()));
+      std::fflush(stdout);
+      // Kept until exit; the tests SIGKILL this server before that, and
+      // the launcher must deal with the orphan.
+      static auto keep = std::move(*child);
+    }
+  }
+  std::fflush(stdout);
+  auto code = values_of(args, "exit");
+  if (!code.empty())
+    return std::stoi(code.front());
+  wait_for_stop_signal(std::chrono::seconds{60});
+  std::printf("dummy server stopping\n");
+  return 0;
+}
+
+// shmbus-launch itself; args: its command line.
+SHMBUS_CHILD_ROLE("launcher") {
+  argv_builder av{"shmbus-launch", args};
+  return actors::launcher_main(av.argc(), av.argv());
+}
