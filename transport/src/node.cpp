@@ -255,9 +255,12 @@ void node::leave() noexcept {
   if (options_.role == node_role::server
       && lock_.try_lock(bus_lock::members_byte, bus_lock::mode::exclusive)
       && lock_.still_linked()) {
-    // No client left: the server removes what it created.
+    // No client left: the server removes what it created. The lock file
+    // stays while a launcher holds its lock in it: removing it would let a
+    // second launcher start on a new file.
     segment::unlink(options_.bus);
-    ::unlink(lock_.path().c_str());
+    if (lock_.try_lock(bus_lock::launcher_byte, bus_lock::mode::exclusive))
+      ::unlink(lock_.path().c_str());
   }
   lock_ = bus_lock{}; // releases every lock
 }
