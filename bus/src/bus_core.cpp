@@ -145,6 +145,15 @@ caf::error bus_core::start() {
   if (!started)
     return from_transport(started.err());
   transport_ = std::move(*started);
+  // A client runs with the sizes and timing of the bus it joined, not with
+  // its own (unused) defaults: the send path checks max_message_size.
+  auto& limits = transport_->limits();
+  settings_.inbox_size = limits.inbox_bytes;
+  settings_.max_message_size = limits.max_message_bytes;
+  settings_.node_slots = limits.node_slots;
+  settings_.name_entries = limits.name_entries;
+  settings_.heartbeat_interval = transport_->timing().heartbeat_interval;
+  settings_.heartbeat_timeout = transport_->timing().heartbeat_timeout;
   for (auto& note : transport_->start_notes())
     std::fprintf(stderr, "shmbus[%s]: %s\n", settings_.node_name.c_str(), note.c_str());
   auto slots = transport_->limits().node_slots;
@@ -345,10 +354,12 @@ void bus_core::forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what,
   if (what->content().match_elements<caf::exit_msg>()) {
     auto& em = what->content().get_as<caf::exit_msg>(0);
     auto& sender = what->sender;
-    if (sender && sender->id() == em.source.id() && sender->node() == em.source.node()) {
+    if (sender && sender->id() == em.source.id() && sender->node() == em.source.node()
+        && sender->get()->getf(caf::abstract_actor::is_terminated_flag)) {
       // A dying local actor's link: the other side learns the real reason
       // when its proxy of that actor dies (our DOWN), so forwarding this
-      // would deliver two exit_msgs.
+      // would deliver two exit_msgs. (A live sender that is its own source
+      // is send_exit through a handle, which CAF sends with a sender.)
       proxy.drop_link(em.source);
       return;
     }
@@ -397,19 +408,25 @@ void bus_core::forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what,
   auto receiver_text = [&] {
     return "actor " + std::to_string(proxy.id()) + " of node '" + name_of(to.slot) + "'";
   };
+  // Content that cannot cross. A response is replaced by the error, so that
+  // its requester learns why instead of waiting for its timeout.
+  auto refuse = [&](caf::error why) {
+    report_send_failure(*what, why, receiver_text());
+    if (mid.is_response() && !msg.match_elements<caf::error>())
+      proxy.enqueue(caf::make_mailbox_element(what->sender, mid, {},
+                                              caf::make_message(std::move(why))),
+                    nullptr);
+  };
   if (err) {
-    report_send_failure(*what, to_bus_error(err, msg), receiver_text());
+    refuse(to_bus_error(err, msg));
     return;
   }
   if (buf.size() > settings_.max_message_size) {
-    report_send_failure(
-      *what,
-      make_error(errc::message_too_large,
-                 "message " + type_names(sys_, msg) + " of "
-                   + std::to_string(buf.size()) + " bytes exceeds shmbus.max-message-size ("
-                   + std::to_string(settings_.max_message_size)
-                   + " bytes); send less or raise the server's max-message-size"),
-      receiver_text());
+    refuse(make_error(errc::message_too_large,
+                      "message " + type_names(sys_, msg) + " of "
+                        + std::to_string(buf.size()) + " bytes exceeds shmbus.max-message-size ("
+                        + std::to_string(settings_.max_message_size)
+                        + " bytes); send less or raise the server's max-message-size"));
     return;
   }
   // Record the request before writing: the answer may arrive first.
@@ -1024,8 +1041,16 @@ void bus_core::log_once(const std::string& key, const std::string& text) {
 
 // -- names and stop requests --------------------------------------------------
 
+caf::error bus_core::stopped_error() const {
+  return make_error(errc::not_attached, "bus node '" + settings_.node_name + "' of bus '"
+                                          + settings_.bus
+                                          + "' has stopped; start a new node to use the bus");
+}
+
 caf::error bus_core::publish(caf::strong_actor_ptr x, const std::string& name,
                              uint64_t interface) {
+  if (stopping_)
+    return stopped_error();
   if (!x)
     return caf::make_error(caf::sec::invalid_argument, "cannot publish an invalid actor handle");
   if (x->node() != sys_.node())
@@ -1070,6 +1095,8 @@ caf::error bus_core::publish(caf::strong_actor_ptr x, const std::string& name,
 }
 
 caf::error bus_core::unpublish(const std::string& name) {
+  if (stopping_)
+    return stopped_error();
   {
     std::lock_guard<std::mutex> guard(exports_mtx_);
     published_.erase(name);
@@ -1081,6 +1108,8 @@ caf::error bus_core::unpublish(const std::string& name) {
 
 caf::expected<caf::actor> bus_core::lookup(const std::string& name,
                                            caf::timespan timeout, uint64_t interface) {
+  if (stopping_)
+    return stopped_error();
   auto found = timeout.count() > 0 ? transport_->await_name(name, timeout)
                                    : transport_->lookup(name);
   if (!found)
@@ -1109,6 +1138,8 @@ caf::expected<caf::actor> bus_core::lookup(const std::string& name,
 }
 
 caf::error bus_core::request_stop(int pid) {
+  if (stopping_)
+    return stopped_error();
   std::optional<peer_ref> target;
   {
     std::lock_guard<std::mutex> guard(peers_mtx_);

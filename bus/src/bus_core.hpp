@@ -163,6 +163,8 @@ private:
   void local_actor_down(caf::actor_id aid, const caf::error& reason);
   caf::strong_actor_ptr find_local(caf::actor_id aid);
   void lost_server(const std::string& why);
+  /// The error of every name or stop call after stop().
+  caf::error stopped_error() const;
   void log_once(const std::string& key, const std::string& text);
 
   caf::actor_system& sys_;

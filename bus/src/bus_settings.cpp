@@ -48,6 +48,8 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   size("name-entries", x.name_entries);
   str("idle-strategy", x.idle_strategy);
   str("on-server-lost", x.on_server_lost);
+  x.server_lost_exit_code
+    = caf::get_or(cfg, "shmbus.server-lost-exit-code", x.server_lost_exit_code);
   span("full-inbox-timeout", x.full_inbox_timeout);
   span("attach-timeout", x.attach_timeout);
   span("wait-for-clients", x.wait_for_clients);

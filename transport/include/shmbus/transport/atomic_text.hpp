@@ -48,7 +48,8 @@ struct atomic_bytes {
 
   void store(const void* data, size_t n) noexcept {
     unsigned char buf[Bytes] = {};
-    std::memcpy(buf, data, n < Bytes ? n : Bytes);
+    if (n > 0) // memcpy from a null pointer is undefined even for 0 bytes
+      std::memcpy(buf, data, n < Bytes ? n : Bytes);
     for (size_t i = 0; i < Bytes / 8; ++i) {
       uint64_t w;
       std::memcpy(&w, buf + i * 8, 8);
