@@ -206,9 +206,9 @@ caf::error module_actor::exit_reason() const {
     return caf::exit_reason::normal;
   if (st.how == process_status::kind::signaled) {
     auto loss = bus_.loss_of(proc_->pid());
-    if (loss && loss->find("heartbeat") != std::string::npos)
+    if (loss && loss->cause == transport::loss_cause::heartbeat_timeout)
       return bus::make_error(errc::module_hung,
-                             who() + " hung (" + *loss
+                             who() + " hung (" + loss->text
                                + ") and the bus " + how);
     return bus::make_error(errc::module_killed, who() + " was " + how);
   }

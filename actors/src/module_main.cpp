@@ -108,15 +108,15 @@ int run_module(bus::config& cfg, int argc, char** argv, module_init init) {
       (*bus)->stop();
       return complain(what);
     }
-    std::string why;
-    while (why.empty())
+    bus::stop_reason why;
+    while (!why)
       why = (*bus)->await_stop_request(stop_poll);
-    auto lost = why.rfind("server lost", 0) == 0;
+    auto lost = why.cause == bus::stop_cause::server_lost;
     auto code = lost ? (*bus)->settings().server_lost_exit_code
                      : module_exit_code::stopped;
     if (lost)
       std::fprintf(stderr, "%s: %s; exiting with code %d\n", prog.c_str(),
-                   why.c_str(), code);
+                   why.text.c_str(), code);
     // Leave the bus first: peers see our actors go down as a lost node, not
     // one by one as if they had failed.
     (*bus)->stop();

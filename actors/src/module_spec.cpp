@@ -174,15 +174,10 @@ child_spec module_child(module_spec spec, bus::node& bus,
 std::optional<int> process_id_of(const caf::actor& x) {
   if (!x)
     return std::nullopt;
-  auto nid = x.node();
-  if (!nid)
+  auto pid = bus::process_id_of(x.node());
+  if (pid == 0)
     return std::nullopt;
-  // CAF's default node ids (what the middleman gives a system) carry the pid.
-  auto* data = dynamic_cast<const caf::node_id::default_data*>(
-    nid.operator->());
-  if (!data)
-    return std::nullopt;
-  return static_cast<int>(data->process_id());
+  return pid;
 }
 
 std::vector<std::string> module_arguments(const module_spec& spec,

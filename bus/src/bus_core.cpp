@@ -1,5 +1,6 @@
 #include "bus_core.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cxxabi.h>
 #include <fstream>
@@ -222,8 +223,8 @@ void bus_core::stop() {
   for (auto& cache : sender_cache_)
     cache.clear();
   std::lock_guard<std::mutex> guard(stop_mtx_);
-  if (stop_reason_.empty())
-    stop_reason_ = "node stopped";
+  if (!stop_reason_)
+    stop_reason_ = {stop_cause::stopped, "node stopped"};
   stop_cv_.notify_all();
 }
 
@@ -308,7 +309,7 @@ std::vector<peer_view> bus_core::peers() const {
   return result;
 }
 
-std::optional<std::string> bus_core::loss_of(int pid) const {
+std::optional<loss_report> bus_core::loss_of(int pid) const {
   std::lock_guard<std::mutex> guard(peers_mtx_);
   auto i = losses_.find(pid);
   if (i == losses_.end())
@@ -743,7 +744,8 @@ void bus_core::on_message(const transport::message_view& msg) {
       return;
     case wire::kind::stop: {
       std::lock_guard<std::mutex> guard(stop_mtx_);
-      stop_reason_ = "stop requested by node '" + name_of(from.slot) + "'";
+      stop_reason_ = {stop_cause::requested,
+                      "stop requested by node '" + name_of(from.slot) + "'"};
       stop_cv_.notify_all();
       return;
     }
@@ -976,7 +978,7 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
   caf::node_id nid;
   {
     std::lock_guard<std::mutex> guard(peers_mtx_);
-    losses_[loss.peer.pid] = text;
+    losses_[loss.peer.pid] = loss_report{loss.cause, loss.detail, text};
     auto i = nodes_by_ref_.find(key_of({slot, loss.peer.incarnation}));
     if (i != nodes_by_ref_.end()) {
       nid = i->second;
@@ -1009,12 +1011,14 @@ void bus_core::on_error(const transport::error& err) {
 void bus_core::lost_server(const std::string& why) {
   if (settings_.on_server_lost != "exit") {
     std::lock_guard<std::mutex> guard(stop_mtx_);
-    stop_reason_ = "server lost: " + why;
+    stop_reason_ = {stop_cause::server_lost, "server lost: " + why};
     stop_cv_.notify_all();
     return;
   }
   // await_stop_request() stays blocked: a process that returned from it
   // and ended normally would report success (exit code 0) to its launcher.
+  // stderr may be a pipe to a dead parent: a SIGPIPE must not pre-empt 75.
+  std::signal(SIGPIPE, SIG_IGN);
   std::fprintf(stderr,
                "shmbus[%s]: the server of bus '%s' is lost (%s); exiting with code %d "
                "(shmbus.on-server-lost=exit) so that a launcher restarts the node\n",
@@ -1160,9 +1164,9 @@ caf::error bus_core::request_stop(int pid) {
   return send_record(*target, buf, !on_io_thread());
 }
 
-std::string bus_core::await_stop_request(caf::timespan timeout) {
+stop_reason bus_core::await_stop_request(caf::timespan timeout) {
   std::unique_lock<std::mutex> guard(stop_mtx_);
-  stop_cv_.wait_for(guard, timeout, [this] { return !stop_reason_.empty(); });
+  stop_cv_.wait_for(guard, timeout, [this] { return static_cast<bool>(stop_reason_); });
   return stop_reason_;
 }
 

@@ -77,10 +77,10 @@ public:
   caf::expected<caf::actor> lookup(const std::string& name,
                                    caf::timespan timeout, uint64_t interface);
   caf::error request_stop(int pid);
-  std::string await_stop_request(caf::timespan timeout);
+  stop_reason await_stop_request(caf::timespan timeout);
 
   std::vector<peer_view> peers() const;
-  std::optional<std::string> loss_of(int pid) const;
+  std::optional<loss_report> loss_of(int pid) const;
   uint64_t undelivered() const noexcept {
     return undelivered_.load(std::memory_order_relaxed);
   }
@@ -186,7 +186,7 @@ private:
   /// Per slot: (incarnation << 1) | 1 while alive; read lock-free on the
   /// send path.
   std::unique_ptr<std::atomic<uint64_t>[]> slot_alive_;
-  std::map<int, std::string> losses_;
+  std::map<int, loss_report> losses_;
 
   std::mutex pending_mtx_;
   std::map<std::pair<caf::actor_id, uint64_t>, pending_request> pending_;
@@ -205,7 +205,7 @@ private:
 
   mutable std::mutex stop_mtx_;
   std::condition_variable stop_cv_;
-  std::string stop_reason_;
+  stop_reason stop_reason_;
 
   std::mutex log_mtx_;
   std::set<std::string> logged_;

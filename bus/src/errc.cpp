@@ -44,8 +44,10 @@ void add_error_category(caf::actor_system_config& cfg) {
       std::string result = "shmbus::";
       result += to_string(static_cast<errc>(code));
       if (!ctx.empty()) {
+        // The description comes first; further elements (an exit code, a
+        // signal number) are data for programs, already in the text.
         result += ": ";
-        if (ctx.match_elements<std::string>())
+        if (ctx.match_element<std::string>(0))
           result += ctx.get_as<std::string>(0);
         else
           result += caf::deep_to_string(ctx);

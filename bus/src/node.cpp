@@ -21,6 +21,13 @@ caf::expected<std::unique_ptr<node>> node::start(caf::actor_system& sys,
   return std::unique_ptr<node>{new node(std::move(core))};
 }
 
+int process_id_of(const caf::node_id& node) {
+  if (!node || node->implementation_id() != caf::node_id::default_data::class_id)
+    return 0;
+  return static_cast<int>(
+    static_cast<const caf::node_id::default_data&>(*node).process_id());
+}
+
 node::node(std::shared_ptr<bus_core> core) : core_(std::move(core)) {
   // nop
 }
@@ -74,7 +81,7 @@ caf::error node::request_stop(int pid) {
   return core_->request_stop(pid);
 }
 
-std::string node::await_stop_request(caf::timespan timeout) {
+stop_reason node::await_stop_request(caf::timespan timeout) {
   return core_->await_stop_request(timeout);
 }
 
@@ -94,7 +101,7 @@ std::vector<peer_view> node::peers() const {
   return core_->peers();
 }
 
-std::optional<std::string> node::loss_of(int pid) const {
+std::optional<loss_report> node::loss_of(int pid) const {
   return core_->loss_of(pid);
 }
 

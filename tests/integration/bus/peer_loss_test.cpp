@@ -134,9 +134,12 @@ void check_peer_loss(int signal) {
   self->send(worker, int32_t{2});
   auto loss = server.node->loss_of(child.pid());
   REQUIRE(loss);
-  CHECK_MESSAGE(loss->find(signal == SIGKILL ? "killed by signal 9" : "no heartbeat")
+  CHECK_MESSAGE(loss->cause == (signal == SIGKILL ? transport::loss_cause::killed
+                                                 : transport::loss_cause::heartbeat_timeout),
+                loss->text);
+  CHECK_MESSAGE(loss->text.find(signal == SIGKILL ? "killed by signal 9" : "no heartbeat")
                   != std::string::npos,
-                *loss);
+                loss->text);
   // Its names are gone with it.
   auto name = server.node->lookup("v.worker");
   REQUIRE_FALSE(name);
@@ -192,7 +195,7 @@ SHMBUS_CHILD_ROLE("bus-lost-client") {
   auto local = p.sys->spawn([]() -> caf::behavior { return {[](int32_t x) { return x * 2; }}; });
   say("ready");
   auto why = p.node->await_stop_request(caf::timespan{std::chrono::seconds{10}});
-  say("returned: " + why);
+  say("returned: " + why.text);
   caf::scoped_actor self{*p.sys};
   self->request(local, std::chrono::seconds{5}, int32_t{21})
     .receive([](int32_t x) { say("alive " + std::to_string(x)); },
@@ -335,7 +338,7 @@ TEST_CASE("a process that leaves the bus is lost to its peers: its actors go dow
   CHECK(reports["failed"] == caf::sec::request_receiver_down);
   auto loss = server.node->loss_of(child.pid());
   REQUIRE(loss);
-  CHECK_MESSAGE(loss->find("left") != std::string::npos, *loss);
+  CHECK_MESSAGE(loss->cause == transport::loss_cause::left, loss->text);
 }
 
 TEST_CASE("a node that stops kills its proxies, fails its pending requests and refuses new work") {

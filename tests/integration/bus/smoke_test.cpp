@@ -22,7 +22,7 @@ SHMBUS_CHILD_ROLE("echo-client") {
   std::printf("ready\n");
   std::fflush(stdout);
   auto why = p.node->await_stop_request(caf::timespan{std::chrono::seconds{60}});
-  std::printf("stopping: %s\n", why.c_str());
+  std::printf("stopping: %s\n", why.text.c_str());
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   return 0;
 }

@@ -147,7 +147,7 @@ struct child_bus {
   /// Waits for the test to ask this process to stop (node::request_stop).
   void await_stop() {
     auto why = node->await_stop_request(caf::timespan{std::chrono::seconds{60}});
-    say("stopping: " + why);
+    say("stopping: " + why.text);
   }
 
   /// Publishes or ends the child with code 3.

@@ -31,6 +31,7 @@
 
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/errc.hpp"
+#include "shmbus/transport/node_slot.hpp"
 
 namespace shmbus::transport {
 class node;
@@ -40,6 +41,31 @@ struct peer_loss;
 namespace shmbus::bus {
 
 class bus_core;
+
+/// Why await_stop_request() returned.
+enum class stop_cause {
+  timeout,     ///< nothing happened before the deadline
+  requested,   ///< another process asked this one to stop (node::request_stop)
+  server_lost, ///< the server is gone (with on-server-lost=continue)
+  stopped,     ///< this node was stopped
+};
+
+struct stop_reason {
+  stop_cause cause = stop_cause::timeout;
+  std::string text; ///< e.g. "stop requested by node 'node'"
+
+  explicit operator bool() const noexcept { return cause != stop_cause::timeout; }
+};
+
+/// How a process left the bus.
+struct loss_report {
+  transport::loss_cause cause = transport::loss_cause::none;
+  int detail = 0;   ///< exit code, signal number or silent ms, by cause
+  std::string text; ///< e.g. "node 'storage' (slot 2, pid 42) was killed by signal 9"
+};
+
+/// The process id in a CAF node id of this machine (0 if it has none).
+int process_id_of(const caf::node_id& node);
 
 /// A process on the bus, as another process sees it.
 struct peer_view {
@@ -107,9 +133,9 @@ public:
   caf::error request_stop(int pid);
 
   /// Blocks until another process asked this one to stop, this node lost
-  /// its server (with on-server-lost=continue), or `timeout` passes.
-  /// Returns why it returned: "stop requested", "server lost: ..." or "".
-  std::string await_stop_request(caf::timespan timeout);
+  /// its server (with on-server-lost=continue; with "exit" the process
+  /// ends instead), this node stopped, or `timeout` passes.
+  stop_reason await_stop_request(caf::timespan timeout);
 
   // -- introspection ----------------------------------------------------------
 
@@ -118,9 +144,8 @@ public:
   bool is_server() const noexcept;
   std::vector<peer_view> peers() const;
 
-  /// Why the process `pid` left the bus, if it did while this node ran
-  /// (e.g. "killed by signal 9", "sent no heartbeat for 1012 ms").
-  std::optional<std::string> loss_of(int pid) const;
+  /// How the process `pid` left the bus, if it did while this node ran.
+  std::optional<loss_report> loss_of(int pid) const;
 
   /// Messages that could not be delivered (unregistered type, too large,
   /// receiver gone, inbox full): requests got the error as their answer,
