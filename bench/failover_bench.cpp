@@ -19,6 +19,10 @@
 #include "placement.hpp"
 #include "process_pair.hpp"
 #include "stats.hpp"
+#include "shmbus/actors/module_main.hpp"
+#include "shmbus/actors/module_spec.hpp"
+#include "shmbus/actors/os_process.hpp"
+#include "shmbus/actors/supervisor.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/transport/bus_admin.hpp"
@@ -71,6 +75,14 @@ std::pair<child_process, std::string> start_victim(const std::string& mechanism,
     throw std::runtime_error("victim did not start: " + line.value_or("(nothing)"));
   auto address = line->size() > 6 ? line->substr(6) : std::string{};
   return {std::move(victim), address};
+}
+
+/// The bus node of `sys` per its config, or an exception saying why not.
+std::unique_ptr<bus::node> join_bus(caf::actor_system& sys) {
+  auto started = bus::node::start(sys);
+  if (!started)
+    throw std::runtime_error(sys.render(started.error()));
+  return std::move(*started);
 }
 
 double ms_between(mono_clock::time_point from, mono_clock::time_point to) {
@@ -183,12 +195,8 @@ std::vector<double> actor_losses(const std::string& mechanism, int kills) {
   }
   caf::actor_system sys{cfg};
   std::unique_ptr<bus::node> node;
-  if (mechanism == "shmbus-bus") {
-    auto started = bus::node::start(sys);
-    if (!started)
-      throw std::runtime_error(sys.render(started.error()));
-    node = std::move(*started);
-  }
+  if (mechanism == "shmbus-bus")
+    node = join_bus(sys);
   std::vector<double> result;
   for (int i = 0; i < kills; ++i) {
     auto [victim, address] = start_victim(mechanism, bus);
@@ -221,7 +229,118 @@ std::vector<double> actor_losses(const std::string& mechanism, int kills) {
   return result;
 }
 
+// -- module processes under a supervisor ------------------------------------
+
+constexpr auto module_name = "svc";
+
+/// Asks `target` once and tells whether it answered.
+bool answers(caf::actor_system& sys, const caf::actor& target) {
+  caf::scoped_actor self{sys};
+  bool ok = false;
+  self->request(target, 5s, caf::ok_atom::value).receive([&] { ok = true; },
+                                                          [](caf::error&) {});
+  return ok;
+}
+
+/// Waits until `name` resolves to an actor of a process other than
+/// `old_pid` that answers; returns that process id.
+int await_serving(caf::actor_system& sys, bus::node& node, int old_pid) {
+  deadline until{10s};
+  while (!until.expired()) {
+    auto found = node.lookup(module_name, caf::timespan{until.remaining()});
+    if (!found)
+      continue;
+    auto pid = bus::process_id_of(found->node());
+    if (pid != old_pid && answers(sys, *found))
+      return pid;
+    std::this_thread::yield(); // the old incarnation's entry is going away
+  }
+  throw std::runtime_error("the module did not serve again within 10 s");
+}
+
+void module_failover(int kills, measurement& out) {
+  bus::config cfg;
+  auto bus = "bench-sup-" + std::to_string(::getpid());
+  transport::remove_bus(bus);
+  cfg.shmbus.bus = bus;
+  cfg.shmbus.role = "server";
+  cfg.shmbus.node_name = "supervisor";
+  caf::actor_system sys{cfg};
+  auto joined = join_bus(sys);
+  auto& node = *joined;
+  actors::module_spec spec;
+  spec.name = module_name;
+  spec.executable = self_executable();
+  spec.args = {role_flag, "failover-module"};
+  spec.publishes = {module_name};
+  spec.output = [](actors::output_stream, std::string_view) {}; // quiet
+  // The module's start-up alone: spawn -> its name answers.
+  std::vector<double> startup;
+  for (int i = 0; i < 10; ++i) {
+    actors::os_process::spawn_options opts;
+    opts.executable = spec.executable;
+    opts.args = actors::module_arguments(spec, bus);
+    auto spawned_at = mono_clock::now();
+    auto proc = actors::os_process::spawn(opts);
+    if (!proc)
+      throw std::runtime_error(sys.render(proc.error()));
+    await_serving(sys, node, 0);
+    startup.push_back(ms_between(spawned_at, mono_clock::now()));
+    node.request_stop((*proc)->pid());
+    (*proc)->wait_for(5s);
+  }
+  add_summary(out, "startup_ms", startup);
+  // Under a supervisor: kill -9 -> down_msg, and -> serving again.
+  actors::supervisor_flags flags;
+  flags.intensity = kills + 10; // every kill is a restart: never give up here
+  flags.period = std::chrono::seconds{3600};
+  auto sup = actors::start_supervisor(sys, flags,
+                                      {actors::module_child(spec, node)});
+  if (!sup)
+    throw std::runtime_error(sys.render(sup.error()));
+  std::vector<double> down_ms;
+  std::vector<double> serving_ms;
+  auto pid = await_serving(sys, node, 0);
+  for (int i = 0; i < kills; ++i) {
+    auto target = node.lookup(module_name);
+    if (!target)
+      throw std::runtime_error(sys.render(target.error()));
+    // Watches the module's actor as the supervisor's module actor does.
+    auto down = std::make_shared<stamp>();
+    auto watcher = sys.spawn(monitor_once, *target, down);
+    caf::scoped_actor self{sys};
+    self->request(watcher, 5s, caf::ok_atom::value).receive([] {}, [](caf::error&) {});
+    auto killed = mono_clock::now();
+    ::kill(pid, SIGKILL);
+    auto seen = down->wait(loss_timeout);
+    if (!seen)
+      throw std::runtime_error("no down_msg within 5 s of killing the module");
+    down_ms.push_back(ms_between(killed, *seen));
+    pid = await_serving(sys, node, pid);
+    serving_ms.push_back(ms_between(killed, mono_clock::now()));
+  }
+  add_summary(out, "down_ms", down_ms);
+  add_summary(out, "serving_ms", serving_ms);
+  out.samples = kills;
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{sys};
+  self->wait_for(*sup);
+  node.stop();
+}
+
 } // namespace
+
+int failover_module_main(int argc, char** argv) {
+  return actors::run_module(argc, argv, [](caf::actor_system& sys, bus::node& node)
+                                          -> caf::expected<std::vector<caf::actor>> {
+    auto svc = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {[](caf::ok_atom) {}};
+    });
+    if (auto err = node.publish(svc, module_name))
+      return err;
+    return std::vector<caf::actor>{svc};
+  });
+}
 
 int failover_victim_role(const role_args& args) {
   auto mechanism = args.get("mechanism");
@@ -249,10 +368,7 @@ int failover_victim_role(const role_args& args) {
   auto actor = sys.spawn([]() -> caf::behavior { return {[](caf::ok_atom) {}}; });
   std::unique_ptr<bus::node> node;
   if (mechanism == "shmbus-bus") {
-    auto started = bus::node::start(sys);
-    if (!started)
-      throw std::runtime_error(sys.render(started.error()));
-    node = std::move(*started);
+    node = join_bus(sys);
     if (auto err = node->publish(actor, "victim"))
       throw std::runtime_error(sys.render(err));
     announce_ready("");
@@ -270,29 +386,43 @@ int failover_driver_role(const role_args& args) {
   auto mechanism = args.get("mechanism");
   auto kills = static_cast<int>(args.get_int("kills"));
   measurement result;
-  auto lost = mechanism == "shmbus-transport" ? transport_losses(kills)
-                                              : actor_losses(mechanism, kills);
-  result.samples = lost.size();
-  add_summary(result, "lost_ms", lost);
+  if (args.get("bench") == "failover") {
+    module_failover(kills, result);
+  } else {
+    auto lost = mechanism == "shmbus-transport" ? transport_losses(kills)
+                                                : actor_losses(mechanism, kills);
+    result.samples = lost.size();
+    add_summary(result, "lost_ms", lost);
+  }
   write_measurement(stdout, result);
   return 0;
 }
 
 void run_failover_suite(const run_options& options, report& out) {
   auto kills = options.quick ? 20 : 60;
-  for (auto* mechanism : {"shmbus-transport", "shmbus-bus", "caf-tcp"}) {
+  auto run = [&](const char* bench, const char* mechanism, std::chrono::seconds budget) {
     if (!options.selects(mechanism))
-      continue;
+      return;
     pair_spec spec;
     spec.suite = "failover";
-    spec.bench = "peer_lost";
+    spec.bench = bench;
     spec.mechanism = mechanism;
     spec.where = unpinned();
-    spec.with_peer = false;
+    spec.with_peer = false; // the driver starts and kills its own peers
     spec.params.set("kills", static_cast<long long>(kills));
-    spec.budget = std::chrono::milliseconds{120000};
+    spec.budget = budget;
     out.add(run_pair(spec));
-  }
+  };
+  for (auto* mechanism : {"shmbus-transport", "shmbus-bus", "caf-tcp"})
+    run("peer_lost", mechanism, 120s);
+  run("failover", "shmbus-supervisor", 180s);
+  out.note("failover: a module process (publishes 'svc', answers requests) runs under "
+           "a one_for_one supervisor in the bus server; each round kill -9s it and "
+           "times down_ms = until a local monitor of its actor gets the down_msg "
+           "(as the supervisor's module actor does) and serving_ms = until the "
+           "name resolves to the restarted process and it answers a request; "
+           "startup_ms = the module alone from posix_spawn to answering (10 cold "
+           "starts: exec, CAF actor system, bus join, publish)");
   out.note("peer_lost: the survivor process starts a victim process, waits until "
            "it is connected, then kill -9s it and times until it knows: "
            "shmbus-transport = the transport's loss event (pidfd), shmbus-bus = "

@@ -13,6 +13,10 @@ namespace shmbus::bench {
 int failover_driver_role(const role_args& args);
 int failover_victim_role(const role_args& args);
 
+/// main() of the module program the failover row supervises (the bench
+/// itself, started as `shmbus-bench --role failover-module --shmbus...`).
+int failover_module_main(int argc, char** argv);
+
 /// The `failover` subcommand.
 void run_failover_suite(const run_options& options, report& out);
 

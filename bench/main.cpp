@@ -149,6 +149,10 @@ int run_main(int argc, char** argv) {
 } // namespace shmbus::bench
 
 int main(int argc, char** argv) {
+  // The module the failover row supervises parses its own (CAF) command line.
+  if (argc > 2 && std::strcmp(argv[1], shmbus::bench::role_flag) == 0
+      && std::strcmp(argv[2], "failover-module") == 0)
+    return shmbus::bench::failover_module_main(argc - 2, argv + 2);
   try {
     return shmbus::bench::run_main(argc, argv);
   } catch (const std::exception& e) {
