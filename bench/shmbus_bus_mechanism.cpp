@@ -22,7 +22,10 @@ public:
   }
 
   std::string name() const override {
-    auto strategy = idle_.substr(0, idle_.find(':'));
+    auto strategy = idle_;
+    for (auto& c : strategy)
+      if (c == ':')
+        c = '-';
     return "shmbus-" + strategy + (dispatch_ == "inline" ? "" : "-sched");
   }
 
