@@ -46,7 +46,6 @@ std::vector<std::unique_ptr<bus_mechanism>> bus_mechanisms() {
   result.push_back(make_shmbus_bus_mechanism("adaptive", "inline"));
   result.push_back(make_shmbus_bus_mechanism("park", "inline"));
   result.push_back(make_shmbus_bus_mechanism("adaptive", "scheduler"));
-  result.push_back(make_shmbus_bus_mechanism("adaptive:50:50", "inline"));
   result.push_back(make_caf_tcp_mechanism());
   result.push_back(make_caf_inprocess_mechanism());
   return result;

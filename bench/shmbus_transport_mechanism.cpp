@@ -92,7 +92,15 @@ public:
   explicit shmbus_mechanism(transport::idle_strategy idle) : idle_(idle) {}
 
   std::string name() const override {
-    return std::string("shmbus-") + transport::to_string(idle_.kind);
+    auto text = transport::to_string(idle_);
+    if (idle_.kind == transport::idle_kind::adaptive
+        && idle_.spin == transport::defaults::spin_budget
+        && idle_.yield == transport::defaults::yield_budget)
+      text = "adaptive";
+    for (auto& c : text)
+      if (c == ':')
+        c = '-';
+    return "shmbus-" + text;
   }
 
   std::string description() const override {

@@ -47,13 +47,15 @@ constexpr std::chrono::nanoseconds attach_timeout = 2s;
 /// How long a node's goodbye to each peer may take when it leaves.
 constexpr std::chrono::nanoseconds leave_timeout = 100ms;
 /// Adaptive idle strategy: busy-poll this long, then poll with sched_yield()
-/// this long, then park. Mostly yielding: a pure spin holds the core that
-/// the process's own CAF workers (or a peer process on the same core) need;
-/// on the 2-core VM, 5/95 us against 50/50 us gave ~1.3x the bus stream
-/// rate and 1/4 the round trip with both processes on one core, for ~3 us
-/// more round trip across cores (shmbus-bench bus).
-constexpr std::chrono::nanoseconds spin_budget = 5us;
-constexpr std::chrono::nanoseconds yield_budget = 95us;
+/// this long, then park. No pure spin by default: sched_yield() returns at
+/// once when nothing else wants the core, so it detects a record as fast as
+/// a spin across cores (64 B round trip 0.91 us either way), but it lets a
+/// peer process on the same core, or this process's own CAF workers, run:
+/// with both processes on one core the round trip went from 15 us (5 us
+/// spin) to 4.6 us (shmbus-bench transport, same run).
+constexpr std::chrono::nanoseconds spin_budget = 0us;
+constexpr std::chrono::nanoseconds yield_budget = 100us;
+
 /// Upper bound of one park, so a parked consumer re-checks on its own.
 constexpr std::chrono::nanoseconds max_park = 100ms;
 
