@@ -64,7 +64,13 @@ public:
   }
 
   void shutdown(caf::actor_system&) noexcept override {
+    if (!node_)
+      return;
+    // Whichever of the two leaves last removes the bus (remove_bus refuses
+    // while the other still runs).
+    auto bus = node_->settings().bus;
     node_.reset();
+    transport::remove_bus(bus);
   }
 
 private:

@@ -53,11 +53,11 @@ public:
   }
 
   ~shmbus_endpoint() override {
+    // Whichever of the two leaves last removes the bus (remove_bus refuses
+    // while the other still runs).
     auto bus = self_->bus();
-    bool server = self_->role() == transport::node_role::server;
     self_.reset();
-    if (server)
-      transport::remove_bus(bus); // no-op if the client still runs
+    transport::remove_bus(bus);
   }
 
   void send(const std::byte* data, size_t size) override {
