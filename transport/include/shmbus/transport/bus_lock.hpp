@@ -26,7 +26,11 @@ public:
   static constexpr off_t members_byte = 1;  ///< read-locked by every client;
                                             ///< write-locked by a starting server
   static constexpr off_t launcher_byte = 2; ///< write-locked by the launcher
-  static constexpr off_t slot_byte(uint32_t slot) { return 64 + off_t{slot}; }
+  /// Slot locks start here, with room for more role bytes before them.
+  static constexpr off_t first_slot_byte = 64;
+  /// Write-locked by the node that owns `slot`.
+  static constexpr off_t slot_byte(uint32_t slot) { return first_slot_byte + off_t{slot}; }
+  static_assert(first_slot_byte > launcher_byte);
 
   enum class mode { shared, exclusive };
 
