@@ -24,10 +24,10 @@ bool is_present(node_state s) {
 
 } // namespace
 
-liveness_watcher::liveness_watcher(node& owner, const segment& seg,
+liveness_watcher::liveness_watcher(inbox_consumer& events, const segment& seg,
                                    uint32_t own_slot, uint32_t own_incarnation,
                                    bool kill_hung_peers)
-  : owner_(owner),
+  : events_(events),
     seg_(seg),
     own_slot_(own_slot),
     own_incarnation_(own_incarnation),
@@ -88,7 +88,7 @@ void liveness_watcher::watch(uint32_t slot, uint32_t incarnation) {
   forget_locked(slot);
   p.incarnation = incarnation;
   p.lost = false;
-  owner_.post_event({node::event::kind::joined, slot, incarnation});
+  events_.post({inbox_event::kind::joined, slot, incarnation});
   auto cause = static_cast<loss_cause>(
     seg_.slot(slot).loss_cause.load(std::memory_order_acquire));
   report_locked(slot, incarnation_of(word) == incarnation && cause != loss_cause::none
@@ -130,7 +130,7 @@ void liveness_watcher::tick() {
   if (!evicted_ && own != make_state_word(node_state::alive, own_incarnation_)
       && own != make_state_word(node_state::leaving, own_incarnation_)) {
     evicted_ = true;
-    owner_.post_event({node::event::kind::lost, own_slot_, own_incarnation_,
+    events_.post({inbox_event::kind::lost, own_slot_, own_incarnation_,
                        loss_cause::evicted, 0});
   }
   for (uint32_t i = 0; i < peers_.size(); ++i) {
@@ -167,7 +167,7 @@ void liveness_watcher::watch_locked(uint32_t slot, uint64_t word) {
   p.lost = false;
   p.pid = s.pid.load(std::memory_order_acquire);
   auto start = s.process_start.load(std::memory_order_acquire);
-  owner_.post_event({node::event::kind::joined, slot, p.incarnation});
+  events_.post({inbox_event::kind::joined, slot, p.incarnation});
   p.pidfd = detail::open_pidfd(p.pid);
   p.proc_dir = p.pidfd >= 0 ? detail::open_proc_dir(p.pid) : -1;
   // The pid must still belong to the process that wrote the slot: same
@@ -271,7 +271,7 @@ void liveness_watcher::report_locked(uint32_t slot, loss_cause cause,
   if (p.lost)
     return;
   p.lost = true;
-  owner_.post_event({node::event::kind::lost, slot, p.incarnation, cause, detail});
+  events_.post({inbox_event::kind::lost, slot, p.incarnation, cause, detail});
 }
 
 void liveness_watcher::forget_locked(uint32_t slot) noexcept {

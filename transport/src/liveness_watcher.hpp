@@ -1,7 +1,7 @@
 // The liveness thread of a node: writes its heartbeat, watches every peer
 // through a pidfd (the kernel says at once when a process exits, kill -9
 // included) and through the peer's heartbeat (for hangs), and posts joined
-// and lost events to its node.
+// and lost events to its node's inbox consumer.
 #pragma once
 
 #include <cstdint>
@@ -9,13 +9,16 @@
 #include <thread>
 #include <vector>
 
-#include "shmbus/transport/node.hpp"
+#include "shmbus/transport/inbox_consumer.hpp"
+#include "shmbus/transport/segment.hpp"
 
 namespace shmbus::transport {
 
 class liveness_watcher {
 public:
-  liveness_watcher(node& owner, const segment& seg, uint32_t own_slot,
+  /// Posts events to `events`; both it and `seg` must outlive the watcher.
+  /// Throws std::system_error if it cannot create its descriptors.
+  liveness_watcher(inbox_consumer& events, const segment& seg, uint32_t own_slot,
                    uint32_t own_incarnation, bool kill_hung_peers);
   ~liveness_watcher();
 
@@ -50,7 +53,7 @@ private:
   void report_locked(uint32_t slot, loss_cause cause, int32_t detail);
   void forget_locked(uint32_t slot) noexcept;
 
-  node& owner_;
+  inbox_consumer& events_;
   const segment& seg_;
   uint32_t own_slot_;
   uint32_t own_incarnation_;
