@@ -25,14 +25,16 @@ public:
   liveness_watcher(const liveness_watcher&) = delete;
   liveness_watcher& operator=(const liveness_watcher&) = delete;
 
-  /// Starts the thread. Throws std::system_error if it cannot.
+  /// Watches the peers present now, then starts the thread. Throws
+  /// std::system_error if it cannot. Owner thread, once.
   void start();
 
-  /// Stops and joins the thread; idempotent.
+  /// Stops and joins the thread; idempotent. Blocks until the thread ends
+  /// its current round (no waits inside one). Owner thread.
   void stop() noexcept;
 
   /// Watches (slot, incarnation) from now on; if it is already gone, posts
-  /// its loss at once. Any thread.
+  /// its loss at once. Takes the watcher's mutex briefly. Any thread.
   void watch(uint32_t slot, uint32_t incarnation);
 
 private:

@@ -8,6 +8,10 @@
 // locks vanish when the process closes *any* descriptor of the file and never
 // conflict within one process; OFD locks belong to one open() and conflict
 // with every other, which also lets tests run several nodes in one process.
+//
+// Nothing here waits: every call is one non-blocking fcntl/open/stat.
+// Threads: one bus_lock belongs to one thread at a time (its locks are the
+// state of one open file description); path() and valid() are constant.
 #pragma once
 
 #include <string>
@@ -46,12 +50,15 @@ public:
                                unsigned file_mode);
 
   /// Takes the lock on `byte` without waiting; false if another holds it.
+  /// Re-locking a byte this object holds converts its mode.
   bool try_lock(off_t byte, mode m) noexcept;
 
+  /// Releases this object's lock on `byte`, if any.
   void unlock(off_t byte) noexcept;
 
   /// True if another open file description holds a lock on `byte` that
   /// conflicts with `m` (for `shared`: someone holds it exclusively).
+  /// A snapshot: the holder may release it right after.
   bool held_by_other(off_t byte, mode m) const noexcept;
 
   /// False if the lock file was removed or replaced since we opened it (then

@@ -29,6 +29,7 @@ enum class node_state : uint32_t {
   dead = 5,     ///< the process is gone
 };
 
+/// "free", "joining", ...; never blocks, thread-safe.
 const char* to_string(node_state x) noexcept;
 
 enum class node_role : uint32_t { server = 1, client = 2 };
@@ -55,6 +56,7 @@ enum class loss_cause : uint32_t {
   evicted = 6,           ///< this node itself was declared lost by a peer
 };
 
+/// "left", "killed", ...; never blocks, thread-safe.
 const char* to_string(loss_cause x) noexcept;
 
 struct alignas(cache_line) node_slot {
