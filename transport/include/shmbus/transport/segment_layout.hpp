@@ -1,10 +1,11 @@
 // The binary layout of a bus segment. Every process of a bus maps the same
 // segment, possibly built by another version of shmbus, so this file is the
-// contract: change anything here and bump `layout_version` (the layout test in
-// tests/unit/transport/segment_layout_test.cpp fails until you do: it reads
-// the offsets documented in this file, node_slot.hpp, name_entry.hpp and
-// inbox_ring_data.hpp, and compares a segment written by this build with the
-// golden image of its layout version).
+// contract: change anything here and bump `layout_version`. Two tests fail
+// until you do: tests/unit/transport/segment_layout_test.cpp reads the
+// offsets and encodings documented in this file, node_slot.hpp,
+// name_entry.hpp and inbox_ring_data.hpp and compares them with the code;
+// segment_image_test.cpp compares a segment written by this build with the
+// golden image of its layout version (tests/unit/transport/golden/).
 //
 //  offset              size                        content
 //  ------------------  --------------------------  -------------------------------
