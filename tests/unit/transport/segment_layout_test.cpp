@@ -8,10 +8,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,25 +34,37 @@ std::string header_text(const std::string& file) {
 
 /// The members of `struct name` in a header, each with the offset its
 /// trailing comment states ("// 64" or "// 64: why"); nullopt if none.
+/// Reads our headers' one-member-per-line style, nothing more general.
 std::vector<std::pair<std::string, std::optional<size_t>>>
 documented_fields(const std::string& text, const std::string& name) {
-  std::regex opening("struct\\s+(alignas\\([^)]*\\)\\s+)?" + name + "\\s*\\{");
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(text, m, opening), "no struct " << name);
-  auto body = text.substr(static_cast<size_t>(m.position(0) + m.length(0)));
-  body = body.substr(0, body.find("\n};"));
-  std::regex member(R"(^\s*(alignas\([^)]*\)\s*)?[\w:<>, ]+\s+(\w+)\s*(\[[^\]]*\])?\s*;\s*(//\s*(\d+)\b)?)");
   std::vector<std::pair<std::string, std::optional<size_t>>> result;
-  std::istringstream lines(body);
+  std::istringstream lines(text);
+  bool inside = false;
   for (std::string line; std::getline(lines, line);) {
-    std::smatch f;
-    if (line.find("//") == line.find_first_not_of(" \t") || !std::regex_search(line, f, member))
+    if (!inside) {
+      inside = line.rfind("struct ", 0) == 0 && line.find(" " + name + " {") != std::string::npos;
       continue;
+    }
+    if (line.rfind("};", 0) == 0)
+      return result;
+    auto code = line.substr(0, line.find("//"));
+    auto semicolon = code.find(';');
+    if (semicolon == std::string::npos)
+      continue; // a comment or a blank line
+    auto declaration = code.substr(0, code.find('['));
+    declaration = declaration.substr(0, std::min(declaration.size(), semicolon));
+    auto end = declaration.find_last_not_of(" \t");
+    auto begin = declaration.find_last_of(" \t", end) + 1;
     std::optional<size_t> offset;
-    if (f[5].matched)
-      offset = std::stoul(f[5].str());
-    result.emplace_back(f[2].str(), offset);
+    auto comment = line.find("//", semicolon);
+    if (comment != std::string::npos) {
+      auto digits = line.find_first_not_of(' ', comment + 2);
+      if (digits != std::string::npos && std::isdigit(static_cast<unsigned char>(line[digits])))
+        offset = std::stoul(line.substr(digits));
+    }
+    result.emplace_back(declaration.substr(begin, end + 1 - begin), offset);
   }
+  FAIL("no struct " << name << " that ends in a line '};'");
   return result;
 }
 
@@ -83,12 +95,35 @@ void check_documented_offsets(const std::string& file, const std::string& name) 
                   name << "::" << x.name << " is gone from " << file << ": " << bump_remedy);
 }
 
-/// The first number after `pattern` (a regex with one group) in `text`.
-uint64_t documented_number(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(text, m, std::regex(pattern)),
-                  "the header comment no longer says /" << pattern << "/");
-  return std::stoull(m[1].str());
+/// The number right after the first `prefix` in `text`.
+uint64_t number_after(const std::string& text, const std::string& prefix) {
+  auto at = text.find(prefix);
+  REQUIRE_MESSAGE(at != std::string::npos,
+                  "the header comment no longer says \"" << prefix << "\"");
+  return std::stoull(text.substr(at + prefix.size()));
+}
+
+/// The numbers of the first line of `text` that holds `key`.
+std::vector<uint64_t> numbers_in_line(const std::string& text, const std::string& key) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(key) == std::string::npos)
+      continue;
+    std::vector<uint64_t> numbers;
+    for (size_t at = 0; at < line.size();) {
+      if (!std::isdigit(static_cast<unsigned char>(line[at]))
+          || (at > 0 && (std::isalnum(static_cast<unsigned char>(line[at - 1])) || line[at - 1] == '_'))) {
+        ++at;
+        continue;
+      }
+      size_t used = 0;
+      numbers.push_back(std::stoull(line.substr(at), &used));
+      at += used;
+    }
+    return numbers;
+  }
+  FAIL("the header comment has no line with \"" << key << "\"");
+  return {};
 }
 
 } // namespace
@@ -103,12 +138,14 @@ TEST_CASE("the offsets the layout headers document are where the compiler puts t
 TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code") {
   auto text = header_text("segment_layout.hpp");
   INFO(bump_remedy);
-  CHECK(documented_number(text, R"(//\s+0\s+(\d+)\s+segment_header)") == page_bytes);
+  // "0   4096   segment_header", "node_slots * 512   node_slot[node_slots]", ...
+  CHECK(numbers_in_line(text, "  segment_header") == std::vector<uint64_t>{0, page_bytes});
   CHECK(sizeof(segment_header) <= page_bytes);
-  CHECK(documented_number(text, R"(node_slots \* (\d+)\s+node_slot\[)") == sizeof(node_slot));
-  CHECK(documented_number(text, R"(name_entries \* (\d+)\s+name_entry\[)")
-        == sizeof(name_entry));
-  CHECK(documented_number(text, R"(ring_control \((\d+)\))") == ring_control_bytes);
+  CHECK(numbers_in_line(text, "node_slot[node_slots]")
+        == std::vector<uint64_t>{sizeof(node_slot)});
+  CHECK(numbers_in_line(text, "name_entry[name_entries]")
+        == std::vector<uint64_t>{sizeof(name_entry)});
+  CHECK(numbers_in_line(text, "ring_control (") == std::vector<uint64_t>{ring_control_bytes});
   for (uint32_t slots : {2u, 3u, 64u, 4096u}) {
     bus_limits l;
     l.node_slots = slots;
@@ -130,10 +167,10 @@ TEST_CASE("the word encodings the headers document are the ones the code writes"
   // incarnation (17) | producer slot (12) | record length in bytes (32)",
   // fields from the top bit down.
   auto ring_doc = header_text("inbox_ring_data.hpp");
-  auto kind_bits = documented_number(ring_doc, R"(bit 63 = 0 \| kind \((\d+)\))");
-  auto incarnation_bits = documented_number(ring_doc, R"(producer incarnation \((\d+)\))");
-  auto slot_bits = documented_number(ring_doc, R"(producer slot \((\d+)\))");
-  auto length_bits = documented_number(ring_doc, R"(record length in bytes \((\d+)\))");
+  auto kind_bits = number_after(ring_doc, "bit 63 = 0 | kind (");
+  auto incarnation_bits = number_after(ring_doc, "producer incarnation (");
+  auto slot_bits = number_after(ring_doc, "producer slot (");
+  auto length_bits = number_after(ring_doc, "record length in bytes (");
   CHECK(kind_bits + incarnation_bits + slot_bits + length_bits == 63);
   auto ones = [](uint64_t bits) { return (uint64_t{1} << bits) - 1; };
   auto length_shift = 0;
@@ -148,19 +185,19 @@ TEST_CASE("the word encodings the headers document are the ones the code writes"
         == uint64_t{static_cast<uint32_t>(record_kind::control)} << kind_shift);
   CHECK(ones(kind_bits) >= static_cast<uint32_t>(record_kind::control));
   // "free tag  bit 63 = 1, bits 0..62 = position / 8"
-  CHECK(documented_number(ring_doc, R"(free tag\s+bit (\d+) = 1)") == 63);
+  CHECK(numbers_in_line(ring_doc, "free tag   bit") == std::vector<uint64_t>{63, 1, 0, 62, 8});
   CHECK(record::free_tag(8 * 12345) == (uint64_t{1} << 63 | 12345));
   // "[header word][payload bytes u32 | destination incarnation u32][position u64]"
   CHECK(record::header_bytes == 3 * sizeof(uint64_t));
   // node_slot.hpp: "State word: high 32 bits state, low 32 bits incarnation."
   auto slot_doc = header_text("node_slot.hpp");
-  CHECK(documented_number(slot_doc, R"(State word: high (\d+) bits state)") == 32);
+  CHECK(number_after(slot_doc, "State word: high ") == 32);
   CHECK(make_state_word(node_state::dead, 0xdeadbeef)
         == (uint64_t{static_cast<uint32_t>(node_state::dead)} << 32 | 0xdeadbeef));
   // name_entry.hpp: "state (2 bits) << 62 | owner slot (12 bits) << 32 | incarnation"
   auto name_doc = header_text("name_entry.hpp");
-  CHECK(documented_number(name_doc, R"(state \(2 bits\) << (\d+))") == 62);
-  CHECK(documented_number(name_doc, R"(owner slot \((\d+) bits\))") == 12);
+  CHECK(number_after(name_doc, "state (2 bits) << ") == 62);
+  CHECK(number_after(name_doc, "owner slot (") == 12);
   CHECK(make_name_state(name_entry_state::valid, 0xfff, 7)
         == (uint64_t{static_cast<uint32_t>(name_entry_state::valid)} << 62
             | uint64_t{0xfff} << 32 | 7));
