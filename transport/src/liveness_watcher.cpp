@@ -17,6 +17,9 @@ namespace {
 
 constexpr uint64_t stop_tag = ~uint64_t{0};
 
+/// Exits handled per wake-up; more wait for the next epoll_wait.
+constexpr int max_events_per_wait = 16;
+
 bool is_present(node_state s) {
   return s == node_state::alive || s == node_state::leaving
          || s == node_state::lost;
@@ -101,11 +104,11 @@ void liveness_watcher::run() {
   using namespace std::chrono;
   auto interval = duration_cast<milliseconds>(seg_.timing().heartbeat_interval);
   auto next_tick = detail::monotonic_ns() + duration_cast<nanoseconds>(interval).count();
-  epoll_event events[16];
+  epoll_event events[max_events_per_wait];
   for (;;) {
     auto now = detail::monotonic_ns();
     auto wait_ms = static_cast<int>(std::max<int64_t>(0, (next_tick - now + 999'999) / 1'000'000));
-    auto n = ::epoll_wait(epoll_fd_, events, 16, wait_ms);
+    auto n = ::epoll_wait(epoll_fd_, events, max_events_per_wait, wait_ms);
     std::lock_guard<std::mutex> guard(mutex_);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == stop_tag)
