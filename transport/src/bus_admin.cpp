@@ -19,7 +19,7 @@ result<bus_report> inspect_bus(std::string_view bus) {
   auto seg = segment::attach(bus);
   if (!seg)
     return seg.err();
-  auto lock = bus_lock::open(bus, false, 0600);
+  auto lock = bus_lock::open(bus, false, defaults::file_mode);
   bus_report report;
   report.bus = std::string(bus);
   report.limits = seg->limits();
@@ -45,12 +45,7 @@ result<bus_report> inspect_bus(std::string_view bus) {
     n.heartbeat_age_ms = (now - s.heartbeat_ns.load(std::memory_order_relaxed)) / 1'000'000;
     n.cause = static_cast<loss_cause>(s.loss_cause.load(std::memory_order_relaxed));
     n.detail = s.loss_detail.load(std::memory_order_relaxed);
-    auto get = [](const std::atomic<uint64_t>& c) {
-      return c.load(std::memory_order_relaxed);
-    };
-    n.counters = {get(s.msgs_out),  get(s.bytes_out),       get(s.send_errors),
-                  get(s.full_inbox_waits), get(s.msgs_in),  get(s.bytes_in),
-                  get(s.corrupt_records),  get(s.stale_dropped), get(s.skipped_claims)};
+    n.counters = read_counters(s);
     report.nodes.push_back(std::move(n));
   }
   report.names = name_table{*seg}.list();
@@ -61,7 +56,7 @@ error remove_bus(std::string_view bus) {
   if (auto err = validate_bus_name(bus))
     return *err;
   bool has_segment = segment::exists(bus);
-  auto lock = bus_lock::open(bus, false, 0600);
+  auto lock = bus_lock::open(bus, false, defaults::file_mode);
   if (!lock) {
     if (!has_segment)
       return lock.err();

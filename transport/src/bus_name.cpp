@@ -20,7 +20,8 @@ std::optional<error> validate_bus_name(std::string_view name) {
     shown += (c >= 0x20 && c < 0x7f) ? c : '?';
   return make_error(errc::invalid_bus_name,
                     "invalid bus name '" + shown
-                      + "': use 1 to 64 characters from [A-Za-z0-9._-]");
+                      + "': use 1 to " + std::to_string(limits::max_bus_name_length)
+                      + " characters from [A-Za-z0-9._-]");
 }
 
 std::string segment_object_name(std::string_view name) {

@@ -17,6 +17,9 @@ namespace {
 
 constexpr uint64_t stop_tag = ~uint64_t{0};
 
+/// Exits handled per wake-up; more wait for the next epoll_wait.
+constexpr int max_events_per_wait = 16;
+
 bool is_present(node_state s) {
   return s == node_state::alive || s == node_state::leaving
          || s == node_state::lost;
@@ -24,10 +27,10 @@ bool is_present(node_state s) {
 
 } // namespace
 
-liveness_watcher::liveness_watcher(node& owner, const segment& seg,
+liveness_watcher::liveness_watcher(inbox_consumer& events, const segment& seg,
                                    uint32_t own_slot, uint32_t own_incarnation,
                                    bool kill_hung_peers)
-  : owner_(owner),
+  : events_(events),
     seg_(seg),
     own_slot_(own_slot),
     own_incarnation_(own_incarnation),
@@ -88,7 +91,7 @@ void liveness_watcher::watch(uint32_t slot, uint32_t incarnation) {
   forget_locked(slot);
   p.incarnation = incarnation;
   p.lost = false;
-  owner_.post_event({node::event::kind::joined, slot, incarnation});
+  events_.post({inbox_event::kind::joined, slot, incarnation});
   auto cause = static_cast<loss_cause>(
     seg_.slot(slot).loss_cause.load(std::memory_order_acquire));
   report_locked(slot, incarnation_of(word) == incarnation && cause != loss_cause::none
@@ -101,11 +104,11 @@ void liveness_watcher::run() {
   using namespace std::chrono;
   auto interval = duration_cast<milliseconds>(seg_.timing().heartbeat_interval);
   auto next_tick = detail::monotonic_ns() + duration_cast<nanoseconds>(interval).count();
-  epoll_event events[16];
+  epoll_event events[max_events_per_wait];
   for (;;) {
     auto now = detail::monotonic_ns();
     auto wait_ms = static_cast<int>(std::max<int64_t>(0, (next_tick - now + 999'999) / 1'000'000));
-    auto n = ::epoll_wait(epoll_fd_, events, 16, wait_ms);
+    auto n = ::epoll_wait(epoll_fd_, events, max_events_per_wait, wait_ms);
     std::lock_guard<std::mutex> guard(mutex_);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == stop_tag)
@@ -130,7 +133,7 @@ void liveness_watcher::tick() {
   if (!evicted_ && own != make_state_word(node_state::alive, own_incarnation_)
       && own != make_state_word(node_state::leaving, own_incarnation_)) {
     evicted_ = true;
-    owner_.post_event({node::event::kind::lost, own_slot_, own_incarnation_,
+    events_.post({inbox_event::kind::lost, own_slot_, own_incarnation_,
                        loss_cause::evicted, 0});
   }
   for (uint32_t i = 0; i < peers_.size(); ++i) {
@@ -167,7 +170,7 @@ void liveness_watcher::watch_locked(uint32_t slot, uint64_t word) {
   p.lost = false;
   p.pid = s.pid.load(std::memory_order_acquire);
   auto start = s.process_start.load(std::memory_order_acquire);
-  owner_.post_event({node::event::kind::joined, slot, p.incarnation});
+  events_.post({inbox_event::kind::joined, slot, p.incarnation});
   p.pidfd = detail::open_pidfd(p.pid);
   p.proc_dir = p.pidfd >= 0 ? detail::open_proc_dir(p.pid) : -1;
   // The pid must still belong to the process that wrote the slot: same
@@ -271,7 +274,7 @@ void liveness_watcher::report_locked(uint32_t slot, loss_cause cause,
   if (p.lost)
     return;
   p.lost = true;
-  owner_.post_event({node::event::kind::lost, slot, p.incarnation, cause, detail});
+  events_.post({inbox_event::kind::lost, slot, p.incarnation, cause, detail});
 }
 
 void liveness_watcher::forget_locked(uint32_t slot) noexcept {

@@ -1,7 +1,7 @@
 // The liveness thread of a node: writes its heartbeat, watches every peer
 // through a pidfd (the kernel says at once when a process exits, kill -9
 // included) and through the peer's heartbeat (for hangs), and posts joined
-// and lost events to its node.
+// and lost events to its node's inbox consumer.
 #pragma once
 
 #include <cstdint>
@@ -9,27 +9,32 @@
 #include <thread>
 #include <vector>
 
-#include "shmbus/transport/node.hpp"
+#include "shmbus/transport/inbox_consumer.hpp"
+#include "shmbus/transport/segment.hpp"
 
 namespace shmbus::transport {
 
 class liveness_watcher {
 public:
-  liveness_watcher(node& owner, const segment& seg, uint32_t own_slot,
+  /// Posts events to `events`; both it and `seg` must outlive the watcher.
+  /// Throws std::system_error if it cannot create its descriptors.
+  liveness_watcher(inbox_consumer& events, const segment& seg, uint32_t own_slot,
                    uint32_t own_incarnation, bool kill_hung_peers);
   ~liveness_watcher();
 
   liveness_watcher(const liveness_watcher&) = delete;
   liveness_watcher& operator=(const liveness_watcher&) = delete;
 
-  /// Starts the thread. Throws std::system_error if it cannot.
+  /// Watches the peers present now, then starts the thread. Throws
+  /// std::system_error if it cannot. Owner thread, once.
   void start();
 
-  /// Stops and joins the thread; idempotent.
+  /// Stops and joins the thread; idempotent. Blocks until the thread ends
+  /// its current round (no waits inside one). Owner thread.
   void stop() noexcept;
 
   /// Watches (slot, incarnation) from now on; if it is already gone, posts
-  /// its loss at once. Any thread.
+  /// its loss at once. Takes the watcher's mutex briefly. Any thread.
   void watch(uint32_t slot, uint32_t incarnation);
 
 private:
@@ -50,7 +55,7 @@ private:
   void report_locked(uint32_t slot, loss_cause cause, int32_t detail);
   void forget_locked(uint32_t slot) noexcept;
 
-  node& owner_;
+  inbox_consumer& events_;
   const segment& seg_;
   uint32_t own_slot_;
   uint32_t own_incarnation_;

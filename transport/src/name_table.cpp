@@ -1,5 +1,6 @@
 #include "shmbus/transport/name_table.hpp"
 
+#include "duration_text.hpp"
 #include "futex.hpp"
 
 namespace shmbus::transport {
@@ -204,10 +205,7 @@ name_table::await(std::string_view name, std::chrono::nanoseconds timeout) const
       return make_error(errc::name_not_found,
                         "nothing was published under '" + std::string(name)
                           + "' on bus '" + seg_->bus() + "' within "
-                          + std::to_string(std::chrono::duration_cast<
-                                             std::chrono::milliseconds>(timeout)
-                                             .count())
-                          + " ms");
+                          + detail::ms_text(timeout));
     // Capped so that a publisher killed between writing and waking us
     // cannot make us miss its name for long.
     auto nap = std::min<std::chrono::nanoseconds>(left, seg_->timing().heartbeat_interval);

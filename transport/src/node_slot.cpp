@@ -1,7 +1,5 @@
 #include "shmbus/transport/node_slot.hpp"
 
-#include "shmbus/transport/peer.hpp"
-
 namespace shmbus::transport {
 
 const char* to_string(node_state x) noexcept {
@@ -27,22 +25,6 @@ const char* to_string(loss_cause x) noexcept {
     case loss_cause::evicted: return "evicted";
   }
   return "unknown";
-}
-
-std::string peer_loss::describe() const {
-  auto who = "node '" + peer.name + "' (slot " + std::to_string(peer.slot)
-             + ", pid " + std::to_string(peer.pid) + ")";
-  switch (cause) {
-    case loss_cause::left: return who + " left";
-    case loss_cause::exited: return who + " exited with code " + std::to_string(detail);
-    case loss_cause::killed: return who + " was killed by signal " + std::to_string(detail);
-    case loss_cause::vanished: return who + " is gone (exit status unknown)";
-    case loss_cause::heartbeat_timeout:
-      return who + " sent no heartbeat for " + std::to_string(detail) + " ms";
-    case loss_cause::evicted: return who + " was declared lost by its peers";
-    case loss_cause::none: break;
-  }
-  return who + " was lost";
 }
 
 } // namespace shmbus::transport

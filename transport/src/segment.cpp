@@ -52,9 +52,11 @@ std::optional<error> segment::validate_limits(const bus_limits& l) {
     return bad("max message size " + std::to_string(l.max_message_bytes)
                + " must be at least 1 and fit twice into the inbox ("
                + std::to_string(l.inbox_bytes)
-               + " bytes, 24 bytes of header per record): raise the inbox size");
-  if (l.name_entries == 0 || l.name_entries > 65536)
-    return bad("name entries must be between 1 and 65536, got "
+               + " bytes, " + std::to_string(record::header_bytes)
+               + " bytes of header per record): raise the inbox size");
+  if (l.name_entries == 0 || l.name_entries > limits::max_name_entries)
+    return bad("name entries must be between 1 and "
+               + std::to_string(limits::max_name_entries) + ", got "
                + std::to_string(l.name_entries));
   return std::nullopt;
 }

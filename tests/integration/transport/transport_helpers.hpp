@@ -42,8 +42,13 @@ start_node(const std::string& bus, transport::node_role role,
 }
 
 /// Records what a node's consumer thread hands over.
+/// Its callbacks run on the consumer thread (see pump), so nothing here
+/// asserts: tests read what it recorded and CHECK on the main thread.
 class recorder : public transport::inbox_handler {
 public:
+  /// Runs on the consumer thread before a message is recorded. Record what
+  /// the test needs (an atomic, a copy); never CHECK or REQUIRE here: a
+  /// failed assertion off the main thread aborts the whole binary.
   std::function<void(const transport::message_view&)> message_hook;
 
   void on_message(const transport::message_view& msg) override {
@@ -99,7 +104,8 @@ private:
   std::vector<transport::error> errors_;
 };
 
-/// Runs a node's consumer loop on its own thread until destroyed.
+/// Runs a node's consumer loop on its own thread until destroyed; the
+/// handler's callbacks run there.
 class pump {
 public:
   pump(transport::node& n, transport::inbox_handler& h) : node_(n) {

@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -17,13 +19,26 @@ using namespace shmbus::transport;
 
 namespace {
 
+/// Page-aligned memory, as a ring has in the segment: ring_control is
+/// alignas(cache_line), which `new std::byte[]` does not guarantee.
+struct page_aligned_delete {
+  void operator()(std::byte* p) const noexcept {
+    ::operator delete(p, std::align_val_t{page_bytes});
+  }
+};
+using page_aligned_bytes = std::unique_ptr<std::byte, page_aligned_delete>;
+
+page_aligned_bytes allocate_page_aligned(size_t bytes) {
+  return page_aligned_bytes{
+    static_cast<std::byte*>(::operator new(bytes, std::align_val_t{page_bytes}))};
+}
+
 /// A ring in ordinary memory, laid out as in the segment.
 struct test_ring {
   explicit test_ring(uint32_t capacity, uint32_t max_payload = 1024)
-    : storage(new std::byte[ring_control_bytes + capacity]),
-      ring(reinterpret_cast<ring_control*>(storage.get()),
-           storage.get() + ring_control_bytes, capacity) {
-    std::memset(storage.get(), 0, ring_control_bytes);
+    : storage(allocate_page_aligned(ring_control_bytes + capacity)),
+      ring(new (storage.get()) ring_control{}, storage.get() + ring_control_bytes,
+           capacity) {
     ring.initialize();
     reader = inbox_reader(ring, max_payload, 16);
   }
@@ -52,7 +67,7 @@ struct test_ring {
     return text;
   }
 
-  std::unique_ptr<std::byte[]> storage;
+  page_aligned_bytes storage;
   inbox_ring ring;
   inbox_reader reader;
 };
@@ -62,6 +77,13 @@ std::string text_of(size_t n, char fill) {
 }
 
 } // namespace
+
+TEST_CASE("a test ring is placed as the segment places it: aligned for its control block") {
+  test_ring r{4096};
+  auto address = reinterpret_cast<std::uintptr_t>(r.ring.control());
+  CHECK(address % alignof(ring_control) == 0);
+  CHECK(address % page_bytes == 0);
+}
 
 TEST_CASE("records of varying sizes survive many wrap-arounds in order") {
   test_ring r{4096};
@@ -189,13 +211,23 @@ TEST_CASE("four producer threads into one consumer lose nothing and keep each pr
   test_ring r{1u << 14, 256};
   constexpr int producers = 4;
   constexpr uint32_t per_producer = 50000;
+  // Threads do not assert (a failed REQUIRE off the main thread aborts the
+  // binary): each producer reports what went wrong, the main thread checks.
+  struct producer_report {
+    uint32_t sent = 0;
+    std::string failure;
+  };
+  std::vector<producer_report> reports(producers);
   std::atomic<bool> go{false};
+  std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (uint32_t p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
+      auto& report = reports[p];
       while (!go.load())
         std::this_thread::yield();
-      for (uint32_t seq = 0; seq < per_producer;) {
+      while (report.sent < per_producer && !stop.load(std::memory_order_relaxed)) {
+        auto seq = report.sent;
         uint32_t payload[3] = {p, seq, p * 1'000'003u ^ seq};
         auto size = 12 + (seq % 5) * 8; // vary the length
         inbox_ring::claim c;
@@ -204,33 +236,46 @@ TEST_CASE("four producer threads into one consumer lose nothing and keep each pr
           r.ring.wait_for_space(record::record_bytes(size), std::chrono::milliseconds{5});
           continue;
         }
-        REQUIRE(status == inbox_ring::claim_status::claimed);
+        if (status != inbox_ring::claim_status::claimed) {
+          report.failure = "claim " + std::to_string(seq) + " found a corrupt ring";
+          return;
+        }
         std::memset(c.payload, 0, size);
         std::memcpy(c.payload, payload, sizeof(payload));
-        REQUIRE(r.ring.commit(c));
-        ++seq;
+        if (!r.ring.commit(c)) {
+          report.failure = "commit " + std::to_string(seq) + " was refused";
+          return;
+        }
+        ++report.sent;
       }
     });
   }
   go = true;
   std::vector<uint32_t> next(producers, 0);
   uint64_t total = 0;
+  std::string consumer_failure;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
-  while (total < uint64_t{producers} * per_producer
+  while (total < uint64_t{producers} * per_producer && consumer_failure.empty()
          && std::chrono::steady_clock::now() < deadline) {
     auto e = r.reader.peek();
     if (e.state != inbox_reader::status::record) {
-      REQUIRE(e.state != inbox_reader::status::corrupt);
+      if (e.state == inbox_reader::status::corrupt)
+        consumer_failure = std::string("corrupt record: ") + e.problem;
       r.reader.publish();
       std::this_thread::yield();
       continue;
     }
     uint32_t payload[3];
     std::memcpy(payload, e.payload, sizeof(payload));
-    REQUIRE(payload[0] < producers);
-    REQUIRE(payload[1] == next[payload[0]]);
-    REQUIRE(payload[2] == (payload[0] * 1'000'003u ^ payload[1]));
-    REQUIRE(e.sender_slot == payload[0] + 1);
+    if (payload[0] >= producers || payload[1] != next[payload[0]]
+        || payload[2] != (payload[0] * 1'000'003u ^ payload[1])
+        || e.sender_slot != payload[0] + 1) {
+      consumer_failure = "record " + std::to_string(total) + " from slot "
+                         + std::to_string(e.sender_slot) + " says producer "
+                         + std::to_string(payload[0]) + ", sequence "
+                         + std::to_string(payload[1]) + ": lost, reordered or torn";
+      break;
+    }
     ++next[payload[0]];
     ++total;
     r.reader.consume();
@@ -238,7 +283,13 @@ TEST_CASE("four producer threads into one consumer lose nothing and keep each pr
       r.reader.publish();
   }
   r.reader.publish();
+  stop = true;
   for (auto& t : threads)
     t.join();
+  CHECK_MESSAGE(consumer_failure.empty(), consumer_failure);
+  for (uint32_t p = 0; p < producers; ++p) {
+    CHECK_MESSAGE(reports[p].failure.empty(), "producer " << p << ": " << reports[p].failure);
+    CHECK(reports[p].sent == per_producer);
+  }
   CHECK(total == uint64_t{producers} * per_producer);
 }

@@ -1,6 +1,7 @@
 // Fixed-size text in shared memory, stored as relaxed atomic words so that a
 // reader racing a writer gets a torn copy (which it detects by re-checking a
-// state word) instead of undefined behaviour.
+// state word) instead of undefined behaviour. store() and load() never
+// block and may run in any threads and processes at once.
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,7 @@
 // Looking at and removing buses from outside (shmbusctl, tests): nothing
-// here joins a bus.
+// here joins a bus, and nothing waits (a few system calls and reads of the
+// segment). Thread-safe: the functions share no state. Reports are
+// snapshots of a bus that keeps changing.
 #pragma once
 
 #include <string>

@@ -8,6 +8,10 @@
 // locks vanish when the process closes *any* descriptor of the file and never
 // conflict within one process; OFD locks belong to one open() and conflict
 // with every other, which also lets tests run several nodes in one process.
+//
+// Nothing here waits: every call is one non-blocking fcntl/open/stat.
+// Threads: one bus_lock belongs to one thread at a time (its locks are the
+// state of one open file description); path() and valid() are constant.
 #pragma once
 
 #include <string>
@@ -26,7 +30,11 @@ public:
   static constexpr off_t members_byte = 1;  ///< read-locked by every client;
                                             ///< write-locked by a starting server
   static constexpr off_t launcher_byte = 2; ///< write-locked by the launcher
-  static constexpr off_t slot_byte(uint32_t slot) { return 64 + off_t{slot}; }
+  /// Slot locks start here, with room for more role bytes before them.
+  static constexpr off_t first_slot_byte = 64;
+  /// Write-locked by the node that owns `slot`.
+  static constexpr off_t slot_byte(uint32_t slot) { return first_slot_byte + off_t{slot}; }
+  static_assert(first_slot_byte > launcher_byte);
 
   enum class mode { shared, exclusive };
 
@@ -42,12 +50,15 @@ public:
                                unsigned file_mode);
 
   /// Takes the lock on `byte` without waiting; false if another holds it.
+  /// Re-locking a byte this object holds converts its mode.
   bool try_lock(off_t byte, mode m) noexcept;
 
+  /// Releases this object's lock on `byte`, if any.
   void unlock(off_t byte) noexcept;
 
   /// True if another open file description holds a lock on `byte` that
   /// conflicts with `m` (for `shared`: someone holds it exclusively).
+  /// A snapshot: the holder may release it right after.
   bool held_by_other(off_t byte, mode m) const noexcept;
 
   /// False if the lock file was removed or replaced since we opened it (then

@@ -1,4 +1,5 @@
-// Bus names and the file-system paths derived from them.
+// Bus names and the file-system paths derived from them. Pure functions:
+// never block, thread-safe.
 #pragma once
 
 #include <optional>

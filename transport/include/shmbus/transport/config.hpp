@@ -1,5 +1,6 @@
 // Every size, interval and timeout of the transport, in one place, with units
-// in the types and compile-time checks that related values agree.
+// in the types and compile-time checks that related values agree. Other
+// layers take their defaults from here (transport::defaults).
 #pragma once
 
 #include <chrono>
@@ -10,40 +11,37 @@ namespace shmbus::transport {
 
 using namespace std::chrono_literals;
 
-/// Sizes of a bus, fixed by the server when it creates the segment.
-struct bus_limits {
-  /// Node slots in the node table (the server takes slot 0).
-  uint32_t node_slots = 64;
-  /// Bytes of each node's inbox ring; a power of two.
-  uint32_t inbox_bytes = 1u << 20;
-  /// Largest message payload a node may send.
-  uint32_t max_message_bytes = 64u << 10;
-  /// Entries of the published-name table.
-  uint32_t name_entries = 256;
-};
-
+/// Hard limits: what the segment layout can represent.
 namespace limits {
-constexpr uint32_t max_node_slots = 4096;   // record header holds 12 bits
+constexpr uint32_t max_node_slots = 4096;   // the record header holds 12 bits
 constexpr uint32_t min_inbox_bytes = 4096;
 constexpr uint32_t max_inbox_bytes = 1u << 30;
-constexpr size_t max_name_length = 63;      // node and published names
+constexpr uint32_t max_name_entries = 65536;
+/// Node names and published names (their fields keep a terminating zero).
+constexpr size_t max_name_length = 63;
 constexpr size_t max_bus_name_length = 64;
+/// Opaque bytes a node publishes with its identity (node_slot::user_data).
+constexpr size_t max_user_data_bytes = 64;
 } // namespace limits
 
-/// Liveness timing; the server writes it into the segment so every node of a
-/// bus uses the same values.
-struct liveness_timing {
-  std::chrono::nanoseconds heartbeat_interval = 100ms;
-  std::chrono::nanoseconds heartbeat_timeout = 1s;
-};
-
 namespace defaults {
+// -- sizes of a bus (the server's choice; see bus_limits) ---------------------
+constexpr uint32_t node_slots = 64;
+constexpr uint32_t inbox_bytes = 1u << 20;
+constexpr uint32_t max_message_bytes = 64u << 10;
+constexpr uint32_t name_entries = 256;
+
+// -- liveness (see liveness_timing) -------------------------------------------
 constexpr std::chrono::nanoseconds heartbeat_interval = 100ms;
 constexpr std::chrono::nanoseconds heartbeat_timeout = 1s;
+
+// -- waits of one node ----------------------------------------------------------
 /// How long a sender waits for room in a full inbox before failing.
 constexpr std::chrono::nanoseconds full_inbox_timeout = 2s;
 /// How long a client waits for a server that is setting the bus up.
 constexpr std::chrono::nanoseconds attach_timeout = 2s;
+/// How long a server waits for clients of a previous server to exit.
+constexpr std::chrono::nanoseconds wait_for_clients = 0s;
 /// How long a node's goodbye to each peer may take when it leaves.
 constexpr std::chrono::nanoseconds leave_timeout = 100ms;
 /// Adaptive idle strategy: busy-poll this long, then poll with sched_yield()
@@ -59,10 +57,40 @@ constexpr std::chrono::nanoseconds yield_budget = 100us;
 /// Upper bound of one park, so a parked consumer re-checks on its own.
 constexpr std::chrono::nanoseconds max_park = 100ms;
 
+/// Permission bits of a bus's segment and lock file.
+constexpr unsigned file_mode = 0600;
+
 static_assert(heartbeat_timeout > 2 * heartbeat_interval,
               "a peer must miss several heartbeats before it is declared lost");
 static_assert(max_park <= heartbeat_interval,
               "a parked consumer must wake at least once per heartbeat interval");
+static_assert(node_slots >= 2 && node_slots <= limits::max_node_slots);
+static_assert(inbox_bytes >= limits::min_inbox_bytes
+              && inbox_bytes <= limits::max_inbox_bytes
+              && (inbox_bytes & (inbox_bytes - 1)) == 0,
+              "an inbox is a power of two within the limits");
+static_assert(max_message_bytes <= inbox_bytes / 2,
+              "a message must fit twice into an inbox");
+static_assert(name_entries >= 1 && name_entries <= limits::max_name_entries);
 } // namespace defaults
+
+/// Sizes of a bus, fixed by the server when it creates the segment.
+struct bus_limits {
+  /// Node slots in the node table (the server takes slot 0).
+  uint32_t node_slots = defaults::node_slots;
+  /// Bytes of each node's inbox ring; a power of two.
+  uint32_t inbox_bytes = defaults::inbox_bytes;
+  /// Largest message payload a node may send.
+  uint32_t max_message_bytes = defaults::max_message_bytes;
+  /// Entries of the published-name table.
+  uint32_t name_entries = defaults::name_entries;
+};
+
+/// Liveness timing; the server writes it into the segment so every node of a
+/// bus uses the same values.
+struct liveness_timing {
+  std::chrono::nanoseconds heartbeat_interval = defaults::heartbeat_interval;
+  std::chrono::nanoseconds heartbeat_timeout = defaults::heartbeat_timeout;
+};
 
 } // namespace shmbus::transport

@@ -1,6 +1,6 @@
 // Errors of the transport: an enum that says what happened plus a message
 // that names the thing and the remedy. The data path returns these, it never
-// throws.
+// throws. Value types: as thread-safe as an int or a std::string.
 #pragma once
 
 #include <cstdint>

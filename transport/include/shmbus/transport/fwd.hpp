@@ -25,16 +25,19 @@ struct segment_header;
 // -- classes and structs ------------------------------------------------------
 
 class bus_lock;
+class inbox_consumer;
 class inbox_handler;
 class inbox_reader;
 class inbox_ring;
 class name_table;
 class node;
+class node_membership;
 class segment;
 struct bus_limits;
 struct bus_report;
 struct error;
 struct idle_strategy;
+struct inbox_event;
 struct liveness_timing;
 struct message_view;
 struct node_counters;

@@ -1,7 +1,8 @@
 // How a consumer waits for its next record: burn a core for the lowest
 // latency, park at once for the lowest CPU use, or spin for a time budget
 // first. Budgets are times, not poll counts: a poll's cost varies with the
-// machine, the latency it buys does not.
+// machine, the latency it buys does not. (inbox_consumer carries the
+// strategy out; the functions here are pure and thread-safe.)
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,9 @@
 // Consumer side of an inbox ring: one per ring, used by one thread. Reads
 // records in place (zero copy), validates everything it reads from shared
 // memory before using it, and hands the space back to producers.
+//
+// Threads: not thread-safe; one consumer thread owns a reader. Only park()
+// waits; every other call returns at once.
 #pragma once
 
 #include <chrono>
@@ -60,6 +63,7 @@ public:
 
   /// Announces the park, re-checks `has_work()` and sleeps on the parked
   /// word for at most `timeout` unless there is work or a producer wakes us.
+  /// @warning Blocks the caller up to `timeout`.
   template <class HasWork>
   void park(std::chrono::nanoseconds timeout, HasWork&& has_work) noexcept {
     auto& parked = ring_.control()->consumer_parked;

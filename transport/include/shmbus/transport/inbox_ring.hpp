@@ -2,6 +2,11 @@
 // mapping. Many processes may hold views of the same ring at once; a view
 // holds no state of its own beyond the addresses. See inbox_ring_data.hpp
 // for the record format and the claim protocol.
+//
+// Threads: any number of producers, in any processes, may call try_claim,
+// commit, wake_consumer, wait_for_space and used_bytes at once; only
+// wait_for_space waits. initialize() runs before any producer can address
+// the ring. The consumer side is inbox_reader.
 #pragma once
 
 #include <atomic>
@@ -37,13 +42,16 @@ public:
 
   /// Tags every word of the buffer free for the first lap. Done once, by the
   /// slot's first owner, before any producer can address the slot.
+  /// Never blocks; not thread-safe.
   void initialize() noexcept;
 
+  /// Whether initialize() completed (acquire). Never blocks; any thread.
   bool initialized() const noexcept;
 
   /// One attempt to claim room for a record of `payload_bytes` bytes.
   /// Lock-free: a producer that stalls or dies after its claim never blocks
   /// other producers, it only holds back the consumer until it is known dead.
+  /// Never blocks; any thread.
   claim_status try_claim(record_kind kind, uint32_t payload_bytes,
                          uint32_t producer_slot, uint32_t producer_incarnation,
                          uint32_t destination_incarnation,
@@ -51,17 +59,19 @@ public:
 
   /// Publishes the record. False when the consumer discarded the claim in
   /// the meantime (it declared this producer dead, or recovered from
-  /// corruption): the message was not delivered.
+  /// corruption): the message was not delivered. Never blocks; any thread.
   bool commit(const claim& c) noexcept;
 
-  /// Wakes the consumer if it is parked. Call after commit.
+  /// Wakes the consumer if it is parked. Call after commit. Never blocks
+  /// (one futex wake when the consumer is parked); any thread.
   void wake_consumer() noexcept;
 
   /// Sleeps until the consumer frees space, at most `timeout`; returns at
-  /// once if `bytes` already fit.
+  /// once if `bytes` already fit. Returns early on any wake-up: re-check.
+  /// @warning Blocks the caller up to `timeout`. Any thread.
   void wait_for_space(uint64_t bytes, std::chrono::nanoseconds timeout) noexcept;
 
-  /// Bytes claimed and not yet consumed (a snapshot).
+  /// Bytes claimed and not yet consumed (a snapshot). Never blocks.
   uint64_t used_bytes() const noexcept;
 
   uint32_t capacity() const noexcept { return capacity_; }

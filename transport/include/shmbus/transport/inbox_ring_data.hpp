@@ -22,6 +22,10 @@
 //
 // Record: [header word][payload bytes u32 | destination incarnation u32]
 //         [position u64][payload ... padded to 8 bytes]
+//
+// A control record's first payload byte is its record::control_type; a
+// `leaving` record (one byte) is a node's goodbye, sent after its last
+// message to the inbox's owner.
 #pragma once
 
 #include <atomic>
@@ -46,6 +50,14 @@ constexpr size_t header_bytes = 24;
 constexpr size_t alignment = 8;
 constexpr uint32_t slot_mask = 0xfff;        // 12 bits
 constexpr uint32_t incarnation_mask = 0x1ffff; // 17 bits
+
+static_assert(limits::max_node_slots == slot_mask + 1,
+              "every slot number, and no more, fits the record header");
+
+/// What a control record says (its first payload byte).
+enum class control_type : uint8_t {
+  leaving = 1, ///< the sender leaves: report it lost after this record
+};
 
 constexpr uint64_t free_tag(uint64_t position) {
   return free_bit | (position >> 3);
@@ -86,23 +98,23 @@ struct ring_control {
   /// Next position the consumer reads. Written by the consumer only, once
   /// per batch (release, after re-tagging the consumed words); producers
   /// acquire it.
-  alignas(cache_line) std::atomic<uint64_t> head;
+  alignas(cache_line) std::atomic<uint64_t> head; // 0
   /// Hint of the next free position; producers CAS it forward.
-  alignas(cache_line) std::atomic<uint64_t> tail;
+  alignas(cache_line) std::atomic<uint64_t> tail; // 64
   /// Producers' copy of `head`, on the line they write anyway: they read the
   /// consumer's line only when the copy says the ring is full (Aeron's head
   /// cache), so a stream does not bounce that line once per message.
-  std::atomic<uint64_t> head_cache;
+  std::atomic<uint64_t> head_cache; // 72
   /// Futex word: 1 while the consumer is parked. Producers that commit and
   /// find 1 swap it to 0 and wake; the consumer sleeps on this very word, so
   /// a wake-up between its announcement and its sleep is never lost.
-  alignas(cache_line) std::atomic<uint32_t> consumer_parked;
+  alignas(cache_line) std::atomic<uint32_t> consumer_parked; // 128
   /// Futex word bumped by the consumer when it frees space and producers
   /// wait for space (`space_waiters` > 0).
-  alignas(cache_line) std::atomic<uint32_t> space_seq;
-  std::atomic<uint32_t> space_waiters;
+  alignas(cache_line) std::atomic<uint32_t> space_seq; // 192
+  std::atomic<uint32_t> space_waiters; // 196
   /// Set once the buffer holds free tags (done by the slot's first owner).
-  alignas(cache_line) std::atomic<uint32_t> initialized;
+  alignas(cache_line) std::atomic<uint32_t> initialized; // 256
 };
 
 constexpr uint32_t ring_initialized_magic = 0x52494e47; // "RING"
@@ -113,6 +125,7 @@ static_assert(offsetof(ring_control, tail) == 64);
 static_assert(offsetof(ring_control, head_cache) == 72);
 static_assert(offsetof(ring_control, consumer_parked) == 128);
 static_assert(offsetof(ring_control, space_seq) == 192);
+static_assert(offsetof(ring_control, space_waiters) == 196);
 static_assert(offsetof(ring_control, initialized) == 256);
 
 } // namespace shmbus::transport

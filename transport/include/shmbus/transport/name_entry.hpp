@@ -16,17 +16,22 @@ namespace shmbus::transport {
 
 enum class name_entry_state : uint32_t { free = 0, writing = 1, valid = 2 };
 
+/// Owner slot bits of a name entry's state word.
+constexpr uint32_t name_owner_slot_mask = 0xfff;
+static_assert(limits::max_node_slots <= name_owner_slot_mask + 1,
+              "every slot number fits a name entry's owner field");
+
 /// State word: state (2 bits) << 62 | owner slot (12 bits) << 32 | incarnation.
 constexpr uint64_t make_name_state(name_entry_state s, uint32_t slot,
                                    uint32_t incarnation) {
   return (uint64_t{static_cast<uint32_t>(s)} << 62)
-         | (uint64_t{slot & 0xfff} << 32) | incarnation;
+         | (uint64_t{slot & name_owner_slot_mask} << 32) | incarnation;
 }
 constexpr name_entry_state name_state_of(uint64_t w) {
   return static_cast<name_entry_state>(w >> 62);
 }
 constexpr uint32_t name_owner_slot(uint64_t w) {
-  return static_cast<uint32_t>(w >> 32) & 0xfff;
+  return static_cast<uint32_t>(w >> 32) & name_owner_slot_mask;
 }
 constexpr uint32_t name_owner_incarnation(uint64_t w) {
   return static_cast<uint32_t>(w);
@@ -40,11 +45,12 @@ struct name_entry {
   /// state and version and retry if either changed (a seqlock).
   std::atomic<uint64_t> version;  // 24
   std::atomic<uint64_t> reserved[4]; // 32
-  atomic_text<64> name;         // 64
+  atomic_text<name_field_bytes> name; // 64
 };
 
 static_assert(sizeof(name_entry) == name_entry_bytes);
 static_assert(offsetof(name_entry, name) == 64);
+static_assert(decltype(name_entry::name)::capacity == limits::max_name_length);
 static_assert(std::is_standard_layout_v<name_entry>);
 
 } // namespace shmbus::transport

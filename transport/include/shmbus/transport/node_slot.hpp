@@ -29,6 +29,7 @@ enum class node_state : uint32_t {
   dead = 5,     ///< the process is gone
 };
 
+/// "free", "joining", ...; never blocks, thread-safe.
 const char* to_string(node_state x) noexcept;
 
 enum class node_role : uint32_t { server = 1, client = 2 };
@@ -55,6 +56,7 @@ enum class loss_cause : uint32_t {
   evicted = 6,           ///< this node itself was declared lost by a peer
 };
 
+/// "left", "killed", ...; never blocks, thread-safe.
 const char* to_string(loss_cause x) noexcept;
 
 struct alignas(cache_line) node_slot {
@@ -65,8 +67,8 @@ struct alignas(cache_line) node_slot {
   std::atomic<uint64_t> process_start;      // 16: /proc/<pid>/stat starttime
   std::atomic<int64_t> joined_unix_ns;      // 24
   std::atomic<uint64_t> reserved0[4];       // 32
-  atomic_text<64> name;                     // 64
-  atomic_bytes<64> user_data;               // 128: opaque to the transport
+  atomic_text<name_field_bytes> name;       // 64
+  atomic_bytes<user_data_field_bytes> user_data; // 128: opaque to the transport
   // -- liveness -------------------------------------------------------------
   /// CLOCK_MONOTONIC ns of the owner's last heartbeat (system-wide clock).
   alignas(cache_line) std::atomic<int64_t> heartbeat_ns; // 192
@@ -94,6 +96,8 @@ static_assert(offsetof(node_slot, user_data) == 128);
 static_assert(offsetof(node_slot, heartbeat_ns) == 192);
 static_assert(offsetof(node_slot, msgs_out) == 256);
 static_assert(offsetof(node_slot, msgs_in) == 320);
+static_assert(decltype(node_slot::name)::capacity == limits::max_name_length);
+static_assert(sizeof(node_slot::user_data) == limits::max_user_data_bytes);
 static_assert(std::is_standard_layout_v<node_slot>);
 static_assert(std::atomic<int64_t>::is_always_lock_free);
 

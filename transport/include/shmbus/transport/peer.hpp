@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "shmbus/transport/config.hpp"
 #include "shmbus/transport/node_slot.hpp"
 
 namespace shmbus::transport {
@@ -18,7 +19,7 @@ struct peer_info {
   std::string name;
   /// Opaque bytes the peer attached when joining (the bus stores its CAF
   /// node id here).
-  std::array<std::byte, 64> user_data{};
+  std::array<std::byte, limits::max_user_data_bytes> user_data{};
 };
 
 /// Counters of one node (from its slot; see node_slot).
@@ -33,7 +34,17 @@ struct peer_loss {
   int32_t detail = 0; ///< exit code or signal number, by cause
 
   /// E.g. "node 'wallet' (slot 3, pid 4242) killed by signal 9".
+  /// Never blocks; any thread.
   std::string describe() const;
 };
+
+/// The identity that node slot `s` (number `slot`) holds, as incarnation
+/// `incarnation`. A copy of racing words: callers re-load the state word
+/// afterwards to detect a concurrent re-use. Never blocks; any thread.
+peer_info read_peer_info(const node_slot& s, uint32_t slot, uint32_t incarnation);
+
+/// The counters in node slot `s` (relaxed loads, each possibly a little
+/// stale). Never blocks; any thread.
+node_counters read_counters(const node_slot& s) noexcept;
 
 } // namespace shmbus::transport

@@ -1,6 +1,12 @@
 // A mapping of a bus segment: creation with its fixed layout, attachment
 // with validation of everything the header claims, typed access to the
 // node table, name table and inbox rings.
+//
+// Nothing here waits: creation and attachment are a few system calls
+// (shm_open, ftruncate, mmap). Threads: the static functions and the const
+// accessors may be called from any thread; moving a segment is not
+// thread-safe. What the accessors return lives in shared memory: every word
+// read from it is untrusted (see segment_layout.hpp).
 #pragma once
 
 #include <memory>
@@ -28,7 +34,7 @@ public:
   segment& operator=(segment&&) noexcept;
   ~segment();
 
-  /// Returns an error unless `l` describes a usable bus.
+  /// Returns an error unless `l` describes a usable bus. Pure.
   static std::optional<error> validate_limits(const bus_limits& l);
 
   /// Creates the segment of `bus`, replacing an existing object of that
@@ -45,13 +51,16 @@ public:
   /// Removes the segment object's name (mappings stay valid).
   static void unlink(std::string_view bus) noexcept;
 
+  /// Whether /dev/shm holds a segment of `bus` (a snapshot).
   static bool exists(std::string_view bus) noexcept;
 
+  /// Typed views of the mapping; indexes are not checked (i < node_slots()).
   segment_header& header() const noexcept { return *header_; }
   node_slot& slot(uint32_t i) const noexcept;
   name_entry& name(uint32_t i) const noexcept;
   inbox_ring ring(uint32_t i) const noexcept;
 
+  /// Validated copies taken at creation or attachment, never re-read.
   const bus_limits& limits() const noexcept { return limits_; }
   const liveness_timing& timing() const noexcept { return timing_; }
   uint32_t node_slots() const noexcept { return limits_.node_slots; }

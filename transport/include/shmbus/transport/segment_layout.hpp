@@ -1,7 +1,11 @@
 // The binary layout of a bus segment. Every process of a bus maps the same
 // segment, possibly built by another version of shmbus, so this file is the
-// contract: change anything here and bump `layout_version` (the layout test in
-// tests/unit/transport/segment_layout_test.cpp fails until you do).
+// contract: change anything here and bump `layout_version`. Two tests fail
+// until you do: tests/unit/transport/segment_layout_test.cpp reads the
+// offsets and encodings documented in this file, node_slot.hpp,
+// name_entry.hpp and inbox_ring_data.hpp and compares them with the code;
+// segment_image_test.cpp compares a segment written by this build with the
+// golden image of its layout version (tests/unit/transport/golden/).
 //
 //  offset              size                        content
 //  ------------------  --------------------------  -------------------------------
@@ -30,7 +34,21 @@ namespace shmbus::transport {
 constexpr uint64_t segment_magic = 0x3130'5355'424d'4853; // "SHMBUS01"
 constexpr uint32_t layout_version = 1;
 constexpr size_t page_bytes = 4096;
+/// Hot atomics written by different parties get a line of their own.
 constexpr size_t cache_line = 64;
+
+constexpr uint64_t align_up(uint64_t x, uint64_t alignment) {
+  return (x + alignment - 1) / alignment * alignment;
+}
+
+/// Text and opaque fields, sized by the limits they hold: a text keeps a
+/// terminating zero, every field is whole 8-byte words.
+constexpr size_t name_field_bytes = limits::max_name_length + 1;
+constexpr size_t user_data_field_bytes = limits::max_user_data_bytes;
+constexpr size_t bus_name_field_bytes = align_up(limits::max_bus_name_length + 1, 8);
+
+static_assert(name_field_bytes % 8 == 0 && user_data_field_bytes % 8 == 0,
+              "atomic_text and atomic_bytes are made of whole words");
 
 struct segment_header {
   uint64_t magic;                          // 0
@@ -52,7 +70,7 @@ struct segment_header {
   int32_t creator_pid;                     // 88
   uint32_t reserved0;                      // 92
   int64_t created_unix_ns;                 // 96
-  char bus_name[72];                       // 104
+  char bus_name[bus_name_field_bytes];     // 104
   /// Bumped (and futex-woken) when a node joins or leaves; watchers and
   /// tools use it to notice membership changes.
   alignas(cache_line) std::atomic<uint32_t> membership_epoch; // 192
@@ -66,6 +84,8 @@ static_assert(offsetof(segment_header, layout_version) == 8);
 static_assert(offsetof(segment_header, bus_name) == 104);
 static_assert(offsetof(segment_header, membership_epoch) == 192);
 static_assert(offsetof(segment_header, names_epoch) == 256);
+static_assert(sizeof(segment_header::bus_name) > limits::max_bus_name_length,
+              "the bus name keeps a terminating zero");
 static_assert(sizeof(segment_header) <= page_bytes);
 static_assert(std::is_standard_layout_v<segment_header>);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
@@ -78,10 +98,6 @@ struct segment_geometry {
   uint64_t ring_stride;
   uint64_t segment_bytes;
 };
-
-constexpr uint64_t align_up(uint64_t x, uint64_t alignment) {
-  return (x + alignment - 1) / alignment * alignment;
-}
 
 /// Sizes of the per-node structures (pinned by the layout test).
 constexpr size_t node_slot_bytes = 512;

@@ -1,0 +1,93 @@
+// Lock-based membership of a bus: how a process becomes its server or one of
+// its clients, and how it leaves. Roles are kernel-released locks in the
+// bus's lock file (bus_lock.hpp), so a crash never leaves a role taken:
+//
+//   server  takes the server byte (one server per bus), then the members
+//           byte exclusively: no server starts while clients of a previous
+//           one live (it waits up to wait_for_clients for them to go). It
+//           replaces whatever segment is left (every process that used it is
+//           gone), claims slot 0 and keeps the members byte until it is
+//           ready for clients: admit_clients().
+//   client  takes the members byte shared, waiting up to attach_timeout
+//           while a server sets the bus up; refuses a bus whose server byte
+//           nobody holds; claims the first slot whose lock it wins.
+//
+// Claiming a slot writes the node's identity while the slot is `joining`
+// and then publishes `alive` with a release store of the state word.
+// Leaving: `leaving`, a goodbye control record to every live peer (after our
+// last message to it, so its loss comes in order), then `dead` with cause
+// `left`; a server that leaves last removes the bus.
+//
+// Threads: the owner calls join(), admit_clients(), abandon(), say_goodbye()
+// and release() from one thread, in that order; slot(), incarnation() and
+// start_notes() are constant after join() and may be read from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shmbus/transport/bus_lock.hpp"
+#include "shmbus/transport/error.hpp"
+#include "shmbus/transport/node_options.hpp"
+#include "shmbus/transport/segment.hpp"
+
+namespace shmbus::transport {
+
+class node_membership {
+public:
+  node_membership() = default;
+  node_membership(const node_membership&) = delete;
+  node_membership& operator=(const node_membership&) = delete;
+
+  /// Takes the locks of `options.role` on `options.bus`, creates (server)
+  /// or attaches (client) the segment into `seg`, which must outlive this
+  /// object, and claims a slot, published `alive`. `options` must be valid
+  /// (node::start checks them).
+  /// @warning Blocks the caller: a server up to `options.wait_for_clients`,
+  /// a client up to `options.attach_timeout` (re-trying every millisecond).
+  error join(const node_options& options, segment& seg);
+
+  /// Server: clients may join from now on. Client: nothing. Never blocks.
+  void admit_clients() noexcept;
+
+  /// Marks the claimed slot dead after a start that failed past join().
+  /// Never blocks.
+  void abandon() noexcept;
+
+  /// alive -> leaving, then a goodbye to every live peer; waits for room in
+  /// full inboxes at most defaults::leave_timeout in total (best effort: a
+  /// peer that misses it still sees us go through its liveness thread).
+  /// Nothing if this node is no longer alive (it was declared lost).
+  /// @warning Blocks the caller up to defaults::leave_timeout.
+  void say_goodbye() noexcept;
+
+  /// leaving -> dead with cause `left`; a server with no client left removes
+  /// the segment (and the lock file unless a launcher holds it). Releases
+  /// every lock. Never blocks.
+  void release() noexcept;
+
+  uint32_t slot() const noexcept { return slot_; }
+  uint32_t incarnation() const noexcept { return incarnation_; }
+
+  /// Lines about what join() found, e.g. a stale segment it replaced.
+  const std::vector<std::string>& start_notes() const noexcept {
+    return start_notes_;
+  }
+
+private:
+  error join_as_server(const node_options& options);
+  error join_as_client(const node_options& options);
+  std::string live_clients(const segment& old) const;
+  error claim_slot(uint32_t slot, const node_options& options);
+
+  segment* seg_ = nullptr;
+  bus_lock lock_;
+  node_role role_ = node_role::client;
+  std::string bus_;
+  uint32_t slot_ = 0;
+  uint32_t incarnation_ = 0;
+  std::vector<std::string> start_notes_;
+};
+
+} // namespace shmbus::transport

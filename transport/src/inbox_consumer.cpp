@@ -1,0 +1,272 @@
+#include "shmbus/transport/inbox_consumer.hpp"
+
+#include <algorithm>
+
+#include <sched.h>
+
+#include "liveness_watcher.hpp"
+
+namespace shmbus::transport {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// Idle polls between two reads of the clock: reading it costs more than
+/// a poll of an empty inbox.
+constexpr int polls_per_clock_read = 64;
+
+/// Counters only the consumer thread writes: no locked instruction needed.
+inline void bump_single_writer(std::atomic<uint64_t>& counter, uint64_t n) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+} // namespace
+
+void inbox_consumer::attach(const segment& seg, uint32_t own_slot,
+                            uint32_t own_incarnation, const idle_strategy& idle,
+                            liveness_watcher* watcher, std::string where) {
+  seg_ = &seg;
+  self_ = &seg.slot(own_slot);
+  ring_ = seg.ring(own_slot);
+  slot_ = own_slot;
+  incarnation_ = own_incarnation;
+  idle_ = idle;
+  watcher_ = watcher;
+  where_ = std::move(where);
+  // The head only moves by this consumer, so it is where the slot's previous
+  // owner stopped reading.
+  reader_ = inbox_reader(ring_, seg.limits().max_message_bytes, seg.node_slots());
+  known_.assign(seg.node_slots(), known_peer{});
+}
+
+// -- events from the liveness thread -------------------------------------------
+
+void inbox_consumer::post(inbox_event e) {
+  if (e.type == inbox_event::kind::lost)
+    e.drain_to = ring_.control()->tail.load(std::memory_order_acquire);
+  {
+    std::lock_guard<std::mutex> guard(events_mutex_);
+    events_.push_back(e);
+  }
+  events_pending_.store(true, std::memory_order_release);
+  wake();
+}
+
+void inbox_consumer::wake() noexcept {
+  ring_.wake_consumer();
+}
+
+size_t inbox_consumer::deliver_events(inbox_handler& handler) {
+  if (!events_pending_.load(std::memory_order_acquire))
+    return 0;
+  std::vector<inbox_event> ready;
+  {
+    std::lock_guard<std::mutex> guard(events_mutex_);
+    size_t n = 0;
+    // In order; a loss waits until our head passed its drain position.
+    while (n < events_.size()
+           && !(events_[n].type == inbox_event::kind::lost
+                && reader_.head() < events_[n].drain_to))
+      ++n;
+    ready.assign(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(n));
+    events_.erase(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(n));
+    events_pending_.store(!events_.empty(), std::memory_order_release);
+  }
+  for (auto& e : ready) {
+    if (e.type == inbox_event::kind::joined) {
+      // Announced even if it died since: its loss follows.
+      auto word = seg_->slot(e.slot).state.load(std::memory_order_acquire);
+      if (incarnation_of(word) == e.incarnation)
+        announce(e.slot, e.incarnation, handler);
+    } else {
+      report_loss(e.slot, e.incarnation, e.cause, e.detail, handler);
+    }
+  }
+  return ready.size();
+}
+
+// -- what the handler learns about peers -----------------------------------------
+
+void inbox_consumer::announce(uint32_t slot, uint32_t incarnation,
+                              inbox_handler& handler) {
+  auto& k = known_[slot];
+  if (k.incarnation == incarnation)
+    return; // announced already (and maybe lost since)
+  if (k.alive) // an older incarnation we never saw go
+    report_loss(slot, k.incarnation, loss_cause::vanished, 0, handler);
+  k.incarnation = incarnation;
+  k.alive = true;
+  k.info = read_peer_info(seg_->slot(slot), slot, incarnation);
+  if (slot != slot_ && watcher_)
+    watcher_->watch(slot, incarnation);
+  handler.on_peer_joined(k.info);
+}
+
+void inbox_consumer::report_loss(uint32_t slot, uint32_t incarnation,
+                                 loss_cause cause, int32_t detail,
+                                 inbox_handler& handler) {
+  auto& k = known_[slot];
+  if (slot == slot_ && cause == loss_cause::evicted) {
+    handler.on_peer_lost(
+      peer_loss{read_peer_info(*self_, slot, incarnation), cause, detail});
+    return;
+  }
+  if (!k.alive || k.incarnation != incarnation)
+    return; // never announced, or reported already
+  k.alive = false;
+  handler.on_peer_lost(peer_loss{k.info, cause, detail});
+}
+
+// -- records ----------------------------------------------------------------------
+
+bool inbox_consumer::producer_gone(uint32_t slot,
+                                   uint32_t incarnation_bits) const noexcept {
+  auto word = seg_->slot(slot).state.load(std::memory_order_acquire);
+  if ((incarnation_of(word) & record::incarnation_mask) != incarnation_bits)
+    return true; // the slot passed to a new process: the claimant is dead
+  return state_of(word) == node_state::dead;
+}
+
+bool inbox_consumer::handle_record(const inbox_reader::entry& e,
+                                   inbox_handler& handler) {
+  auto& k = known_[e.sender_slot];
+  bool known = k.alive
+               && (k.incarnation & record::incarnation_mask) == e.sender_incarnation_bits;
+  if (!known) {
+    // First record of this incarnation: announce it if it is the one the
+    // table holds now; a record of an incarnation we never knew and that is
+    // gone already cannot be attributed.
+    auto word = seg_->slot(e.sender_slot).state.load(std::memory_order_acquire);
+    auto incarnation = incarnation_of(word);
+    bool current = (incarnation & record::incarnation_mask) == e.sender_incarnation_bits;
+    bool fresh = !(k.incarnation == incarnation && !k.alive);
+    if (current && fresh && state_of(word) != node_state::free
+        && state_of(word) != node_state::joining) {
+      announce(e.sender_slot, incarnation, handler);
+      known = true;
+    }
+  }
+  if (!known || (e.kind == record_kind::data && e.destination_incarnation != incarnation_)) {
+    bump_single_writer(self_->stale_dropped, 1);
+    return false;
+  }
+  if (e.kind == record_kind::control) {
+    if (e.payload_bytes >= 1
+        && static_cast<uint8_t>(e.payload[0])
+             == static_cast<uint8_t>(record::control_type::leaving))
+      report_loss(e.sender_slot, k.incarnation, loss_cause::left, 0, handler);
+    return true;
+  }
+  bump_single_writer(self_->msgs_in, 1);
+  bump_single_writer(self_->bytes_in, e.payload_bytes);
+  handler.on_message(message_view{e.sender_slot, k.incarnation, e.payload, e.payload_bytes});
+  return true;
+}
+
+void inbox_consumer::report_corruption(const inbox_reader::entry& e,
+                                       uint64_t skipped, inbox_handler& handler) {
+  handler.on_error(make_error(
+    errc::corrupt_record,
+    "corrupt record in the inbox of " + where_ + " at position "
+      + std::to_string(e.position) + ": " + e.problem + "; skipped "
+      + std::to_string(skipped) + " bytes to the next valid record"));
+}
+
+size_t inbox_consumer::poll(inbox_handler& handler, size_t max_records) noexcept {
+  size_t handed = deliver_events(handler);
+  size_t records = 0;
+  bool drained = false;
+  while (records < max_records) {
+    auto e = reader_.peek();
+    if (e.state == inbox_reader::status::empty) {
+      drained = true;
+      break;
+    }
+    if (e.state == inbox_reader::status::pending) {
+      if (!producer_gone(e.sender_slot, e.sender_incarnation_bits)
+          || !reader_.skip_pending()) {
+        drained = true;
+        break;
+      }
+      bump_single_writer(self_->skipped_claims, 1);
+      continue;
+    }
+    if (e.state == inbox_reader::status::corrupt) {
+      bump_single_writer(self_->corrupt_records, 1);
+      auto skipped = reader_.recover();
+      report_corruption(e, skipped, handler);
+      ++handed;
+      if (skipped == 0) {
+        drained = true;
+        break;
+      }
+      continue;
+    }
+    handle_record(e, handler);
+    reader_.consume();
+    ++records;
+  }
+  // Space goes back to producers when we run dry or every eighth of the
+  // ring, not per record.
+  reader_.publish(drained);
+  return handed + records + deliver_events(handler);
+}
+
+// -- waiting ----------------------------------------------------------------------
+
+bool inbox_consumer::has_work() const noexcept {
+  return reader_.readable() || events_pending_.load(std::memory_order_acquire);
+}
+
+void inbox_consumer::idle(std::chrono::nanoseconds max_wait) noexcept {
+  auto start = clock::now();
+  auto until = start + max_wait;
+  auto poll_until = [&](clock::time_point limit, bool yield) {
+    for (;;) {
+      for (int i = 0; i < polls_per_clock_read; ++i) {
+        if (has_work())
+          return true;
+        if (yield)
+          ::sched_yield();
+        else
+          cpu_relax();
+      }
+      if (clock::now() >= limit)
+        return false;
+    }
+  };
+  if (idle_.kind == idle_kind::busy_spin) {
+    poll_until(until, false);
+    return;
+  }
+  if (idle_.kind == idle_kind::adaptive) {
+    if (poll_until(std::min(until, start + idle_.spin), false))
+      return;
+    if (poll_until(std::min(until, start + idle_.spin + idle_.yield), true))
+      return;
+  }
+  auto now = clock::now();
+  if (now < until)
+    reader_.park(std::min<std::chrono::nanoseconds>(until - now, defaults::max_park),
+                 [this] { return has_work(); });
+}
+
+size_t inbox_consumer::run_once(inbox_handler& handler,
+                                std::chrono::nanoseconds max_wait,
+                                size_t max_records) noexcept {
+  if (auto n = poll(handler, max_records))
+    return n;
+  idle(max_wait);
+  return poll(handler, max_records);
+}
+
+} // namespace shmbus::transport
