@@ -1,11 +1,11 @@
-#include "shmbus/actors/backoff_options.hpp"
+#include "shmbus/supervision/backoff_options.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include <caf/sec.hpp>
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 caf::timespan backoff_options::delay_for(size_t attempt,
                                          double unit_random) const noexcept {
@@ -34,4 +34,4 @@ caf::error backoff_options::validate() const {
   return caf::none;
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -1,6 +1,6 @@
-#include "shmbus/actors/child_info.hpp"
+#include "shmbus/supervision/child_info.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 std::string to_string(child_state x) {
   switch (x) {
@@ -11,4 +11,4 @@ std::string to_string(child_state x) {
   return "unknown";
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -1,6 +1,6 @@
-#include "shmbus/actors/child_spec.hpp"
+#include "shmbus/supervision/child_spec.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 std::string to_string(restart_type x) {
   switch (x) {
@@ -27,4 +27,4 @@ shutdown_policy child_spec::effective_shutdown() const noexcept {
   return shutdown_policy::timeout_after(defaults::worker_shutdown_timeout);
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -1,8 +1,8 @@
-#include "shmbus/actors/restart_intensity.hpp"
+#include "shmbus/supervision/restart_intensity.hpp"
 
 #include <algorithm>
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 restart_intensity::restart_intensity(size_t max_restarts, caf::timespan period)
   : max_restarts_(max_restarts), period_(period) {
@@ -32,4 +32,4 @@ void restart_intensity::forget_before(time_point now) {
     restarts_.pop_front();
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -1,8 +1,8 @@
-#include "shmbus/actors/shutdown_policy.hpp"
+#include "shmbus/supervision/shutdown_policy.hpp"
 
 #include <chrono>
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 std::string to_string(shutdown_mode x) {
   switch (x) {
@@ -26,4 +26,4 @@ std::string to_string(const shutdown_policy& x) {
   return "timeout(" + std::to_string(ms.count()) + "ms)";
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

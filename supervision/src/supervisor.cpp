@@ -1,4 +1,4 @@
-#include "shmbus/actors/supervisor.hpp"
+#include "shmbus/supervision/supervisor.hpp"
 
 #include <set>
 #include <utility>
@@ -13,7 +13,7 @@
 
 #include "supervisor_actor.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 namespace {
 
@@ -111,8 +111,13 @@ child_spec supervisor_spec(std::string id, supervisor_flags flags,
 
 void add_message_types(caf::actor_system_config& cfg) {
   // add_message_type<T> also registers std::vector<T>.
-  cfg.add_message_type<child_info>("shmbus::actors::child_info");
-  cfg.add_message_type<child_counts>("shmbus::actors::child_counts");
+  cfg.add_message_type<child_info>("shmbus::supervision::child_info");
+  cfg.add_message_type<child_counts>("shmbus::supervision::child_counts");
+}
+
+void configure(caf::actor_system_config& cfg) {
+  add_error_category(cfg);
+  add_message_types(cfg);
 }
 
 // -- runtime API --------------------------------------------------------------
@@ -166,4 +171,4 @@ caf::expected<child_counts> count_children(caf::blocking_actor& self,
   return call<child_counts>(self, sup, timeout, count_children_atom::value);
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

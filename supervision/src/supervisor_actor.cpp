@@ -5,21 +5,19 @@
 #include <utility>
 
 #include <caf/actor_system.hpp>
-#include <caf/after.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/message_id.hpp>
-#include <caf/message_priority.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 
-#include "shmbus/actors/atoms.hpp"
-#include "shmbus/bus/errc.hpp"
+#include "child_shutdown.hpp"
+#include "error_text.hpp"
+#include "shmbus/supervision/atoms.hpp"
+#include "shmbus/supervision/errc.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 namespace {
 
-using bus::errc;
 
 /// How many gone incarnations handle_exit recognises.
 constexpr size_t former_children_capacity = 64;
@@ -38,16 +36,6 @@ bool should_restart(restart_type type, const caf::error& reason) {
     case restart_type::temporary: return false;
   }
   return false;
-}
-
-std::string quoted(const std::string& id) {
-  return "'" + id + "'";
-}
-
-std::string in_ms(caf::timespan x) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  return std::to_string(duration_cast<milliseconds>(x).count()) + " ms";
 }
 
 } // namespace
@@ -96,9 +84,9 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](terminate_child_atom, const caf::actor& hdl) -> caf::result<void> {
       auto i = hdl ? find_handle(hdl.address()) : children_.end();
       if (i == children_.end())
-        return bus::make_error(errc::child_not_found,
-                               self_description() + " has no child with handle "
-                                 + caf::to_string(hdl));
+        return make_error(errc::child_not_found,
+                          self_description() + " has no child with handle "
+                            + caf::to_string(hdl));
       return terminate(i);
     },
     [this](restart_child_atom, const std::string& id) {
@@ -119,9 +107,7 @@ void supervisor_actor::on_exit() {
   // No execution unit: on_exit may run from the destructor.
   for (auto i = children_.rbegin(); i != children_.rend(); ++i)
     if (i->handle)
-      i->handle->eq_impl(caf::make_message_id(caf::message_priority::high),
-                         nullptr, nullptr,
-                         caf::exit_msg{address(), caf::exit_reason::kill});
+      send_exit_now(address(), nullptr, i->handle, caf::exit_reason::kill);
   children_.clear();
 }
 
@@ -176,7 +162,7 @@ caf::error supervisor_actor::start_error(const std::string& id,
   auto what = flags_.name.empty() ? std::string{}
                                   : self_description() + ": ";
   what += "child " + quoted(id) + " failed to start: " + system().render(cause);
-  return bus::make_error(errc::child_start_failed, std::move(what));
+  return make_error(errc::child_start_failed, std::move(what));
 }
 
 // -- failures and restarts ----------------------------------------------------
@@ -325,7 +311,7 @@ void supervisor_actor::give_up(const std::string& child_id,
               + std::to_string(flags_.intensity) + " restart(s) within "
               + in_ms(flags_.period) + "; child " + quoted(child_id)
               + " last failed with " + system().render(cause);
-  shutdown(bus::make_error(errc::restart_intensity_exceeded, std::move(what)));
+  shutdown(make_error(errc::restart_intensity_exceeded, std::move(what)));
 }
 
 // -- stopping -----------------------------------------------------------------
@@ -347,17 +333,8 @@ void supervisor_actor::stop_children(const std::vector<child*>& targets) {
 
 void supervisor_actor::stop_together(caf::blocking_actor& waiter,
                                      const std::vector<child*>& targets) {
-  using clock = std::chrono::steady_clock;
-  struct stopping {
-    child* c;
-    caf::actor handle;
-    caf::actor_addr addr;
-    std::optional<clock::time_point> deadline; // none: wait forever
-    bool killed;
-    bool done;
-  };
-  std::vector<stopping> xs;
-  auto t0 = clock::now();
+  std::vector<child*> stopped;
+  std::vector<stop_target> xs;
   for (auto* c : targets) {
     if (c->state == child_state::restarting) {
       c->restart_token = 0; // a pending timer finds nobody to restart
@@ -366,76 +343,22 @@ void supervisor_actor::stop_together(caf::blocking_actor& waiter,
     }
     if (c->state != child_state::running)
       continue;
-    stopping s{c, std::move(c->handle), caf::actor_addr{}, std::nullopt,
-               false, false};
-    s.addr = s.handle.address();
+    auto hdl = std::move(c->handle);
     c->handle = nullptr;
     c->state = child_state::stopped;
-    remember_former(s.addr);
-    demonitor(s.handle);
-    unlink_from(s.addr);
-    waiter.monitor(s.handle);
-    auto policy = c->spec.effective_shutdown();
-    switch (policy.mode) {
-      case shutdown_mode::brutal_kill:
-        send_exit_now(s.handle, caf::exit_reason::kill);
-        s.killed = true;
-        s.deadline = t0 + flags_.kill_timeout;
-        break;
-      case shutdown_mode::timeout:
-        send_exit_now(s.handle, caf::exit_reason::user_shutdown);
-        s.deadline = t0 + policy.timeout;
-        break;
-      case shutdown_mode::infinity:
-        send_exit_now(s.handle, caf::exit_reason::user_shutdown);
-        break;
-    }
-    xs.push_back(std::move(s));
+    // Its down_msg goes to the waiter, not to us as a failure; an exit_msg
+    // of its link is recognised as a former child's.
+    remember_former(hdl.address());
+    demonitor(hdl);
+    unlink_from(hdl.address());
+    xs.push_back({c->spec.id, std::move(hdl), c->spec.effective_shutdown()});
+    stopped.push_back(c);
   }
-  auto pending = xs.size();
-  auto on_down = [&](caf::down_msg& dm) {
-    for (auto& s : xs) {
-      if (!s.done && s.addr == dm.source) {
-        s.done = true;
-        s.c->last_exit_reason = std::move(dm.reason);
-        --pending;
-        return;
-      }
-    }
-  };
-  while (pending > 0) {
-    std::optional<clock::time_point> next;
-    for (auto& s : xs)
-      if (!s.done && s.deadline && (!next || *s.deadline < *next))
-        next = s.deadline;
-    if (!next) {
-      waiter.receive(on_down);
-      continue;
-    }
-    auto remaining = *next - clock::now();
-    if (remaining > clock::duration::zero())
-      waiter.receive(on_down, caf::after(remaining) >> [] {});
-    auto now = clock::now();
-    for (auto& s : xs) {
-      if (s.done || !s.deadline || *s.deadline > now)
-        continue;
-      if (!s.killed) {
-        send_exit_now(s.handle, caf::exit_reason::kill);
-        s.killed = true;
-        s.deadline = now + flags_.kill_timeout;
-      } else {
-        // A CAF actor stuck inside a handler never processes its kill.
-        s.done = true;
-        --pending;
-        s.c->last_exit_reason = caf::error{
-          static_cast<uint8_t>(caf::exit_reason::kill), caf::atom("exit"),
-          caf::make_message("child " + quoted(s.c->spec.id)
-                            + " did not go down within "
-                            + in_ms(flags_.kill_timeout)
-                            + " of exit_reason::kill; it may still run")};
-      }
-    }
-  }
+  if (xs.empty())
+    return;
+  auto reasons = stop_concurrently(*this, waiter, xs, flags_.kill_timeout);
+  for (size_t k = 0; k < stopped.size(); ++k)
+    stopped[k]->last_exit_reason = std::move(reasons[k]);
 }
 
 void supervisor_actor::shutdown(caf::error reason) {
@@ -446,28 +369,22 @@ void supervisor_actor::shutdown(caf::error reason) {
   quit(std::move(reason));
 }
 
-void supervisor_actor::send_exit_now(const caf::actor& dest,
-                                     caf::error reason) {
-  dest->eq_impl(caf::make_message_id(caf::message_priority::high), nullptr,
-                context(), caf::exit_msg{address(), std::move(reason)});
-}
-
 // -- runtime API --------------------------------------------------------------
 
 caf::result<caf::actor> supervisor_actor::add_child(child_spec& spec) {
   if (is_simple())
-    return bus::make_error(errc::child_start_failed,
-                           self_description()
-                             + " is simple_one_for_one: start_child takes "
-                               "extra arguments for its template, not a spec");
+    return make_error(errc::child_start_failed,
+                      self_description()
+                        + " is simple_one_for_one: start_child takes "
+                          "extra arguments for its template, not a spec");
   if (spec.id.empty() || !spec.start)
     return caf::make_error(caf::sec::invalid_argument,
                            "a child spec needs an id and a start function");
   if (auto i = find_id(spec.id); i != children_.end())
-    return bus::make_error(errc::child_already_exists,
-                           self_description() + " already has a child "
-                             + quoted(spec.id) + " ("
-                             + to_string(i->state) + ")");
+    return make_error(errc::child_already_exists,
+                      self_description() + " already has a child "
+                        + quoted(spec.id) + " ("
+                        + to_string(i->state) + ")");
   children_.emplace_back();
   children_.back().spec = std::move(spec);
   if (auto cause = start(children_.back())) {
@@ -480,10 +397,10 @@ caf::result<caf::actor> supervisor_actor::add_child(child_spec& spec) {
 
 caf::result<caf::actor> supervisor_actor::add_dynamic_child(caf::message& args) {
   if (!is_simple())
-    return bus::make_error(errc::child_start_failed,
-                           self_description()
-                             + " is not simple_one_for_one: start_child "
-                               "takes a child spec");
+    return make_error(errc::child_start_failed,
+                      self_description()
+                        + " is not simple_one_for_one: start_child "
+                          "takes a child spec");
   children_.emplace_back();
   auto& c = children_.back();
   c.spec = *template_;
@@ -511,14 +428,14 @@ supervisor_actor::restart_stopped(const std::string& id) {
   if (i == children_.end())
     return not_found(id);
   if (i->state == child_state::running)
-    return bus::make_error(errc::child_running,
-                           "child " + quoted(id) + " of " + self_description()
-                             + " is running");
+    return make_error(errc::child_running,
+                      "child " + quoted(id) + " of " + self_description()
+                        + " is running");
   if (i->state == child_state::restarting)
-    return bus::make_error(errc::child_running,
-                           "child " + quoted(id) + " of " + self_description()
-                             + " waits for its restart; terminate_child "
-                               "cancels it");
+    return make_error(errc::child_running,
+                      "child " + quoted(id) + " of " + self_description()
+                        + " waits for its restart; terminate_child "
+                          "cancels it");
   if (auto cause = start(*i)) {
     i->last_exit_reason = cause;
     return start_error(id, cause);
@@ -531,10 +448,10 @@ caf::result<void> supervisor_actor::remove_stopped(const std::string& id) {
   if (i == children_.end())
     return not_found(id);
   if (i->state != child_state::stopped)
-    return bus::make_error(errc::child_running,
-                           "child " + quoted(id) + " of " + self_description()
-                             + " is " + to_string(i->state)
-                             + "; terminate_child first");
+    return make_error(errc::child_running,
+                      "child " + quoted(id) + " of " + self_description()
+                        + " is " + to_string(i->state)
+                        + "; terminate_child first");
   children_.erase(i);
   return {};
 }
@@ -614,8 +531,8 @@ std::string supervisor_actor::self_description() const {
 }
 
 caf::error supervisor_actor::not_found(const std::string& id) const {
-  return bus::make_error(errc::child_not_found,
-                         self_description() + " has no child " + quoted(id));
+  return make_error(errc::child_not_found,
+                    self_description() + " has no child " + quoted(id));
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -22,13 +22,13 @@
 #include <caf/system_messages.hpp>
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/child_counts.hpp"
-#include "shmbus/actors/child_info.hpp"
-#include "shmbus/actors/child_spec.hpp"
-#include "shmbus/actors/restart_intensity.hpp"
-#include "shmbus/actors/supervisor_flags.hpp"
+#include "shmbus/supervision/child_counts.hpp"
+#include "shmbus/supervision/child_info.hpp"
+#include "shmbus/supervision/child_spec.hpp"
+#include "shmbus/supervision/restart_intensity.hpp"
+#include "shmbus/supervision/supervisor_flags.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 /// Sent by start_supervisor(): start the initial children, answer when done.
 using supervisor_init_atom = caf::atom_constant<caf::atom("sv_init")>;
@@ -105,16 +105,13 @@ private:
   /// are independent and stop all at once (as OTP does).
   void stop_children(const std::vector<child*>& targets);
 
-  /// Stops `targets` concurrently and waits until each is down or given up.
+  /// Stops those of `targets` that run, concurrently, and waits until each
+  /// is down or given up (child_shutdown.hpp); cancels pending restarts.
   void stop_together(caf::blocking_actor& waiter,
                      const std::vector<child*>& targets);
 
   /// Stops all children (newest first) and quits with `reason`.
   void shutdown(caf::error reason);
-
-  /// Sends an exit_msg that overtakes the child's mailbox backlog, as exit
-  /// signals do in Erlang (CAF's send_exit queues it behind the backlog).
-  void send_exit_now(const caf::actor& dest, caf::error reason);
 
   // -- runtime API ------------------------------------------------------------
 
@@ -167,4 +164,4 @@ private:
   std::deque<caf::actor_addr> former_children_;
 };
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

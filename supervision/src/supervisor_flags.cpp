@@ -1,8 +1,8 @@
-#include "shmbus/actors/supervisor_flags.hpp"
+#include "shmbus/supervision/supervisor_flags.hpp"
 
 #include <caf/sec.hpp>
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 std::string to_string(restart_strategy x) {
   switch (x) {
@@ -26,4 +26,4 @@ caf::error supervisor_flags::validate() const {
   return caf::none;
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -10,12 +10,12 @@
 //   (which_children_atom)                 -> std::vector<child_info>
 //   (count_children_atom)                 -> child_counts
 //
-// Failures come back as caf::error with shmbus::bus::errc codes.
+// Failures come back as caf::error with shmbus::supervision::errc codes.
 #pragma once
 
 #include <caf/atom.hpp>
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 // "sv_" keeps them apart from other atoms of an actor that talks to many.
 using start_child_atom = caf::atom_constant<caf::atom("sv_start")>;
@@ -25,4 +25,4 @@ using delete_child_atom = caf::atom_constant<caf::atom("sv_delete")>;
 using which_children_atom = caf::atom_constant<caf::atom("sv_which")>;
 using count_children_atom = caf::atom_constant<caf::atom("sv_count")>;
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

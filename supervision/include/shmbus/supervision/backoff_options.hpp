@@ -7,10 +7,10 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/defaults.hpp"
+#include "shmbus/supervision/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 /// The n-th consecutive restart of a child (n = 0, 1, ...) waits
 /// `min(max_delay, min_delay * 2^n) * (1 + random_factor * u)`, u uniform in
@@ -30,4 +30,4 @@ struct backoff_options {
   caf::error validate() const;
 };
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -5,9 +5,9 @@
 
 #include <caf/meta/type_name.hpp>
 
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 struct child_counts {
   /// Child specs, running or not; 1 (the template) for simple_one_for_one.
@@ -31,8 +31,8 @@ inline bool operator!=(const child_counts& x, const child_counts& y) noexcept {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
-  return f(caf::meta::type_name("shmbus::actors::child_counts"), x.specs,
+  return f(caf::meta::type_name("shmbus::supervision::child_counts"), x.specs,
            x.active, x.supervisors, x.workers);
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -8,10 +8,10 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "shmbus/actors/child_spec.hpp"
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/child_spec.hpp"
+#include "shmbus/supervision/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 enum class child_state : uint8_t {
   running,
@@ -39,8 +39,8 @@ struct child_info {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
-  return f(caf::meta::type_name("shmbus::actors::child_info"), x.id, x.handle,
+  return f(caf::meta::type_name("shmbus::supervision::child_info"), x.id, x.handle,
            x.restarts, x.state, x.last_exit_reason, x.kind);
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

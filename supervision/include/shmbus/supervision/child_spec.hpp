@@ -14,10 +14,10 @@
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 
-#include "shmbus/actors/fwd.hpp"
-#include "shmbus/actors/shutdown_policy.hpp"
+#include "shmbus/supervision/fwd.hpp"
+#include "shmbus/supervision/shutdown_policy.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 /// When a child that went down is started again (OTP's restart types).
 enum class restart_type : uint8_t {
@@ -94,7 +94,7 @@ private:
   }
 };
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision
 
 // A spec carries a std::function: it can travel in local messages only.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(shmbus::actors::child_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(shmbus::supervision::child_spec)

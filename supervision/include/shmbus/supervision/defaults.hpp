@@ -1,4 +1,4 @@
-// Every default time and limit of the supervision layer, in one place.
+// Every default time and limit of the supervisor, in one place.
 #pragma once
 
 #include <chrono>
@@ -6,7 +6,7 @@
 
 #include <caf/timespan.hpp>
 
-namespace shmbus::actors::defaults {
+namespace shmbus::supervision::defaults {
 
 using namespace std::chrono_literals;
 
@@ -42,47 +42,10 @@ constexpr caf::timespan backoff_reset_after = 10s;
 /// Generous: terminating a child may take its whole shutdown timeout.
 constexpr caf::timespan call_timeout = 60s;
 
-// -- module processes ---------------------------------------------------------
-
-/// How long a module process has to publish its names after it was spawned.
-constexpr caf::timespan module_start_timeout = 10s;
-
-/// Stopping a module: a stop request over the bus first; SIGTERM if it still
-/// runs this long after the request ...
-constexpr caf::timespan module_term_after = 3s;
-
-/// ... and SIGKILL this long after the request.
-constexpr caf::timespan module_kill_after = 5s;
-
-/// What the supervisor's shutdown timeout of a module adds to
-/// `kill_after`, so that the module actor's own SIGKILL and reaping come
-/// first and its exit reason says what happened.
-constexpr caf::timespan module_reap_margin = 1s;
-
-/// After the process ended, how long the module actor waits for the bus to
-/// report the loss (the down_msgs of the published actors) before it decides
-/// between "killed" and "hung". The bus reports it within milliseconds.
-constexpr caf::timespan module_loss_report_grace = 1s;
-
-/// A published actor of a running module went down, or the bus declared the
-/// module lost while its process still runs: how long the process gets to end
-/// on its own before it is stopped (resp. killed).
-constexpr caf::timespan module_orphan_grace = 1s;
-
-/// Longest wait for a SIGKILLed process to be reaped in the paths that must
-/// not leave a zombie (module actor killed, process-wide clean-up at exit,
-/// the launcher's orphans). A SIGKILLed process ends at once unless it is
-/// stuck in the kernel.
-constexpr caf::timespan reap_timeout = 5s;
-
 static_assert(period > caf::timespan::zero(), "the intensity period must be positive");
 static_assert(backoff_min_delay <= backoff_max_delay,
               "the minimal backoff must not exceed the maximal one");
 static_assert(call_timeout > worker_shutdown_timeout + kill_timeout,
               "a terminate_child call must outlive the stop it waits for");
-static_assert(module_term_after < module_kill_after,
-              "SIGTERM must come before SIGKILL when a module stops");
-static_assert(call_timeout > module_kill_after + module_reap_margin + kill_timeout,
-              "a terminate_child call must outlive the stop of a module");
 
-} // namespace shmbus::actors::defaults
+} // namespace shmbus::supervision::defaults

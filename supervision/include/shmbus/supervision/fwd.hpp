@@ -1,14 +1,15 @@
-// Forward declarations of the supervision layer.
+// Forward declarations of the supervision layer (CAF only, no bus).
 #pragma once
 
 #include <cstdint>
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 // -- enums --------------------------------------------------------------------
 
 enum class child_kind : uint8_t;
 enum class child_state : uint8_t;
+enum class errc : uint8_t;
 enum class restart_strategy : uint8_t;
 enum class restart_type : uint8_t;
 enum class shutdown_mode : uint8_t;
@@ -23,4 +24,4 @@ struct child_spec;
 struct shutdown_policy;
 struct supervisor_flags;
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -8,9 +8,9 @@
 
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 class restart_intensity {
 public:
@@ -42,4 +42,4 @@ private:
   std::deque<time_point> restarts_; // oldest first, at most max_restarts_ + 1
 };
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -6,10 +6,10 @@
 
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/defaults.hpp"
+#include "shmbus/supervision/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 enum class shutdown_mode : uint8_t {
   /// Send `exit_reason::kill` at once.
@@ -52,4 +52,4 @@ inline bool operator!=(const shutdown_policy& x,
 /// E.g. "timeout(500ms)".
 std::string to_string(const shutdown_policy& x);
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -1,5 +1,9 @@
 // Starting supervisors and talking to them: the entry point of the layer.
+// It needs CAF only (no middleman, no bus): any CAF program may use it.
 //
+//   caf::actor_system_config cfg;
+//   shmbus::supervision::configure(cfg); // error category, reply types
+//   caf::actor_system sys{cfg};
 //   supervisor_flags flags;
 //   flags.strategy = restart_strategy::one_for_all;
 //   auto sup = start_supervisor(sys, flags, {
@@ -23,15 +27,16 @@
 #include <caf/message.hpp>
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/atoms.hpp"
-#include "shmbus/actors/child_counts.hpp"
-#include "shmbus/actors/child_info.hpp"
-#include "shmbus/actors/child_spec.hpp"
-#include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/fwd.hpp"
-#include "shmbus/actors/supervisor_flags.hpp"
+#include "shmbus/supervision/atoms.hpp"
+#include "shmbus/supervision/child_counts.hpp"
+#include "shmbus/supervision/child_info.hpp"
+#include "shmbus/supervision/child_spec.hpp"
+#include "shmbus/supervision/defaults.hpp"
+#include "shmbus/supervision/errc.hpp"
+#include "shmbus/supervision/fwd.hpp"
+#include "shmbus/supervision/supervisor_flags.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 // -- starting -----------------------------------------------------------------
 
@@ -41,6 +46,8 @@ namespace shmbus::actors {
 /// started in reverse order. Invalid flags or specs give
 /// `caf::sec::invalid_argument`. For `simple_one_for_one`, `children` holds
 /// exactly the template and nothing starts yet.
+/// @warning Blocks the caller until every start function has returned (no
+/// deadline, as OTP's start_link): do not call it from an event-based actor.
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys,
                                            supervisor_flags flags,
                                            std::vector<child_spec> children);
@@ -54,7 +61,17 @@ child_spec supervisor_spec(std::string id, supervisor_flags flags,
 /// CAF, needed when a supervisor is queried from another process.
 void add_message_types(caf::actor_system_config& cfg);
 
-// -- runtime API (blocking calls for scoped and blocking actors) --------------
+/// Registers everything the supervisor needs with `cfg`: its error category
+/// (errc.hpp) and its reply types. Call it before creating the actor system;
+/// calling it twice is harmless.
+void configure(caf::actor_system_config& cfg);
+
+// -- runtime API --------------------------------------------------------------
+//
+// Blocking calls for scoped and blocking actors: each blocks the caller up to
+// `timeout` (a terminate_child waits for the child's whole shutdown). From an
+// event-based actor, `request` the supervisor with the atoms of atoms.hpp.
+// Thread-safe: the supervisor serializes the calls in its mailbox.
 
 /// Adds `spec` to a static supervisor and starts it; `errc::child_already_exists`
 /// when the id is taken, `errc::child_start_failed` when it fails to start
@@ -102,4 +119,4 @@ caf::expected<child_counts>
 count_children(caf::blocking_actor& self, const caf::actor& sup,
                caf::timespan timeout = defaults::call_timeout);
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision

@@ -10,11 +10,11 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/backoff_options.hpp"
-#include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/backoff_options.hpp"
+#include "shmbus/supervision/defaults.hpp"
+#include "shmbus/supervision/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::supervision {
 
 /// Which children restart when one of them fails (OTP's strategies).
 enum class restart_strategy : uint8_t {
@@ -58,4 +58,4 @@ struct supervisor_flags {
   caf::error validate() const;
 };
 
-} // namespace shmbus::actors
+} // namespace shmbus::supervision
