@@ -1,11 +1,9 @@
-#include "shmbus/actors/os_process.hpp"
+#include "shmbus/process/os_process.hpp"
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <map>
-
-#include <caf/sec.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shmbus/actors/defaults.hpp"
+#include "shmbus/process/defaults.hpp"
 
 extern char** environ;
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 namespace {
 
@@ -28,11 +26,8 @@ void close_fd(int& fd) noexcept {
   fd = -1;
 }
 
-caf::error spawn_error(const std::string& exe, const std::string& what,
-                       int err) {
-  return caf::make_error(caf::sec::runtime_error,
-                         "cannot start " + exe + ": " + what + ": "
-                           + std::strerror(err));
+error spawn_error(const std::string& exe, const std::string& what, int err) {
+  return {err, "cannot start " + exe + ": " + what + ": " + std::strerror(err)};
 }
 
 /// Our environment with `overrides` applied, as NAME=VALUE strings.
@@ -82,11 +77,10 @@ struct spawn_attributes {
 
 } // namespace
 
-caf::expected<std::shared_ptr<os_process>>
+result<std::shared_ptr<os_process>>
 os_process::spawn(const spawn_options& opts) {
   if (opts.executable.empty())
-    return caf::make_error(caf::sec::invalid_argument,
-                           "cannot start a process without an executable");
+    return error{EINVAL, "cannot start a process without an executable"};
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
   auto close_pipes = [&] {
@@ -95,9 +89,8 @@ os_process::spawn(const spawn_options& opts) {
     close_fd(err_pipe[0]);
     close_fd(err_pipe[1]);
   };
-  if (opts.capture_output
-      && (::pipe2(out_pipe, O_CLOEXEC) != 0
-          || ::pipe2(err_pipe, O_CLOEXEC) != 0)) {
+  if ((opts.capture_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0)
+      || (opts.capture_stderr && ::pipe2(err_pipe, O_CLOEXEC) != 0)) {
     auto err = errno;
     close_pipes();
     return spawn_error(opts.executable, "pipe2", err);
@@ -105,10 +98,10 @@ os_process::spawn(const spawn_options& opts) {
   spawn_attributes sa;
   posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
-  if (opts.capture_output) {
+  if (opts.capture_stdout)
     posix_spawn_file_actions_adddup2(&sa.actions, out_pipe[1], STDOUT_FILENO);
+  if (opts.capture_stderr)
     posix_spawn_file_actions_adddup2(&sa.actions, err_pipe[1], STDERR_FILENO);
-  }
   // Nothing else crosses over, whatever its O_CLOEXEC flag: above all not the
   // lock file of a bus, whose OFD locks would outlive us in the child.
   posix_spawn_file_actions_addclosefrom_np(&sa.actions, 3);
@@ -250,4 +243,4 @@ void os_process::on_reaped(std::function<void(const process_status&)> f) {
   f(st);
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::process

@@ -1,8 +1,8 @@
-#include "shmbus/actors/process_status.hpp"
+#include "shmbus/process/process_status.hpp"
 
 #include <cstring>
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 process_status process_status::from_siginfo(const siginfo_t& info) noexcept {
   switch (info.si_code) {
@@ -36,4 +36,4 @@ std::string signal_name(int sig) {
   return "signal " + std::to_string(sig);
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::process

@@ -1,4 +1,4 @@
-#include "shmbus/actors/process_tree.hpp"
+#include "shmbus/process/process_tree.hpp"
 
 #include <cctype>
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include <dirent.h>
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 namespace {
 
@@ -54,4 +54,4 @@ std::vector<process_entry> children_of(pid_t parent) {
   return result;
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::process

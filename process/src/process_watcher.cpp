@@ -1,4 +1,4 @@
-#include "shmbus/actors/process_watcher.hpp"
+#include "shmbus/process/process_watcher.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,10 +11,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/os_process.hpp"
+#include "shmbus/process/defaults.hpp"
+#include "shmbus/process/os_process.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 namespace {
 
@@ -280,4 +280,4 @@ void process_watcher::kill_all(std::chrono::nanoseconds timeout) {
   live_.clear();
 }
 
-} // namespace shmbus::actors
+} // namespace shmbus::process

@@ -6,9 +6,9 @@
 
 #include <signal.h>
 
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/process/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 struct process_status {
   enum class kind : uint8_t {
@@ -54,4 +54,4 @@ std::string to_string(const process_status& x);
 /// "SIGKILL", or "signal 64" when the system has no name for it.
 std::string signal_name(int sig);
 
-} // namespace shmbus::actors
+} // namespace shmbus::process

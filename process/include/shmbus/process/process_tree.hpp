@@ -6,9 +6,9 @@
 
 #include <sys/types.h>
 
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/process/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 struct process_entry {
   pid_t pid = 0;
@@ -17,7 +17,8 @@ struct process_entry {
   char state = '?';
 };
 
-/// Every process whose parent is `parent` (zombies included).
+/// Every process whose parent is `parent` (zombies included). Reads /proc:
+/// a snapshot that may be stale by the time it returns.
 std::vector<process_entry> children_of(pid_t parent);
 
-} // namespace shmbus::actors
+} // namespace shmbus::process

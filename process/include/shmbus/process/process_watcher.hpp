@@ -3,6 +3,7 @@
 // listeners) and forwards its captured stdout and stderr line by line, each
 // line prefixed (e.g. "[storage] "). It is also the process-wide registry of
 // live children: at exit, whatever still runs is killed and reaped.
+// Every public method is thread-safe; sinks run on the watcher thread.
 #pragma once
 
 #include <atomic>
@@ -16,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "shmbus/actors/fwd.hpp"
+#include "shmbus/process/fwd.hpp"
 
-namespace shmbus::actors {
+namespace shmbus::process {
 
 class os_process;
 
@@ -38,12 +39,12 @@ public:
 
   /// Stops the thread, kills and reaps every watched process that still
   /// runs, and from then on kills every process it is asked to watch. Runs
-  /// at exit; idempotent.
+  /// at exit; idempotent. Blocks up to defaults::reap_timeout per process.
   void shutdown();
 
   /// Watches `proc` until it is reaped and its output pipes are closed
-  /// (after shutdown(): kills and reaps it at once).
-  /// Output of a process spawned with `capture_output` goes to `out` and
+  /// (after shutdown(): kills and reaps it at once). Does not block.
+  /// Captured output (capture_stdout, capture_stderr) goes to `out` and
   /// `err`; an empty sink means this process's stdout resp. stderr.
   void watch(std::shared_ptr<os_process> proc, std::string prefix,
              line_sink out = {}, line_sink err = {});
@@ -81,4 +82,4 @@ private:
   std::vector<std::unique_ptr<entry>> entries_;
 };
 
-} // namespace shmbus::actors
+} // namespace shmbus::process
