@@ -1,0 +1,48 @@
+// Every default time and limit of module processes, in one place. The
+// supervisor's own defaults are in shmbus/supervision/defaults.hpp, the
+// deadline for reaping a killed process in shmbus/process/defaults.hpp.
+#pragma once
+
+#include <chrono>
+
+#include <caf/timespan.hpp>
+
+#include "shmbus/supervision/defaults.hpp"
+
+namespace shmbus::actors::defaults {
+
+using namespace std::chrono_literals;
+
+/// How long a module process has to publish its names after it was spawned.
+constexpr caf::timespan module_start_timeout = 10s;
+
+/// Stopping a module: a stop request over the bus first; SIGTERM if it still
+/// runs this long after the request ...
+constexpr caf::timespan module_term_after = 3s;
+
+/// ... and SIGKILL this long after the request.
+constexpr caf::timespan module_kill_after = 5s;
+
+/// What the supervisor's shutdown timeout of a module adds to
+/// `kill_after`, so that the module actor's own SIGKILL and reaping come
+/// first and its exit reason says what happened.
+constexpr caf::timespan module_reap_margin = 1s;
+
+/// After the process ended, how long the module actor waits for the bus to
+/// report the loss (the down_msgs of the published actors) before it decides
+/// between "killed" and "hung". The bus reports it within milliseconds.
+constexpr caf::timespan module_loss_report_grace = 1s;
+
+/// A published actor of a running module went down, or the bus declared the
+/// module lost while its process still runs: how long the process gets to end
+/// on its own before it is stopped (resp. killed).
+constexpr caf::timespan module_orphan_grace = 1s;
+
+static_assert(module_term_after < module_kill_after,
+              "SIGTERM must come before SIGKILL when a module stops");
+static_assert(supervision::defaults::call_timeout
+                > module_kill_after + module_reap_margin
+                    + supervision::defaults::kill_timeout,
+              "a terminate_child call must outlive the stop of a module");
+
+} // namespace shmbus::actors::defaults
