@@ -243,4 +243,18 @@ void os_process::on_reaped(std::function<void(const process_status&)> f) {
   f(st);
 }
 
+result<std::string> self_executable() {
+  char buf[4096];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf));
+  if (n < 0) {
+    auto err = errno;
+    return error{err, std::string{"cannot read /proc/self/exe: "}
+                        + std::strerror(err)};
+  }
+  if (static_cast<size_t>(n) == sizeof(buf))
+    return error{ENAMETOOLONG, "cannot read /proc/self/exe: the path of this "
+                               "program is longer than 4095 bytes"};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 } // namespace shmbus::process

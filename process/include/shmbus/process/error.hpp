@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -27,6 +28,17 @@ public:
 
   explicit operator bool() const noexcept {
     return value_.has_value();
+  }
+
+  /// The value; throws std::runtime_error with the error's message if there
+  /// is none (for callers such as tests, for which a failure is fatal).
+  T& value() & {
+    if (!value_)
+      throw std::runtime_error(error_->message);
+    return *value_;
+  }
+  T&& value() && {
+    return std::move(value());
   }
 
   /// Precondition: a value.

@@ -107,4 +107,8 @@ private:
   std::vector<std::function<void(const process_status&)>> listeners_;
 };
 
+/// The path of this program (/proc/self/exe): what a program spawns to run a
+/// copy of itself in a child, as the test binaries and shmbus-bench do.
+result<std::string> self_executable();
+
 } // namespace shmbus::process
