@@ -1,8 +1,6 @@
 #include "shmbus/actors/errc.hpp"
 
-#include <caf/actor_system_config.hpp>
-#include <caf/deep_to_string.hpp>
-
+#include "shmbus/supervision/error_category.hpp"
 #include "shmbus/supervision/supervisor.hpp"
 
 namespace shmbus::actors {
@@ -19,18 +17,8 @@ const char* to_string(errc x) noexcept {
 }
 
 void add_error_category(caf::actor_system_config& cfg) {
-  cfg.add_error_category(
-    errc_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-      std::string result = "shmbus::actors::";
-      result += to_string(static_cast<errc>(code));
-      // The description comes first; further elements would be data for
-      // programs, already in the text.
-      if (!ctx.empty() && ctx.match_element<std::string>(0))
-        result += ": " + ctx.get_as<std::string>(0);
-      else if (!ctx.empty())
-        result += ": " + caf::deep_to_string(ctx);
-      return result;
-    });
+  supervision::add_named_error_category<errc>(cfg, errc_category,
+                                              "shmbus::actors::");
 }
 
 void configure(caf::actor_system_config& cfg) {

@@ -1,7 +1,6 @@
 #include "shmbus/supervision/errc.hpp"
 
-#include <caf/actor_system_config.hpp>
-#include <caf/deep_to_string.hpp>
+#include "shmbus/supervision/error_category.hpp"
 
 namespace shmbus::supervision {
 
@@ -17,18 +16,7 @@ const char* to_string(errc x) noexcept {
 }
 
 void add_error_category(caf::actor_system_config& cfg) {
-  cfg.add_error_category(
-    errc_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-      std::string result = "shmbus::supervision::";
-      result += to_string(static_cast<errc>(code));
-      // The description comes first; further elements would be data for
-      // programs, already in the text.
-      if (!ctx.empty() && ctx.match_element<std::string>(0))
-        result += ": " + ctx.get_as<std::string>(0);
-      else if (!ctx.empty())
-        result += ": " + caf::deep_to_string(ctx);
-      return result;
-    });
+  add_named_error_category<errc>(cfg, errc_category, "shmbus::supervision::");
 }
 
 } // namespace shmbus::supervision
