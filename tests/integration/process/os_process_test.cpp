@@ -1,27 +1,38 @@
-// Child processes without a bus: spawning, signals, reaping, and the
-// forwarding of their output, line by line, with a prefix.
+// Child processes without CAF or a bus: spawning, signals, reaping, the
+// forwarding of their output line by line with a prefix, and the test
+// children, which are spawned the same way.
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include "child_process.hpp"
-#include "module_helpers.hpp"
-#include "shmbus/actors/os_process.hpp"
-#include "shmbus/actors/process_status.hpp"
-#include "shmbus/actors/process_watcher.hpp"
+#include "shmbus/process/os_process.hpp"
+#include "shmbus/process/process_status.hpp"
+#include "shmbus/process/process_watcher.hpp"
 #include "wait.hpp"
+#include "zombie_check.hpp"
 
+using namespace std::chrono_literals;
 using namespace shmbus;
 using namespace shmbus::test;
-using actors::os_process;
-using actors::process_status;
-using actors::process_watcher;
+using process::os_process;
+using process::process_status;
+using process::process_watcher;
 
 namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 std::shared_ptr<os_process> spawn_role(const std::string& role,
                                        std::vector<std::string> args = {},
@@ -30,9 +41,10 @@ std::shared_ptr<os_process> spawn_role(const std::string& role,
   opts.executable = self_executable();
   opts.args = {"--child", role};
   opts.args.insert(opts.args.end(), args.begin(), args.end());
-  opts.capture_output = capture;
+  opts.capture_stdout = capture;
+  opts.capture_stderr = capture;
   auto proc = os_process::spawn(opts);
-  REQUIRE_MESSAGE(proc, caf::to_string(proc.error()));
+  REQUIRE_MESSAGE(proc, proc.err().message);
   return *proc;
 }
 
@@ -101,7 +113,7 @@ TEST_CASE("a missing executable fails the spawn with a message naming it") {
   opts.executable = "/nonexistent/shmbus-module";
   auto proc = os_process::spawn(opts);
   REQUIRE_FALSE(proc);
-  auto text = caf::to_string(proc.error());
+  auto text = proc.err().message;
   CHECK_MESSAGE(contains(text, "/nonexistent/shmbus-module"), text);
   CHECK_MESSAGE(contains(text, "No such file"), text);
 }
@@ -128,7 +140,7 @@ TEST_CASE("a spawned process sees its extra environment over ours") {
   opts.executable = self_executable();
   opts.args = {"--child", "env", "SHMBUS_TEST_KEPT", "SHMBUS_TEST_REPLACED"};
   opts.env = {{"SHMBUS_TEST_REPLACED", "new"}};
-  opts.capture_output = true;
+  opts.capture_stdout = true;
   auto proc = os_process::spawn(opts);
   REQUIRE(proc);
   process_watcher::instance().watch(*proc, "", log.out_sink(), log.err_sink());
@@ -184,4 +196,53 @@ TEST_CASE("a listener added after the process was reaped is called at once") {
   std::optional<process_status> seen;
   proc->on_reaped([&](const process_status& st) { seen = st; });
   CHECK_EQ(seen, process_status::exited(4));
+}
+
+TEST_CASE("a spawned process starts in its own process group with no signal "
+          "blocked or ignored") {
+  // What a test thread or a server may have changed must not leak into its
+  // children: a child that ignores SIGTERM could not be stopped in order.
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigset_t old_mask;
+  REQUIRE(::pthread_sigmask(SIG_BLOCK, &usr1, &old_mask) == 0);
+  auto old_usr2 = std::signal(SIGUSR2, SIG_IGN);
+  auto child = child_process::spawn("signal-state");
+  std::signal(SIGUSR2, old_usr2);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  auto pid = std::to_string(child.pid());
+  auto no_line = std::string{"(no line)"};
+  CHECK_EQ(child.read_line(5000ms).value_or(no_line),
+           "pgid " + pid + " pid " + pid);
+  CHECK_EQ(child.read_line(5000ms).value_or(no_line), "blocked 0");
+  CHECK_EQ(child.read_line(5000ms).value_or(no_line), "ignored 0");
+  auto st = child.wait(5000ms);
+  REQUIRE(st);
+  CHECK_MESSAGE(st->exited, st->to_string());
+}
+
+TEST_CASE("a test child's stdout reads line by line until the child closes it") {
+  auto child = child_process::spawn("print", {"out=one", "out=two", "tail=cut"});
+  CHECK_EQ(child.read_line(5000ms), "one");
+  CHECK_EQ(child.read_line(5000ms), "two");
+  // The unterminated tail is no line; the end of the output ends the wait.
+  CHECK_FALSE(child.read_line(5000ms));
+  REQUIRE(child.wait(5000ms));
+  CHECK_MESSAGE(zombie_children().empty(), render_pids(zombie_children()));
+}
+
+TEST_CASE("reading a line from a silent child gives up at the deadline") {
+  auto child = child_process::spawn("pause");
+  REQUIRE(child.read_line(5000ms)); // "pausing <pid>"
+  auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(child.read_line(50ms));
+  CHECK(std::chrono::steady_clock::now() - start >= 50ms);
+}
+
+TEST_CASE("self_executable names the running test binary") {
+  auto path = process::self_executable();
+  REQUIRE_MESSAGE(path, path.err().message);
+  CHECK_EQ(::access(path->c_str(), X_OK), 0);
+  CHECK_EQ(*path, self_executable());
 }
