@@ -1,10 +1,10 @@
-#include "shmbus/actors/backoff_options.hpp"
+#include "shmbus/supervision/backoff_options.hpp"
 
 #include <caf/sec.hpp>
 #include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
-using shmbus::actors::backoff_options;
+using shmbus::supervision::backoff_options;
 
 TEST_CASE("backoff delays double from the minimum up to the maximum") {
   backoff_options opts;

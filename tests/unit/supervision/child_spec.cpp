@@ -1,13 +1,13 @@
-#include "shmbus/actors/child_spec.hpp"
+#include "shmbus/supervision/child_spec.hpp"
 
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
-#include "shmbus/actors/child_counts.hpp"
-#include "shmbus/actors/child_info.hpp"
+#include "shmbus/supervision/child_counts.hpp"
+#include "shmbus/supervision/child_info.hpp"
 
 using namespace std::chrono_literals;
-using namespace shmbus::actors;
+using namespace shmbus::supervision;
 
 TEST_CASE("a worker gets 5 s to shut down and a supervisor waits without limit "
           "unless the spec says otherwise") {
@@ -49,5 +49,5 @@ TEST_CASE("child_info and child_counts render their fields") {
   CHECK_NE(str.find("db"), std::string::npos);
   CHECK_NE(str.find("restarting"), std::string::npos);
   child_counts counts{3, 2, 1, 2};
-  CHECK_EQ(caf::deep_to_string(counts), "shmbus::actors::child_counts(3, 2, 1, 2)");
+  CHECK_EQ(caf::deep_to_string(counts), "shmbus::supervision::child_counts(3, 2, 1, 2)");
 }

@@ -17,8 +17,8 @@
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
-#include "shmbus/actors/child_info.hpp"
-#include "shmbus/actors/child_spec.hpp"
+#include "shmbus/supervision/child_info.hpp"
+#include "shmbus/supervision/child_spec.hpp"
 
 namespace shmbus::test {
 
@@ -122,7 +122,7 @@ public:
   /// monitors the child; CAF notifies newest attachments first, so when the
   /// probe sees "gone", the supervisor's down_msg is already in its mailbox
   /// and any request sent afterwards is handled after it.
-  shmbus::actors::start_function worker(std::string id,
+  shmbus::supervision::start_function worker(std::string id,
                                         worker_options opts = {}) {
     auto attempts = std::make_shared<std::atomic<size_t>>(0);
     auto me = handle();
@@ -324,8 +324,8 @@ struct StringMaker<caf::actor> {
 };
 
 template <>
-struct StringMaker<shmbus::actors::child_state> {
-  static String convert(shmbus::actors::child_state x) {
+struct StringMaker<shmbus::supervision::child_state> {
+  static String convert(shmbus::supervision::child_state x) {
     return to_string(x).c_str();
   }
 };

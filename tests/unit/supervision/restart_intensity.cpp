@@ -1,9 +1,9 @@
-#include "shmbus/actors/restart_intensity.hpp"
+#include "shmbus/supervision/restart_intensity.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
-using shmbus::actors::restart_intensity;
+using shmbus::supervision::restart_intensity;
 
 TEST_CASE("restart intensity allows `intensity` restarts within the period "
           "and refuses one more") {

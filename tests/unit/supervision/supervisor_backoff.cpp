@@ -5,7 +5,7 @@
 
 using namespace std::chrono_literals;
 using namespace shmbus;
-using namespace shmbus::actors;
+using namespace shmbus::supervision;
 using namespace shmbus::test;
 
 namespace {
@@ -84,7 +84,7 @@ TEST_CASE_FIXTURE(supervisor_fixture,
   SUBCASE("restart_child refuses while the restart is pending") {
     auto hdl = restart_child(self(), sup, "a");
     REQUIRE_FALSE(hdl);
-    CHECK_EQ(hdl.error(), bus::errc::child_running);
+    CHECK_EQ(hdl.error(), errc::child_running);
   }
 }
 

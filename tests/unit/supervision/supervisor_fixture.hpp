@@ -12,15 +12,13 @@
 #include <doctest/doctest.h>
 
 #include "probe.hpp"
-#include "shmbus/actors/supervisor.hpp"
-#include "shmbus/bus/errc.hpp"
+#include "shmbus/supervision/supervisor.hpp"
 
 namespace shmbus::test {
 
 struct supervisor_test_config : caf::actor_system_config {
   supervisor_test_config() {
-    bus::add_error_category(*this);
-    actors::add_message_types(*this);
+    supervision::configure(*this);
   }
 };
 
@@ -71,9 +69,9 @@ struct supervisor_fixture {
   }
 
   /// Starts a supervisor that must start; the probe watches it.
-  caf::actor start(actors::supervisor_flags flags,
-                   std::vector<actors::child_spec> children) {
-    auto sup = actors::start_supervisor(sys, std::move(flags),
+  caf::actor start(supervision::supervisor_flags flags,
+                   std::vector<supervision::child_spec> children) {
+    auto sup = supervision::start_supervisor(sys, std::move(flags),
                                         std::move(children));
     REQUIRE_MESSAGE(sup, "start_supervisor failed: " << sys.render(sup.error()));
     supervisors.push_back(*sup);
@@ -81,17 +79,17 @@ struct supervisor_fixture {
     return *sup;
   }
 
-  actors::child_spec worker(std::string id, worker_options opts = {}) {
-    return actors::child_spec{id, probe.worker(id, std::move(opts))};
+  supervision::child_spec worker(std::string id, worker_options opts = {}) {
+    return supervision::child_spec{id, probe.worker(id, std::move(opts))};
   }
 
-  std::vector<actors::child_info> children_of(const caf::actor& sup) {
-    auto xs = actors::which_children(self(), sup);
+  std::vector<supervision::child_info> children_of(const caf::actor& sup) {
+    auto xs = supervision::which_children(self(), sup);
     REQUIRE_MESSAGE(xs, "which_children failed: " << sys.render(xs.error()));
     return *xs;
   }
 
-  actors::child_info child_of(const caf::actor& sup, const std::string& id) {
+  supervision::child_info child_of(const caf::actor& sup, const std::string& id) {
     for (auto& x : children_of(sup))
       if (x.id == id)
         return x;

@@ -8,9 +8,8 @@
 
 using namespace std::chrono_literals;
 using namespace shmbus;
-using namespace shmbus::actors;
+using namespace shmbus::supervision;
 using namespace shmbus::test;
-using bus::errc;
 
 namespace {
 

@@ -4,9 +4,8 @@
 #include "supervisor_fixture.hpp"
 
 using namespace shmbus;
-using namespace shmbus::actors;
+using namespace shmbus::supervision;
 using namespace shmbus::test;
-using bus::errc;
 
 TEST_CASE_FIXTURE(supervisor_fixture,
                   "start_supervisor starts the children in order and reports "

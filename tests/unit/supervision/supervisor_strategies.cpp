@@ -4,7 +4,7 @@
 #include "supervisor_fixture.hpp"
 
 using namespace shmbus;
-using namespace shmbus::actors;
+using namespace shmbus::supervision;
 using namespace shmbus::test;
 
 namespace {
