@@ -18,7 +18,6 @@ namespace shmbus::supervision {
 
 namespace {
 
-
 /// How many gone incarnations handle_exit recognises.
 constexpr size_t former_children_capacity = 64;
 
