@@ -1,9 +1,13 @@
 // Benchmark processes: this program re-executed as
-// `shmbus-bench --role NAME key=value...`. A child starts clean (no inherited
-// threads, its own CAF node id), dies with its parent, and is killed and
-// reaped by its handle on every exit path of the parent.
+// `shmbus-bench --role NAME key=value...` through shmbus::process::os_process,
+// so that they run under the rules of production (no inherited descriptors,
+// default signal mask and dispositions, their own process group). A child
+// starts clean (no inherited threads, its own CAF node id), dies with its
+// parent, and is killed and reaped by its handle on every exit path of the
+// parent.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -11,6 +15,8 @@
 
 #include "clock.hpp"
 #include "role_args.hpp"
+#include "shmbus/process/line_reader.hpp"
+#include "shmbus/process/os_process.hpp"
 
 namespace shmbus::bench {
 
@@ -30,49 +36,38 @@ public:
   /// /dev/null and its stderr is ours. Throws std::runtime_error on failure.
   static child_process spawn(const std::string& role, const role_args& args);
 
-  child_process(child_process&& other) noexcept;
-  child_process& operator=(child_process&& other) noexcept;
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
-
-  /// Kills (SIGKILL) and reaps a child that is still running.
-  ~child_process();
-
   pid_t pid() const noexcept {
-    return pid_;
+    return proc_->pid();
   }
 
   /// Next line of the child's stdout without '\n'; nullopt when the deadline
-  /// passes or the child closed its stdout first.
+  /// passes or the child closed its stdout first. Throws interrupted_error.
   std::optional<std::string> read_line(const deadline& until);
 
   /// Waits until the child exits and reaps it; returns a description such as
   /// "exited with code 0", or nullopt when the deadline passes first.
+  /// Throws interrupted_error.
   std::optional<std::string> wait(const deadline& until);
 
   /// True once reaped with exit code 0.
-  bool exited_cleanly() const noexcept {
-    return clean_exit_;
-  }
+  bool exited_cleanly() const;
 
+  /// Kills (SIGKILL) and reaps a child that is still running; the
+  /// destructor does the same.
   void kill_and_reap() noexcept;
 
 private:
-  child_process() = default;
+  explicit child_process(std::shared_ptr<process::os_process> proc);
 
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int stdout_fd_ = -1;
-  bool reaped_ = false;
-  bool clean_exit_ = false;
-  std::string buffer_;
+  std::shared_ptr<process::os_process> proc_;
+  process::line_reader stdout_;
 };
 
 /// First thing a child does: die with the parent (PR_SET_PDEATHSIG), and exit
 /// at once if the parent is already gone. Makes stdout line-buffered.
 void become_child(pid_t expected_parent);
 
-/// Path of this program, from /proc/self/exe.
+/// Path of this program, from /proc/self/exe; throws std::runtime_error.
 std::string self_executable();
 
 } // namespace shmbus::bench

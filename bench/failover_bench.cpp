@@ -19,12 +19,13 @@
 #include "placement.hpp"
 #include "process_pair.hpp"
 #include "stats.hpp"
+#include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/module_main.hpp"
 #include "shmbus/actors/module_spec.hpp"
-#include "shmbus/actors/os_process.hpp"
-#include "shmbus/actors/supervisor.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/process/os_process.hpp"
+#include "shmbus/supervision/supervisor.hpp"
 #include "shmbus/transport/bus_admin.hpp"
 #include "shmbus/transport/node.hpp"
 
@@ -260,6 +261,7 @@ int await_serving(caf::actor_system& sys, bus::node& node, int old_pid) {
 
 void module_failover(int kills, measurement& out) {
   bus::config cfg;
+  actors::configure(cfg);
   auto bus = "bench-sup-" + std::to_string(::getpid());
   transport::remove_bus(bus);
   cfg.shmbus.bus = bus;
@@ -277,13 +279,13 @@ void module_failover(int kills, measurement& out) {
   // The module's start-up alone: spawn -> its name answers.
   std::vector<double> startup;
   for (int i = 0; i < 10; ++i) {
-    actors::os_process::spawn_options opts;
+    process::os_process::spawn_options opts;
     opts.executable = spec.executable;
     opts.args = actors::module_arguments(spec, bus);
     auto spawned_at = mono_clock::now();
-    auto proc = actors::os_process::spawn(opts);
+    auto proc = process::os_process::spawn(opts);
     if (!proc)
-      throw std::runtime_error(sys.render(proc.error()));
+      throw std::runtime_error(proc.err().message);
     await_serving(sys, node, 0);
     startup.push_back(ms_between(spawned_at, mono_clock::now()));
     node.request_stop((*proc)->pid());
@@ -291,10 +293,10 @@ void module_failover(int kills, measurement& out) {
   }
   add_summary(out, "startup_ms", startup);
   // Under a supervisor: kill -9 -> down_msg, and -> serving again.
-  actors::supervisor_flags flags;
+  supervision::supervisor_flags flags;
   flags.intensity = kills + 10; // every kill is a restart: never give up here
   flags.period = std::chrono::seconds{3600};
-  auto sup = actors::start_supervisor(sys, flags,
+  auto sup = supervision::start_supervisor(sys, flags,
                                       {actors::module_child(spec, node)});
   if (!sup)
     throw std::runtime_error(sys.render(sup.error()));

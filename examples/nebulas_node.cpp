@@ -17,14 +17,16 @@
 #include <caf/all.hpp>
 
 #include "nebulas_protocol.hpp"
+#include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/module_spec.hpp"
-#include "shmbus/actors/supervisor.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/supervision/supervisor.hpp"
 
 using namespace std::chrono_literals;
 using namespace nebulas;
 namespace actors = shmbus::actors;
+namespace supervision = shmbus::supervision;
 
 namespace {
 
@@ -149,7 +151,7 @@ struct chain {
   }
 
   void show_children(const char* when) {
-    auto xs = actors::which_children(*self, supervisor);
+    auto xs = supervision::which_children(*self, supervisor);
     if (!xs) {
       say("which_children failed: %s", sys.render(xs.error()).c_str());
       return;
@@ -158,7 +160,7 @@ struct chain {
     for (auto& x : *xs) {
       auto published = bus.lookup(x.id);
       auto line = "  " + x.id + ": " + to_string(x.state);
-      if (published && x.state == actors::child_state::running)
+      if (published && x.state == supervision::child_state::running)
         line += ", pid " + std::to_string(pid_of(*published));
       line += ", restarts " + std::to_string(x.restarts);
       if (x.last_exit_reason)
@@ -193,7 +195,7 @@ struct chain {
   /// started once its names resolve to the new process).
   bool await_new_storage(const caf::actor& old_child) {
     for (int attempt = 0; attempt < 100; ++attempt) {
-      auto xs = actors::which_children(*self, supervisor);
+      auto xs = supervision::which_children(*self, supervisor);
       if (!xs)
         break;
       for (auto& x : *xs) {
@@ -213,7 +215,7 @@ struct chain {
   }
 
   caf::actor child_handle(const std::string& id) {
-    if (auto xs = actors::which_children(*self, supervisor))
+    if (auto xs = supervision::which_children(*self, supervisor))
       for (auto& x : *xs)
         if (x.id == id)
           return x.handle;
@@ -256,7 +258,7 @@ int main(int argc, char** argv) {
     return 0;
   if (cfg.module_executable.empty())
     cfg.module_executable = sibling_program("nebulas-module");
-  actors::add_message_types(cfg);
+  actors::configure(cfg); // error categories and the supervisor's replies
   caf::actor_system sys{cfg};
   auto bus = shmbus::bus::node::start(sys);
   if (!bus) {
@@ -266,7 +268,7 @@ int main(int argc, char** argv) {
   }
   say("pid %d created bus '%s'", static_cast<int>(::getpid()),
       cfg.shmbus.bus.c_str());
-  std::vector<actors::child_spec> children;
+  std::vector<supervision::child_spec> children;
   for (auto name : {storage_name, consensus_name, rpc_name}) {
     actors::module_spec spec;
     spec.name = name;
@@ -277,13 +279,13 @@ int main(int argc, char** argv) {
     spec.kill_after = 3s;
     children.push_back(actors::module_child(spec, **bus));
   }
-  actors::supervisor_flags flags;
+  supervision::supervisor_flags flags;
   flags.name = "modules";
   flags.intensity = 3;
   flags.period = 10s;
   say("starting modules storage, consensus and rpc under a one_for_one "
       "supervisor");
-  auto sup = actors::start_supervisor(sys, flags, std::move(children));
+  auto sup = supervision::start_supervisor(sys, flags, std::move(children));
   if (!sup) {
     std::fprintf(stderr, "[node] %s\n", sys.render(sup.error()).c_str());
     return 1;

@@ -12,18 +12,24 @@
 #include <unistd.h>
 
 #include "error_text.hpp"
-#include "shmbus/actors/backoff_options.hpp"
-#include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/os_process.hpp"
-#include "shmbus/actors/process_tree.hpp"
-#include "shmbus/actors/process_watcher.hpp"
-#include "shmbus/actors/restart_intensity.hpp"
+#include "shmbus/process/defaults.hpp"
+#include "shmbus/process/os_process.hpp"
+#include "shmbus/process/process_tree.hpp"
+#include "shmbus/process/process_watcher.hpp"
+#include "shmbus/supervision/backoff_options.hpp"
+#include "shmbus/supervision/restart_intensity.hpp"
 #include "shmbus/transport/bus_name.hpp"
 #include "shmbus/transport/segment.hpp"
 
 namespace shmbus::actors {
 
 namespace {
+
+using process::children_of;
+using process::os_process;
+using process::process_status;
+using process::process_watcher;
+using process::signal_name;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -89,8 +95,9 @@ int launcher::run() {
 }
 
 int launcher::run_servers() {
-  restart_intensity intensity{opts_.max_restarts, opts_.restart_period};
-  backoff_options backoff;
+  supervision::restart_intensity intensity{opts_.max_restarts,
+                                           opts_.restart_period};
+  supervision::backoff_options backoff;
   backoff.min_delay = opts_.restart_delay;
   backoff.max_delay = opts_.max_restart_delay;
   backoff.random_factor = 0.0;
@@ -101,7 +108,7 @@ int launcher::run_servers() {
     so.args = opts_.server_arguments();
     auto server = os_process::spawn(so);
     if (!server) {
-      log(error_text(server.error()));
+      log(server.err().message);
       return exit_gave_up;
     }
     auto pid = (*server)->pid();
@@ -200,7 +207,7 @@ process_status launcher::supervise(os_process& server) {
     auto rc = ::poll(fds, server.pidfd() >= 0 ? 2 : 1, poll_ms(until));
     if (rc < 0 && errno != EINTR) {
       log("poll failed: " + std::string{std::strerror(errno)});
-      server.kill_and_reap(defaults::reap_timeout);
+      server.kill_and_reap(process::defaults::reap_timeout);
     }
     if (fds[0].revents != 0) {
       auto first_stop = !stop_requested_;
@@ -242,7 +249,7 @@ void launcher::wait_for_orphans() {
         ::kill(x.pid, SIGKILL);
       }
       // SIGKILLed processes end at once; bounded all the same.
-      until = clock_type::now() + defaults::reap_timeout;
+      until = clock_type::now() + process::defaults::reap_timeout;
       while (!children_of(::getpid()).empty()
              && clock_type::now() < until) {
         pollfd fd{signal_fd_, POLLIN, 0};

@@ -9,15 +9,17 @@
 #include <caf/send.hpp>
 
 #include "shmbus/actors/defaults.hpp"
-#include "shmbus/actors/os_process.hpp"
-#include "shmbus/bus/errc.hpp"
+#include "shmbus/actors/errc.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/process/defaults.hpp"
+#include "shmbus/process/os_process.hpp"
 
 namespace shmbus::actors {
 
 namespace {
 
-using bus::errc;
+using process::os_process;
+using process::process_status;
 
 std::string in_ms(caf::timespan x) {
   using std::chrono::duration_cast;
@@ -99,7 +101,7 @@ void module_actor::on_exit() {
   // Also the path of exit_reason::kill, which no handler sees: the process
   // must not outlive its actor, and must not become a zombie.
   if (proc_ && !proc_->status())
-    proc_->kill_and_reap(defaults::reap_timeout);
+    proc_->kill_and_reap(process::defaults::reap_timeout);
   names_.clear();
 }
 
@@ -192,12 +194,12 @@ caf::error module_actor::exit_reason() const {
         what += "it ignored the stop request"
                 + std::string{term_sent_ ? " and SIGTERM" : ""} + " for "
                 + in_ms(kill_after_) + " and was ";
-      return bus::make_error(code_for(), what + how);
+      return make_error(code_for(), what + how);
     }
     case stop_cause::actor_down:
-      return bus::make_error(code_for(), who() + ": " + actor_down_
-                                           + "; the process was stopped and "
-                                           + how);
+      return make_error(code_for(), who() + ": " + actor_down_
+                                      + "; the process was stopped and "
+                                      + how);
     case stop_cause::none:
     case stop_cause::unreachable:
       break;
@@ -207,12 +209,11 @@ caf::error module_actor::exit_reason() const {
   if (st.how == process_status::kind::signaled) {
     auto loss = bus_.loss_of(proc_->pid());
     if (loss && loss->cause == transport::loss_cause::heartbeat_timeout)
-      return bus::make_error(errc::module_hung,
-                             who() + " hung (" + loss->text
-                               + ") and the bus " + how);
-    return bus::make_error(errc::module_killed, who() + " was " + how);
+      return make_error(errc::module_hung,
+                        who() + " hung (" + loss->text + ") and the bus " + how);
+    return make_error(errc::module_killed, who() + " was " + how);
   }
-  return bus::make_error(errc::module_exited, who() + " " + how);
+  return make_error(errc::module_exited, who() + " " + how);
 }
 
 std::string module_actor::who() const {

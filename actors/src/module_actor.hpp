@@ -19,15 +19,14 @@
 #include <caf/system_messages.hpp>
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/process_status.hpp"
+#include "shmbus/process/fwd.hpp"
+#include "shmbus/process/process_status.hpp"
 
 namespace shmbus::bus {
 class node;
 } // namespace shmbus::bus
 
 namespace shmbus::actors {
-
-class os_process;
 
 /// Sent by the reaping thread: (kind, value) of the process_status.
 using module_ended_atom = caf::atom_constant<caf::atom("md_ended")>;
@@ -50,7 +49,7 @@ public:
   };
 
   module_actor(caf::actor_config& cfg, std::string module_name,
-               std::shared_ptr<os_process> proc, bus::node& bus,
+               std::shared_ptr<process::os_process> proc, bus::node& bus,
                std::vector<published> names, caf::timespan term_after,
                caf::timespan kill_after);
 
@@ -75,7 +74,7 @@ private:
 
   void handle_down(caf::down_msg& dm);
 
-  void handle_ended(process_status st);
+  void handle_ended(process::process_status st);
 
   /// Starts the stop sequence (once); `cause` is remembered for the reason.
   void begin_stop(stop_cause cause);
@@ -92,14 +91,14 @@ private:
   std::string who() const;
 
   std::string module_name_;
-  std::shared_ptr<os_process> proc_;
+  std::shared_ptr<process::os_process> proc_;
   bus::node& bus_;
   std::vector<published> names_;
   size_t names_up_;
   caf::timespan term_after_;
   caf::timespan kill_after_;
 
-  std::optional<process_status> ended_;
+  std::optional<process::process_status> ended_;
   stop_cause stop_cause_ = stop_cause::none;
   caf::error requested_reason_;     // of the exit_msg
   std::string actor_down_;          // "its actor 'x' went down with ..."

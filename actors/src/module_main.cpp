@@ -11,9 +11,10 @@
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "shmbus/actors/defaults.hpp"
+#include "shmbus/actors/errc.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/supervision/defaults.hpp"
 
 namespace shmbus::actors {
 
@@ -57,7 +58,7 @@ void stop_actors(caf::actor_system& sys, const std::vector<caf::actor>& xs) {
     ++pending;
   }
   auto until = std::chrono::steady_clock::now()
-               + defaults::worker_shutdown_timeout;
+               + supervision::defaults::worker_shutdown_timeout;
   while (pending > 0) {
     auto left = until - std::chrono::steady_clock::now();
     bool timed_out = left <= decltype(left)::zero();
@@ -85,6 +86,8 @@ int run_module(bus::config& cfg, int argc, char** argv, module_init init) {
   // die first (then the bus makes us exit with the server-lost code): a
   // write to them must fail with EPIPE, not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
+  // Errors of supervisors and modules inside the module render by name.
+  configure(cfg);
   try {
     auto ordered = shmbus_flags_first(argc, argv);
     if (auto err = cfg.parse(std::move(ordered)))

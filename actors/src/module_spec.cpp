@@ -9,18 +9,22 @@
 #include <caf/node_id.hpp>
 #include <caf/sec.hpp>
 
-#include "error_text.hpp"
 #include "module_actor.hpp"
-#include "shmbus/actors/os_process.hpp"
-#include "shmbus/actors/process_watcher.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/process/defaults.hpp"
+#include "shmbus/process/os_process.hpp"
+#include "shmbus/process/process_watcher.hpp"
 
 namespace shmbus::actors {
 
 namespace {
 
-using bus::errc;
+using process::os_process;
+using process::process_watcher;
+using supervision::child_spec;
+using supervision::restart_type;
+using supervision::shutdown_policy;
 using clock_type = std::chrono::steady_clock;
 
 /// Longest single lookup while waiting for a name: between two, the start
@@ -54,7 +58,7 @@ void stop_failed_start(os_process& proc, const module_spec& spec) {
   proc.signal(SIGTERM);
   proc.signal(SIGCONT); // a stopped process acts on SIGTERM only once it runs
   if (!proc.wait_for(spec.kill_after - spec.term_after))
-    proc.kill_and_reap(defaults::reap_timeout);
+    proc.kill_and_reap(process::defaults::reap_timeout);
 }
 
 caf::expected<caf::actor> start_module(caf::actor_system& sys,
@@ -66,13 +70,13 @@ caf::expected<caf::actor> start_module(caf::actor_system& sys,
   opts.executable = spec.executable;
   opts.args = module_arguments(spec, bus.settings().bus);
   opts.env = spec.env;
-  opts.capture_output = true;
+  opts.capture_stdout = true;
+  opts.capture_stderr = true;
   auto proc = os_process::spawn(opts);
   if (!proc) {
     // E.g. no such executable: glibc reports a failed exec synchronously.
     return caf::make_error(caf::sec::runtime_error,
-                           "module '" + spec.name + "': "
-                             + error_text(proc.error()));
+                           "module '" + spec.name + "': " + proc.err().message);
   }
   process_watcher::line_sink out;
   process_watcher::line_sink err;
@@ -98,10 +102,10 @@ caf::expected<caf::actor> start_module(caf::actor_system& sys,
                        [&](auto& f) { return f.name == x; }))
         missing.push_back(x);
     stop_failed_start(**proc, spec);
-    return bus::make_error(errc::module_start_timeout,
-                           who + " did not publish " + quoted_list(missing)
-                             + " within " + in_ms(spec.start_timeout) + why
-                             + stale);
+    return make_error(errc::module_start_timeout,
+                      who + " did not publish " + quoted_list(missing)
+                        + " within " + in_ms(spec.start_timeout) + why
+                        + stale);
   };
   for (auto& name : spec.publishes) {
     for (;;) {
@@ -112,7 +116,7 @@ caf::expected<caf::actor> start_module(caf::actor_system& sys,
         return fail("");
       auto x = bus.lookup(name, std::min<caf::timespan>(remaining, lookup_slice));
       if (!x) {
-        if (x.error() != errc::name_not_found)
+        if (x.error() != bus::errc::name_not_found)
           return fail(": looking it up failed: " + sys.render(x.error()));
         continue;
       }

@@ -24,16 +24,6 @@ const char* to_string(errc x) noexcept {
     case errc::name_in_use: return "name_in_use";
     case errc::name_table_full: return "name_table_full";
     case errc::interface_mismatch: return "interface_mismatch";
-    case errc::child_start_failed: return "child_start_failed";
-    case errc::restart_intensity_exceeded: return "restart_intensity_exceeded";
-    case errc::child_not_found: return "child_not_found";
-    case errc::child_already_exists: return "child_already_exists";
-    case errc::child_running: return "child_running";
-    case errc::module_exited: return "module_exited";
-    case errc::module_killed: return "module_killed";
-    case errc::module_start_timeout: return "module_start_timeout";
-    case errc::module_hung: return "module_hung";
-    case errc::launcher_running: return "launcher_running";
   }
   return "unknown";
 }

@@ -1,6 +1,5 @@
 // Shared by the module and launcher tests: the echo actor that test modules
-// publish, a bus server in the test process with a supervisor of modules,
-// and the zombie check.
+// publish and a bus server in the test process with a supervisor of modules.
 #pragma once
 
 #include <chrono>
@@ -19,13 +18,14 @@
 
 #include "bus_fixture.hpp"
 #include "child_process.hpp"
+#include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/module_spec.hpp"
-#include "shmbus/actors/process_tree.hpp"
-#include "shmbus/actors/supervisor.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/supervision/supervisor.hpp"
 #include "wait.hpp"
+#include "zombie_check.hpp"
 
 namespace shmbus::test {
 
@@ -50,22 +50,6 @@ inline caf::behavior echo_actor(caf::event_based_actor*, std::string name) {
       return x;
     },
   };
-}
-
-/// Children of this process that are zombies: must be empty after any test.
-inline std::vector<pid_t> zombie_children() {
-  std::vector<pid_t> result;
-  for (auto& x : actors::children_of(::getpid()))
-    if (x.state == 'Z')
-      result.push_back(x.pid);
-  return result;
-}
-
-inline std::string render_pids(const std::vector<pid_t>& xs) {
-  std::string result;
-  for (auto x : xs)
-    result += (result.empty() ? "" : " ") + std::to_string(x);
-  return result;
 }
 
 /// Collects the forwarded output lines of modules.
@@ -111,7 +95,7 @@ struct module_fixture {
   std::vector<caf::actor> supervisors;
 
   explicit module_fixture(const std::string& tag) : bus(tag) {
-    actors::add_message_types(cfg);
+    actors::configure(cfg);
     sys = std::make_unique<caf::actor_system>(cfg);
     bus::bus_settings settings;
     settings.bus = bus.name;
@@ -159,17 +143,17 @@ struct module_fixture {
     return spec;
   }
 
-  caf::expected<caf::actor> try_start(actors::supervisor_flags flags,
-                                      std::vector<actors::child_spec> children) {
-    auto sup = actors::start_supervisor(*sys, std::move(flags),
+  caf::expected<caf::actor> try_start(supervision::supervisor_flags flags,
+                                      std::vector<supervision::child_spec> children) {
+    auto sup = supervision::start_supervisor(*sys, std::move(flags),
                                         std::move(children));
     if (sup)
       supervisors.push_back(*sup);
     return sup;
   }
 
-  caf::actor start(actors::supervisor_flags flags,
-                   std::vector<actors::child_spec> children) {
+  caf::actor start(supervision::supervisor_flags flags,
+                   std::vector<supervision::child_spec> children) {
     auto sup = try_start(std::move(flags), std::move(children));
     REQUIRE_MESSAGE(sup, "start_supervisor failed: " << sys->render(sup.error()));
     return *sup;
@@ -188,8 +172,8 @@ struct module_fixture {
     return result;
   }
 
-  actors::child_info child(const caf::actor& sup, const std::string& id) {
-    auto xs = actors::which_children(**self, sup);
+  supervision::child_info child(const caf::actor& sup, const std::string& id) {
+    auto xs = supervision::which_children(**self, sup);
     REQUIRE_MESSAGE(xs, "which_children failed: " << sys->render(xs.error()));
     for (auto& x : *xs)
       if (x.id == id)
@@ -199,14 +183,14 @@ struct module_fixture {
   }
 
   /// Waits until child `id` runs with a handle other than `old`.
-  std::optional<actors::child_info>
+  std::optional<supervision::child_info>
   await_restart(const caf::actor& sup, const std::string& id,
                 const caf::actor& old, std::chrono::milliseconds deadline) {
-    std::optional<actors::child_info> result;
+    std::optional<supervision::child_info> result;
     wait_until(
       [&] {
         auto x = child(sup, id);
-        if (x.state == actors::child_state::running && x.handle
+        if (x.state == supervision::child_state::running && x.handle
             && x.handle != old) {
           result = x;
           return true;

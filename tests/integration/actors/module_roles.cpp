@@ -1,6 +1,6 @@
-// Processes that the module and launcher tests start: plain processes for
-// os_process, module programs built on run_module(), a bus server with a
-// module supervisor, a dummy server and the launcher itself.
+// Processes that the module and launcher tests start: module programs built
+// on run_module(), a bus server with a module supervisor, a dummy server and
+// the launcher itself. Plain processes are in support/process_roles.cpp.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -16,13 +16,14 @@
 
 #include "child_process.hpp"
 #include "module_helpers.hpp"
+#include "role_helpers.hpp"
 #include "shmbus/actors/launcher.hpp"
 #include "shmbus/actors/module_main.hpp"
 #include "shmbus/actors/module_spec.hpp"
-#include "shmbus/actors/os_process.hpp"
-#include "shmbus/actors/supervisor.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/process/os_process.hpp"
+#include "shmbus/supervision/supervisor.hpp"
 
 using namespace shmbus;
 using namespace shmbus::test;
@@ -49,104 +50,7 @@ struct argv_builder {
   std::vector<char*> ptrs;
 };
 
-std::vector<std::string> values_of(const std::vector<std::string>& args,
-                                   const std::string& key) {
-  std::vector<std::string> result;
-  for (auto& x : args)
-    if (x.rfind(key + "=", 0) == 0)
-      result.push_back(x.substr(key.size() + 1));
-  return result;
-}
-
-bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
-  for (auto& x : args)
-    if (x == flag)
-      return true;
-  return false;
-}
-
-/// Blocks the stop signals in every thread created afterwards, so that only
-/// wait_for_stop_signal() sees them.
-void block_stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-/// Waits for SIGTERM or SIGINT, at most `limit` (a child never outlives a
-/// broken test for long).
-int wait_for_stop_signal(std::chrono::seconds limit) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  timespec ts{static_cast<time_t>(limit.count()), 0};
-  return sigtimedwait(&set, nullptr, &ts);
-}
-
 } // namespace
-
-// -- plain processes ----------------------------------------------------------
-
-// args: out=TEXT... err=TEXT... tail=TEXT exit=N
-// Writes each out/err line, then `tail` without newline to stdout, exits N.
-SHMBUS_CHILD_ROLE("print") {
-  for (auto& x : values_of(args, "out"))
-    std::printf("%s\n", x.c_str());
-  std::fflush(stdout);
-  for (auto& x : values_of(args, "err"))
-    std::fprintf(stderr, "%s\n", x.c_str());
-  for (auto& x : values_of(args, "tail"))
-    std::printf("%s", x.c_str());
-  std::fflush(stdout);
-  auto code = values_of(args, "exit");
-  return code.empty() ? 0 : std::stoi(code.front());
-}
-
-// Prints "fds N": open descriptors beyond 0, 1 and 2.
-SHMBUS_CHILD_ROLE("fds") {
-  int n = 0;
-  if (auto* dir = ::opendir("/proc/self/fd")) {
-    while (auto* ent = ::readdir(dir)) {
-      if (ent->d_name[0] == '.')
-        continue;
-      auto fd = std::atoi(ent->d_name);
-      if (fd > 2 && fd != ::dirfd(dir))
-        ++n;
-    }
-    ::closedir(dir);
-  }
-  std::printf("fds %d\n", n);
-  return 0;
-}
-
-// Prints "NAME=VALUE" for each argument NAME.
-SHMBUS_CHILD_ROLE("env") {
-  for (auto& x : args) {
-    auto* value = std::getenv(x.c_str());
-    std::printf("%s=%s\n", x.c_str(), value ? value : "(unset)");
-  }
-  return 0;
-}
-
-// Waits for signals until one ends it. `outlive-parent`: survives its
-// parent (an orphan for the launcher to deal with), but not beyond 30 s.
-SHMBUS_CHILD_ROLE("pause") {
-  auto outlive = has_flag(args, "outlive-parent");
-  if (outlive)
-    ::prctl(PR_SET_PDEATHSIG, 0); // before we say we are ready
-  std::printf("pausing %d\n", static_cast<int>(::getpid()));
-  std::fflush(stdout);
-  if (outlive) {
-    block_stop_signals();
-    wait_for_stop_signal(std::chrono::seconds{30});
-    return 0;
-  }
-  for (;;)
-    ::pause();
-}
 
 // -- modules ------------------------------------------------------------------
 
@@ -217,9 +121,9 @@ SHMBUS_CHILD_ROLE("bus-server") {
   spec.executable = self_executable();
   spec.args = {"--child", "module", "publish=echo"};
   spec.publishes = {"echo"};
-  actors::supervisor_flags flags;
+  supervision::supervisor_flags flags;
   flags.intensity = 3;
-  auto sup = actors::start_supervisor(sys, flags,
+  auto sup = supervision::start_supervisor(sys, flags,
                                       {actors::module_child(spec, **node)});
   if (!sup) {
     std::printf("server: %s\n", sys.render(sup.error()).c_str());
@@ -268,7 +172,7 @@ SHMBUS_CHILD_ROLE("exit-with-module") {
   spec.executable = self_executable();
   spec.args = {"--child", "module", "publish=echo"};
   spec.publishes = {"echo"};
-  auto sup = actors::start_supervisor(sys, {},
+  auto sup = supervision::start_supervisor(sys, {},
                                       {actors::module_child(spec, **node)});
   auto echo = (*node)->lookup("echo");
   if (!sup || !echo)
@@ -285,10 +189,10 @@ SHMBUS_CHILD_ROLE("dummy-server") {
   block_stop_signals();
   std::printf("dummy server pid %d\n", static_cast<int>(::getpid()));
   if (has_flag(args, "orphan")) {
-    actors::os_process::spawn_options opts;
+    process::os_process::spawn_options opts;
     opts.executable = self_executable();
     opts.args = {"--child", "pause", "outlive-parent"};
-    auto child = actors::os_process::spawn(opts);
+    auto child = process::os_process::spawn(opts);
     if (child) {
       std::printf("orphan pid %d\n", static_cast<int>((*child)->pid()));
       std::fflush(stdout);

@@ -13,14 +13,13 @@
 
 using namespace shmbus;
 using namespace shmbus::test;
-using actors::child_state;
+using supervision::child_state;
 using actors::output_stream;
-using bus::errc;
 
 namespace {
 
-actors::supervisor_flags flags(size_t intensity = 3) {
-  actors::supervisor_flags result;
+supervision::supervisor_flags flags(size_t intensity = 3) {
+  supervision::supervisor_flags result;
   result.intensity = intensity;
   result.period = 10s;
   result.name = "modules";
@@ -76,7 +75,7 @@ TEST_CASE("a module killed with SIGKILL is restarted with a new pid and its "
   REQUIRE_EQ(::kill(*pid, SIGKILL), 0);
   auto reason = f.down_reason(first, 5000ms);
   REQUIRE(reason);
-  CHECK_EQ(*reason, errc::module_killed);
+  CHECK_EQ(*reason, actors::errc::module_killed);
   auto text = f.render(*reason);
   CHECK_MESSAGE(contains(text, "module 'echo' (pid " + std::to_string(*pid)
                                  + ") was killed by signal 9 (SIGKILL)"),
@@ -84,7 +83,7 @@ TEST_CASE("a module killed with SIGKILL is restarted with a new pid and its "
   auto restarted = f.await_restart(sup, "echo", first, 5000ms);
   REQUIRE(restarted);
   CHECK_EQ(restarted->restarts, 1u);
-  CHECK_EQ(restarted->last_exit_reason, errc::module_killed);
+  CHECK_EQ(restarted->last_exit_reason, actors::errc::module_killed);
   auto new_pid = f.pid_behind("echo");
   REQUIRE(new_pid);
   CHECK_NE(*new_pid, *pid);
@@ -104,7 +103,7 @@ TEST_CASE("a module that exits with a code is restarted and the code shows "
   caf::anon_send(*echo, std::string{"exit:7"});
   auto restarted = f.await_restart(sup, "echo", first, 5000ms);
   REQUIRE(restarted);
-  CHECK_EQ(restarted->last_exit_reason, errc::module_exited);
+  CHECK_EQ(restarted->last_exit_reason, actors::errc::module_exited);
   auto text = f.render(restarted->last_exit_reason);
   CHECK_MESSAGE(contains(text, "module 'echo' (pid " + std::to_string(*pid)
                                  + ") exited with code 7"),
@@ -117,7 +116,7 @@ TEST_CASE("a transient module that exits with code 0 went down normally and "
   module_fixture f{"mod-transient"};
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
   auto sup = f.start(flags(), {actors::module_child(
-                                spec, *f.node, actors::restart_type::transient)});
+                                spec, *f.node, supervision::restart_type::transient)});
   auto first = f.child(sup, "echo").handle;
   auto echo = f.node->lookup("echo");
   REQUIRE(echo);
@@ -126,7 +125,7 @@ TEST_CASE("a transient module that exits with code 0 went down normally and "
   REQUIRE(reason);
   CHECK_EQ(*reason, caf::exit_reason::normal);
   // Our down_msg may overtake the supervisor's: wait until it has decided.
-  actors::child_info info;
+  supervision::child_info info;
   REQUIRE(wait_until(
     [&] {
       info = f.child(sup, "echo");
@@ -149,12 +148,12 @@ TEST_CASE("a stopped (hung) module is killed by the bus after the heartbeat "
   REQUIRE_EQ(::kill(*pid, SIGSTOP), 0);
   auto reason = f.down_reason(first, 5000ms);
   REQUIRE(reason);
-  CHECK_EQ(*reason, errc::module_hung);
+  CHECK_EQ(*reason, actors::errc::module_hung);
   auto text = f.render(*reason);
   CHECK_MESSAGE(contains(text, "heartbeat"), text);
   auto restarted = f.await_restart(sup, "echo", first, 5000ms);
   REQUIRE(restarted);
-  CHECK_EQ(restarted->last_exit_reason, errc::module_hung);
+  CHECK_EQ(restarted->last_exit_reason, actors::errc::module_hung);
   auto new_pid = f.pid_behind("echo");
   REQUIRE(new_pid);
   CHECK_NE(*new_pid, *pid);
@@ -174,7 +173,7 @@ TEST_CASE("a module that exits at every start makes its supervisor give up") {
   auto reason = f.down_reason(sup, 10000ms);
   std::remove(marker.c_str());
   REQUIRE(reason);
-  CHECK_EQ(*reason, errc::restart_intensity_exceeded);
+  CHECK_EQ(*reason, supervision::errc::restart_intensity_exceeded);
   auto text = f.render(*reason);
   CHECK_MESSAGE(contains(text, "did not publish 'flaky'"), text);
   CHECK_MESSAGE(contains(text, "exited with code 3 meanwhile"), text);
@@ -188,7 +187,7 @@ TEST_CASE("a module that does not publish its names in time fails to start "
   spec.start_timeout = 300ms;
   auto sup = f.try_start(flags(), {actors::module_child(spec, *f.node)});
   REQUIRE_FALSE(sup);
-  CHECK_EQ(sup.error(), errc::child_start_failed);
+  CHECK_EQ(sup.error(), supervision::errc::child_start_failed);
   auto text = f.render(sup.error());
   CHECK_MESSAGE(contains(text, "module 'silent' (pid "), text);
   CHECK_MESSAGE(contains(text, "did not publish 'silent' within 300 ms"), text);
@@ -202,7 +201,7 @@ TEST_CASE("a module asked to stop over the bus exits and counts as shut down") {
   spec.kill_after = 8s;
   auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
   auto t0 = std::chrono::steady_clock::now();
-  auto err = actors::terminate_child(**f.self, sup, "echo");
+  auto err = supervision::terminate_child(**f.self, sup, "echo");
   auto took = std::chrono::steady_clock::now() - t0;
   REQUIRE_MESSAGE(!err, f.render(err));
   auto info = f.child(sup, "echo");
@@ -219,9 +218,9 @@ TEST_CASE("a module ignoring the stop request gets SIGTERM") {
   spec.term_after = 200ms;
   spec.kill_after = 5s;
   auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
-  REQUIRE(!actors::terminate_child(**f.self, sup, "stubborn"));
+  REQUIRE(!supervision::terminate_child(**f.self, sup, "stubborn"));
   auto info = f.child(sup, "stubborn");
-  CHECK_EQ(info.last_exit_reason, errc::module_killed);
+  CHECK_EQ(info.last_exit_reason, actors::errc::module_killed);
   auto text = f.render(info.last_exit_reason);
   CHECK_MESSAGE(contains(text, "killed by signal 15 (SIGTERM)"), text);
   check_no_zombies();
@@ -233,9 +232,9 @@ TEST_CASE("a module ignoring the stop request and SIGTERM gets SIGKILL") {
   spec.term_after = 100ms;
   spec.kill_after = 400ms;
   auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
-  REQUIRE(!actors::terminate_child(**f.self, sup, "deaf"));
+  REQUIRE(!supervision::terminate_child(**f.self, sup, "deaf"));
   auto info = f.child(sup, "deaf");
-  CHECK_EQ(info.last_exit_reason, errc::module_killed);
+  CHECK_EQ(info.last_exit_reason, actors::errc::module_killed);
   auto text = f.render(info.last_exit_reason);
   CHECK_MESSAGE(contains(text, "ignored the stop request and SIGTERM for 400 ms "
                                "and was killed by signal 9 (SIGKILL)"),

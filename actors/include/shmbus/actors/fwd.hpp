@@ -1,4 +1,5 @@
-// Forward declarations of the supervision layer.
+// Forward declarations of the actors layer: module processes and the
+// launcher, on top of the bus, the supervisor and OS processes.
 #pragma once
 
 #include <cstdint>
@@ -7,20 +8,13 @@ namespace shmbus::actors {
 
 // -- enums --------------------------------------------------------------------
 
-enum class child_kind : uint8_t;
-enum class child_state : uint8_t;
-enum class restart_strategy : uint8_t;
-enum class restart_type : uint8_t;
-enum class shutdown_mode : uint8_t;
+enum class errc : uint8_t;
+enum class output_stream : uint8_t;
 
 // -- classes and structs ------------------------------------------------------
 
-class restart_intensity;
-struct backoff_options;
-struct child_counts;
-struct child_info;
-struct child_spec;
-struct shutdown_policy;
-struct supervisor_flags;
+class launcher;
+struct launcher_options;
+struct module_spec;
 
 } // namespace shmbus::actors

@@ -20,12 +20,11 @@
 
 #include "shmbus/actors/fwd.hpp"
 #include "shmbus/actors/launcher_options.hpp"
-#include "shmbus/actors/process_status.hpp"
+#include "shmbus/process/fwd.hpp"
+#include "shmbus/process/process_status.hpp"
 #include "shmbus/transport/bus_lock.hpp"
 
 namespace shmbus::actors {
-
-class os_process;
 
 class launcher {
 public:
@@ -48,6 +47,7 @@ public:
   /// Takes the launcher lock and runs the server until it stops for good.
   /// Blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD in the calling thread: call
   /// it from a single-threaded program's main thread.
+  /// @warning Blocks the caller until the server has stopped for good.
   int run();
 
 private:
@@ -64,7 +64,7 @@ private:
 
   /// Waits until the server ends, forwarding stop signals; SIGKILLs it
   /// `stop_timeout` after the first one.
-  process_status supervise(os_process& server);
+  process::process_status supervise(process::os_process& server);
 
   /// After the server ended: reaps its orphaned children, waits up to
   /// `orphan_timeout` for the others to exit, then SIGKILLs and reaps them.

@@ -44,11 +44,14 @@ constexpr int stopped = 0;      ///< asked to stop, or --help
 constexpr int setup_failed = 1; ///< bad arguments, no bus, init failed
 } // namespace module_exit_code
 
-/// Parses the command line into `cfg` (`--shmbus.*` flags anywhere in it,
-/// the program's own options after them), starts the actor system and the
-/// bus node, calls `init`, waits for a stop request, then leaves the bus,
-/// stops the actors `init` returned and the actor system. Errors go to
-/// stderr with what to do about them.
+/// Registers this layer with `cfg` (actors::configure), parses the command
+/// line into it (`--shmbus.*` flags anywhere in it, the program's own
+/// options after them), starts the actor system and the bus node, calls
+/// `init`, waits for a stop request, then leaves the bus, stops the actors
+/// `init` returned and the actor system. Errors go to stderr with what to do
+/// about them.
+/// @warning Blocks the calling thread (a program's main) until the module
+/// stops.
 int run_module(bus::config& cfg, int argc, char** argv, module_init init);
 
 /// As above with a plain bus::config.

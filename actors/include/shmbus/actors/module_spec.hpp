@@ -7,13 +7,15 @@
 //   storage.executable = "/usr/lib/nebulas/nebulas-module";
 //   storage.args = {"--module=storage"};
 //   storage.publishes = {"storage"};
-//   auto sup = start_supervisor(sys, flags, {module_child(storage, *bus)});
+//   auto sup = supervision::start_supervisor(sys, flags,
+//                                            {module_child(storage, *bus)});
 //
 // The child's handle is a local actor that stands for the process: it goes
 // down when the process ends, with an exit reason that says how
-// (errc::module_exited, module_killed, module_hung; exit_reason::normal for
-// code 0), and stopping it stops the process: a stop request over the bus,
-// then SIGTERM, then SIGKILL. No process is ever left unreaped.
+// (actors::errc::module_exited, module_killed, module_hung;
+// exit_reason::normal for code 0), and stopping it stops the process: a stop
+// request over the bus, then SIGTERM, then SIGKILL. No process is ever left
+// unreaped (shmbus::process::os_process spawns and reaps it).
 #pragma once
 
 #include <functional>
@@ -27,9 +29,10 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
-#include "shmbus/actors/child_spec.hpp"
 #include "shmbus/actors/defaults.hpp"
+#include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/fwd.hpp"
+#include "shmbus/supervision/child_spec.hpp"
 
 namespace shmbus::bus {
 class node;
@@ -72,14 +75,16 @@ struct module_spec {
 };
 
 /// A child spec that starts the module, or fails with
-/// errc::module_start_timeout (naming the missing names, and how the process
+/// actors::errc::module_start_timeout (naming the missing names, and how the process
 /// ended if it died meanwhile) after stopping and reaping it. The child's
 /// shutdown policy lets the module actor finish its own stop sequence
 /// (timeout kill_after + defaults::module_reap_margin).
 ///
 /// `bus` must outlive the supervisor: stop the supervisor before the node.
-child_spec module_child(module_spec spec, bus::node& bus,
-                        restart_type restart = restart_type::permanent);
+supervision::child_spec
+module_child(module_spec spec, bus::node& bus,
+             supervision::restart_type restart
+             = supervision::restart_type::permanent);
 
 /// The pid of the process that runs `x`, from its CAF node id (a local
 /// actor gives our own pid); none for an invalid handle.

@@ -1,5 +1,7 @@
-// The shmbus error category, registered with CAF so that actors match shmbus
+// The bus's error category, registered with CAF so that actors match bus
 // failures the CAF way: `if (err == shmbus::bus::errc::inbox_full) ...`.
+// Supervisors and module processes have categories of their own
+// (shmbus::supervision::errc, shmbus::actors::errc).
 #pragma once
 
 #include <cstdint>
@@ -39,17 +41,6 @@ enum class errc : uint8_t {
   name_in_use,             ///< the name is published by another actor
   name_table_full,         ///< no free entry in the name table
   interface_mismatch,      ///< typed lookup of an actor with another interface
-  // -- supervision --
-  child_start_failed,      ///< a child's start function failed
-  restart_intensity_exceeded, ///< more restarts than allowed within the period
-  child_not_found,         ///< no child with that id
-  child_already_exists,    ///< a child with that id exists
-  child_running,           ///< operation needs a stopped child
-  module_exited,           ///< module process exited; context: exit code
-  module_killed,           ///< module process killed; context: signal number
-  module_start_timeout,    ///< module did not publish its names in time
-  module_hung,             ///< module missed its heartbeat deadline
-  launcher_running,        ///< a second launcher for the same bus
 };
 
 /// Human-readable name of `x`, e.g. "inbox_full".
