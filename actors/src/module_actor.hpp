@@ -20,10 +20,7 @@
 #include <caf/timespan.hpp>
 
 #include "shmbus/actors/process_status.hpp"
-
-namespace shmbus::bus {
-class node;
-} // namespace shmbus::bus
+#include "shmbus/bus/node.hpp"
 
 namespace shmbus::actors {
 
@@ -50,7 +47,7 @@ public:
   };
 
   module_actor(caf::actor_config& cfg, std::string module_name,
-               std::shared_ptr<os_process> proc, bus::node& bus,
+               std::shared_ptr<os_process> proc, bus::node bus,
                std::vector<published> names, caf::timespan term_after,
                caf::timespan kill_after);
 
@@ -93,7 +90,7 @@ private:
 
   std::string module_name_;
   std::shared_ptr<os_process> proc_;
-  bus::node& bus_;
+  bus::node bus_;
   std::vector<published> names_;
   size_t names_up_;
   caf::timespan term_after_;

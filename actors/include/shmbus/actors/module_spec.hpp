@@ -7,7 +7,7 @@
 //   storage.executable = "/usr/lib/nebulas/nebulas-module";
 //   storage.args = {"--module=storage"};
 //   storage.publishes = {"storage"};
-//   auto sup = start_supervisor(sys, flags, {module_child(storage, *bus)});
+//   auto sup = start_supervisor(sys, flags, {module_child(storage, bus)});
 //
 // The child's handle is a local actor that stands for the process: it goes
 // down when the process ends, with an exit reason that says how
@@ -77,8 +77,9 @@ struct module_spec {
 /// shutdown policy lets the module actor finish its own stop sequence
 /// (timeout kill_after + defaults::module_reap_margin).
 ///
-/// `bus` must outlive the supervisor: stop the supervisor before the node.
-child_spec module_child(module_spec spec, bus::node& bus,
+/// `bus` is a handle: once the bus stopped, starts fail with
+/// errc::not_attached and a running module is stopped by signals only.
+child_spec module_child(module_spec spec, bus::node bus,
                         restart_type restart = restart_type::permanent);
 
 /// The pid of the process that runs `x`, from its CAF node id (a local
