@@ -28,6 +28,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
@@ -194,11 +195,18 @@ public:
     auto attached = static_cast<bool>(ns);
     auto not_attached = stopped_error();
     auto iface = interface_id<Handle>(self->system());
+    // CAF 0.17 keeps `self` alive until a request's timeout fires, answered
+    // or not; a long lookup would hold up the actor system's shutdown.
+    auto answered = [self] {
+      self->system().clock().cancel_request_timeout(self, self->current_message_id());
+    };
     self->request(ns, timeout + lookup_reply_margin, lookup_atom::value, name, timeout, iface)
-      .then([f](caf::actor& x) mutable {
+      .then([f, answered](caf::actor& x) mutable {
+              answered();
               f(caf::expected<Handle>{caf::actor_cast<Handle>(std::move(x))});
             },
-            [f, attached, not_attached](caf::error& err) mutable {
+            [f, answered, attached, not_attached](caf::error& err) mutable {
+              answered();
               // A stopped bus: no name service, or one that quit.
               if (!attached || err == caf::sec::request_receiver_down)
                 err = not_attached;
