@@ -18,7 +18,8 @@ using namespace shmbus::test;
 
 namespace {
 
-caf::behavior doubler() {
+/// Doubles an int32_t, measures a string, reads a payload's seq.
+caf::behavior multi_doubler() {
   return {
     [](int32_t x) { return x * 2; },
     [](const std::string& x) { return static_cast<int32_t>(x.size()); },
@@ -183,7 +184,7 @@ TEST_CASE("a request with an unregistered type is answered with unregistered_typ
 TEST_CASE("a plain send with an unregistered type is counted as undelivered and logged once") {
   scoped_bus bus{"unregistered-send"};
   bus_process<test_config> server{bus.name, "server", "srv"};
-  auto target = server.sys->spawn(doubler);
+  auto target = server.sys->spawn(multi_doubler);
   exit_on_scope_end guard{target};
   REQUIRE_FALSE(server.node.publish(target, "target"));
   auto child = child_process::spawn("bus-bad-sender", {bus.name});
@@ -228,7 +229,7 @@ TEST_CASE("a client keeps to the bus's max-message-size, not to its own default"
   bus_process<test_config> server{bus.name, "server", "srv", [](test_config& cfg) {
                                     cfg.shmbus.max_message_size = 256 * 1024;
                                   }};
-  auto target = server.sys->spawn(doubler);
+  auto target = server.sys->spawn(multi_doubler);
   exit_on_scope_end guard{target};
   REQUIRE_FALSE(server.node.publish(target, "target"));
   SUBCASE("larger than the client's default, within the bus's limit") {
@@ -376,7 +377,7 @@ TEST_CASE("a second server for a running bus is refused with server_running") {
   CHECK(status->exited);
   // The first server is unaffected.
   CHECK(server.node.peers().empty());
-  auto local = server.sys->spawn(doubler);
+  auto local = server.sys->spawn(multi_doubler);
   exit_on_scope_end guard{local};
   CHECK_FALSE(server.node.publish(local, "still-serving"));
 }

@@ -18,12 +18,6 @@ namespace {
 
 using go_atom = caf::atom_constant<caf::atom("go")>;
 
-/// Liveness timing of these tests: not about hangs.
-void slow_heartbeats(test_config& cfg) {
-  cfg.shmbus.heartbeat_interval = 100ms;
-  cfg.shmbus.heartbeat_timeout = 2s;
-}
-
 /// Answers `(caf::get_atom, name)` with 0 if a lookup from this actor
 /// through `node` found something, with its error otherwise.
 caf::behavior async_looker(caf::event_based_actor* self, bus::node node) {
@@ -64,10 +58,6 @@ void check_not_attached(const bus::node& node, const caf::actor& some_actor) {
   CHECK(node.peers().empty());
   CHECK_FALSE(node.name_service());
   CHECK(node.await_stop_request(caf::timespan{0}).cause == bus::stop_cause::stopped);
-}
-
-caf::behavior doubler() {
-  return {[](int32_t x) { return x * 2; }};
 }
 
 } // namespace

@@ -38,18 +38,8 @@ caf::behavior looker(caf::event_based_actor* self, bus::node node) {
   };
 }
 
-caf::behavior doubler() {
-  return {[](int32_t x) { return x * 2; }};
-}
-
 calc_actor::behavior_type adder() {
   return {[](int32_t a, int32_t b) { return a + b; }};
-}
-
-/// Liveness timing of these tests: not about hangs.
-void slow_heartbeats(test_config& cfg) {
-  cfg.shmbus.heartbeat_interval = 100ms;
-  cfg.shmbus.heartbeat_timeout = 2s;
 }
 
 /// What an actor's lookup in the child answered, within `deadline`.

@@ -14,10 +14,6 @@ calc_actor::behavior_type adder() {
   return {[](int32_t a, int32_t b) { return a + b; }};
 }
 
-caf::behavior doubler() {
-  return {[](int32_t x) { return x * 2; }};
-}
-
 /// Publishes, unpublishes and stops actors of its process on request.
 caf::behavior name_control(caf::event_based_actor* self, bus::node node) {
   using namespace std::chrono_literals;

@@ -90,6 +90,18 @@ struct sender_config : test_config {
   }
 };
 
+/// Answers an int32_t with its double.
+inline caf::behavior doubler() {
+  return {[](int32_t x) { return x * 2; }};
+}
+
+/// Liveness timing for tests that are not about hangs: a loaded machine
+/// must not make a healthy peer look hung.
+inline void slow_heartbeats(test_config& cfg) {
+  cfg.shmbus.heartbeat_interval = std::chrono::milliseconds{100};
+  cfg.shmbus.heartbeat_timeout = std::chrono::seconds{2};
+}
+
 /// State of blackhole_impl.
 struct blackhole_state {
   std::vector<caf::response_promise> never_answered;
