@@ -59,11 +59,15 @@ public:
 
   // -- caf::actor_system::module ----------------------------------------------
 
+  // Called by the actor system, once each, on its own thread.
+
   /// Registers the shmbus error category with the config.
   void init(caf::actor_system_config& cfg) override;
   void start() override;
   /// Stops every node, then awaits all actors if the application wanted
   /// that (see above). Runs in ~actor_system.
+  /// @warning Blocks the caller until every actor is done (if wanted), as
+  ///          ~actor_system itself would.
   void stop() override;
   id_t id() const override { return network_manager; }
   void* subtype_ptr() override { return this; }

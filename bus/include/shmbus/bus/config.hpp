@@ -12,6 +12,8 @@
 
 namespace shmbus::bus {
 
+/// Filled in (parse(), fields of `shmbus`) before the actor system is made,
+/// then read by it; not meant to be changed from several threads.
 class config : public caf::actor_system_config {
 public:
   config();

@@ -110,8 +110,9 @@ using name_service_actor = caf::typed_actor<
 ///
 /// Processes are named by pid: it is what a supervisor knows of the process
 /// it spawned, what the process's CAF node id carries, and it is unique
-/// among live processes; a pid reused after a process died belongs to a new
-/// member of the bus (a new incarnation of its slot), never to the old one.
+/// among live processes. A restarted process has a new pid and its slot a
+/// new incarnation, so nothing meant for the old one reaches it; should the
+/// kernel reuse a pid later, loss_of() reports the latest process with it.
 class node {
 public:
   /// A handle to no bus: every call fails with errc::not_attached (or
@@ -188,7 +189,8 @@ public:
   /// without blocking it or any thread: `f(caf::expected<Handle>)` runs in
   /// `self` once the name resolves, after `timeout` (errc::name_not_found),
   /// or when the bus has stopped (errc::not_attached). Typed handles are
-  /// checked as by the blocking typed lookup.
+  /// checked as by the blocking typed lookup. Call it from `self`'s own
+  /// handlers (or its behavior's setup), as any request of `self`.
   template <class Handle = caf::actor, class Self, class F>
   void lookup(Self* self, const std::string& name, caf::timespan timeout, F f) const {
     auto ns = name_service();
