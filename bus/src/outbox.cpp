@@ -21,6 +21,7 @@ outbox::outbox(caf::actor_system& sys, transport::node& transport,
     log_(log),
     full_inbox_timeout_(full_inbox_timeout),
     queues_(transport.limits().node_slots),
+    progress_(transport.limits().node_slots),
     has_queue_(new std::atomic<bool>[transport.limits().node_slots]) {
   for (size_t i = 0; i < queues_.size(); ++i)
     has_queue_[i].store(false, std::memory_order_relaxed);
@@ -44,13 +45,13 @@ caf::error outbox::send(peer_ref to, const std::vector<char>& bytes,
   // An actor running on the I/O thread meets a full inbox. Waiting here
   // while draining our own inbox keeps backpressure without the deadlock of
   // two I/O threads each waiting for the other to read.
-  auto until = std::chrono::steady_clock::now() + full_inbox_timeout_;
+  auto until = clock::now() + full_inbox_timeout_;
   do {
     drain_own_inbox();
     err = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
                           std::chrono::nanoseconds::zero());
   } while (err.code == transport::errc::inbox_full
-           && std::chrono::steady_clock::now() < until);
+           && clock::now() < until);
   return err ? from_transport(err) : caf::error{};
 }
 
@@ -82,13 +83,24 @@ caf::error outbox::enqueue(peer_ref to, const std::vector<char>& bytes,
       return make_error(errc::inbox_full, "the inbox of node '" + peers_.name_of(to.slot)
                                             + "' is full and " + std::to_string(queue.size())
                                             + " more records wait for it");
-    queue.push_back({to, bytes, requester, mid, std::chrono::steady_clock::now()});
+    if (queue.empty())
+      progress_[to.slot] = clock::now();
+    queue.push_back({to, bytes, requester, mid});
     has_queue_[to.slot].store(true, std::memory_order_release);
     queued_.fetch_add(1, std::memory_order_relaxed);
   }
   // Nobody wakes the I/O thread when that inbox drains: it must look.
   transport_.wake();
   return caf::error{};
+}
+
+caf::error outbox::stuck_error(uint32_t slot, size_t waiting) const {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(full_inbox_timeout_).count();
+  return make_error(errc::inbox_full, "the inbox of node '" + peers_.name_of(slot)
+                                        + "' accepted no record for " + std::to_string(ms)
+                                        + " ms (shmbus.full-inbox-timeout) while "
+                                        + std::to_string(waiting)
+                                        + " waited for it: its consumer is not keeping up");
 }
 
 void outbox::drain_own_inbox() {
@@ -100,7 +112,7 @@ void outbox::drain_own_inbox() {
 void outbox::flush() {
   if (!has_queued())
     return;
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock::now();
   for (uint32_t slot = 0; slot < queues_.size(); ++slot) {
     if (!has_queue_[slot].load(std::memory_order_acquire))
       continue;
@@ -113,10 +125,15 @@ void outbox::flush() {
         auto& rec = queue.front();
         auto err = transport_.send(rec.to.slot, rec.to.incarnation, rec.bytes.data(),
                                    rec.bytes.size(), std::chrono::nanoseconds::zero());
-        if (err.code == transport::errc::inbox_full && now - rec.since < full_inbox_timeout_)
-          break; // still full: keep the order, retry next round
-        if (err) {
+        if (!err) {
+          progress_[slot] = now;
+        } else if (err.code != transport::errc::inbox_full) {
           failure = from_transport(err);
+          failed.push_back(std::move(rec));
+        } else if (now - progress_[slot] < full_inbox_timeout_) {
+          break; // still full: keep the order, retry next round
+        } else {
+          failure = stuck_error(slot, queue.size());
           failed.push_back(std::move(rec));
         }
         queue.pop_front();

@@ -7,7 +7,9 @@
 // threads each waiting for the other to read would deadlock): inside a
 // record handler it queues the record; an actor it runs (inline dispatch)
 // waits while draining its own inbox. Once a destination has a queue, every
-// record for it queues behind, so each sender's order holds.
+// record for it queues behind, so each sender's order holds. A queue fails
+// as a whole once its destination accepted nothing for full-inbox-timeout:
+// a record behind a long backlog that drains is not "stuck".
 #pragma once
 
 #include <atomic>
@@ -61,8 +63,8 @@ public:
   /// records sent under CAF locks. Any thread; never blocks.
   void send_control(peer_ref to, const std::vector<char>& bytes);
 
-  /// Retries the queued records, in order; fails those older than
-  /// full-inbox-timeout. I/O thread.
+  /// Retries the queued records, in order; fails them once their
+  /// destination accepted none for full-inbox-timeout. I/O thread.
   void flush();
 
   /// True if records wait in a queue (the I/O thread then polls soon).
@@ -77,12 +79,13 @@ public:
   void drop_all(const caf::error& why);
 
 private:
+  using clock = std::chrono::steady_clock;
+
   struct queued_record {
     peer_ref to;
     std::vector<char> bytes;
     caf::strong_actor_ptr requester; // answered with an error if dropped
     caf::message_id mid;
-    std::chrono::steady_clock::time_point since;
   };
 
   caf::error write(peer_ref to, const std::vector<char>& bytes, bool may_wait,
@@ -90,6 +93,8 @@ private:
   caf::error enqueue(peer_ref to, const std::vector<char>& bytes,
                      const caf::strong_actor_ptr& requester, caf::message_id mid);
   void drain_own_inbox();
+  /// The error of the records of a queue whose destination made no progress.
+  caf::error stuck_error(uint32_t slot, size_t waiting) const;
 
   caf::actor_system& sys_;
   transport::node& transport_;
@@ -102,6 +107,9 @@ private:
 
   std::mutex mtx_;
   std::vector<std::deque<queued_record>> queues_;
+  /// Per slot: when its queue last made progress (started, or a record of
+  /// it was written).
+  std::vector<clock::time_point> progress_;
   /// Per slot: its queue is not empty; read lock-free on every send.
   std::unique_ptr<std::atomic<bool>[]> has_queue_;
   std::atomic<size_t> queued_{0};
