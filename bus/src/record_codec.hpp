@@ -9,18 +9,20 @@
 // read). The receiver keeps the proxies of recent senders per slot.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_control_block.hpp>
 #include <caf/error.hpp>
-#include <caf/system_messages.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
+#include <caf/system_messages.hpp>
 
 #include "io_execution_unit.hpp"
 #include "peer_table.hpp"
