@@ -79,11 +79,11 @@ std::pair<child_process, std::string> start_victim(const std::string& mechanism,
 }
 
 /// The bus node of `sys` per its config, or an exception saying why not.
-std::unique_ptr<bus::node> join_bus(caf::actor_system& sys) {
+bus::node join_bus(caf::actor_system& sys) {
   auto started = bus::node::start(sys);
   if (!started)
     throw std::runtime_error(sys.render(started.error()));
-  return std::move(*started);
+  return *started;
 }
 
 double ms_between(mono_clock::time_point from, mono_clock::time_point to) {
@@ -195,7 +195,7 @@ std::vector<double> actor_losses(const std::string& mechanism, int kills) {
     shm.shmbus.node_name = "survivor";
   }
   caf::actor_system sys{cfg};
-  std::unique_ptr<bus::node> node;
+  bus::node node;
   if (mechanism == "shmbus-bus")
     node = join_bus(sys);
   std::vector<double> result;
@@ -203,7 +203,7 @@ std::vector<double> actor_losses(const std::string& mechanism, int kills) {
     auto [victim, address] = start_victim(mechanism, bus);
     caf::actor target;
     if (node) {
-      auto found = node->lookup("victim", caf::timespan{victim_ready_timeout});
+      auto found = node.lookup("victim", caf::timespan{victim_ready_timeout});
       if (!found)
         throw std::runtime_error(sys.render(found.error()));
       target = *found;
@@ -226,7 +226,7 @@ std::vector<double> actor_losses(const std::string& mechanism, int kills) {
       throw std::runtime_error("down_msg of a killed peer's actor not seen within 5 s");
     result.push_back(ms_between(killed, *seen));
   }
-  node.reset();
+  node.stop();
   return result;
 }
 
@@ -268,8 +268,7 @@ void module_failover(int kills, measurement& out) {
   cfg.shmbus.role = "server";
   cfg.shmbus.node_name = "supervisor";
   caf::actor_system sys{cfg};
-  auto joined = join_bus(sys);
-  auto& node = *joined;
+  auto node = join_bus(sys);
   actors::module_spec spec;
   spec.name = module_name;
   spec.executable = self_executable();
@@ -368,10 +367,10 @@ int failover_victim_role(const role_args& args) {
   shm.shmbus.node_name = "victim";
   caf::actor_system sys{cfg};
   auto actor = sys.spawn([]() -> caf::behavior { return {[](caf::ok_atom) {}}; });
-  std::unique_ptr<bus::node> node;
+  bus::node node;
   if (mechanism == "shmbus-bus") {
     node = join_bus(sys);
-    if (auto err = node->publish(actor, "victim"))
+    if (auto err = node.publish(actor, "victim"))
       throw std::runtime_error(sys.render(err));
     announce_ready("");
   } else {

@@ -6,6 +6,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "shmbus/bus/bus_module.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/transport/bus_admin.hpp"
@@ -41,6 +42,7 @@ public:
   void configure(caf::actor_system_config& cfg, bench_process) override {
     // What shmbus::bus::config does for its users.
     cfg.load<caf::io::middleman>(); // the node id
+    cfg.load<bus::bus_module>();
     bus::add_error_category(cfg);
     cfg.set("scheduler.policy", caf::atom("sharing"));
   }
@@ -49,7 +51,7 @@ public:
     auto bus = "bench-bus-" + std::to_string(::getpid());
     transport::remove_bus(bus);
     start(sys, bus, "server");
-    if (auto err = node_->publish(peer, "peer"))
+    if (auto err = node_.publish(peer, "peer"))
       throw std::runtime_error("publish: " + sys.render(err));
     return bus;
   }
@@ -57,7 +59,7 @@ public:
   caf::actor lookup(caf::actor_system& sys, const std::string& address,
                     std::chrono::milliseconds timeout) override {
     start(sys, address, "client");
-    auto found = node_->lookup("peer", timeout);
+    auto found = node_.lookup("peer", timeout);
     if (!found)
       throw std::runtime_error("lookup on bus " + address + ": " + sys.render(found.error()));
     return *found;
@@ -68,8 +70,9 @@ public:
       return;
     // Whichever of the two leaves last removes the bus (remove_bus refuses
     // while the other still runs).
-    auto bus = node_->settings().bus;
-    node_.reset();
+    auto bus = node_.settings().bus;
+    node_.stop();
+    node_ = bus::node{};
     transport::remove_bus(bus);
   }
 
@@ -87,12 +90,12 @@ private:
     if (!started)
       throw std::runtime_error("shmbus " + role + " on bus " + bus + ": "
                                + sys.render(started.error()));
-    node_ = std::move(*started);
+    node_ = *started;
   }
 
   std::string idle_;
   std::string dispatch_;
-  std::unique_ptr<bus::node> node_;
+  bus::node node_;
 };
 
 } // namespace

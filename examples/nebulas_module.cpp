@@ -99,10 +99,10 @@ consensus(consensus_actor::stateful_pointer<consensus_state> self) {
 /// Answers status queries by asking storage itself: module to module over
 /// the bus, looking storage up each time so that a restarted storage (new
 /// process, new actor) is found.
-caf::behavior rpc(caf::event_based_actor* self, shmbus::bus::node* bus) {
+caf::behavior rpc(caf::event_based_actor* self, shmbus::bus::node bus) {
   return {
     [=](status_atom) -> caf::result<std::string> {
-      auto store = bus->lookup(storage_name);
+      auto store = bus.lookup(storage_name);
       if (!store)
         return std::string{"storage is not on the bus"};
       auto promise = self->make_response_promise<std::string>();
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
         err = bus.publish(typed, consensus_name);
         actor = caf::actor_cast<caf::actor>(typed);
       } else if (cfg.module == "rpc") {
-        actor = sys.spawn(rpc, &bus);
+        actor = sys.spawn(rpc, bus);
         err = bus.publish(actor, rpc_name);
       } else {
         return caf::make_error(caf::sec::invalid_argument,

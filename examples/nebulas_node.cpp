@@ -84,7 +84,7 @@ std::string sibling_program(const std::string& name) {
 /// The chain as the node drives it, and what it shows of the modules.
 struct chain {
   caf::actor_system& sys;
-  shmbus::bus::node& bus;
+  shmbus::bus::node bus;
   caf::actor supervisor;
   caf::scoped_actor self{sys};
   std::vector<std::string> hashes{"genesis"};
@@ -277,7 +277,7 @@ int main(int argc, char** argv) {
     spec.publishes = {name};
     spec.term_after = 1s;
     spec.kill_after = 3s;
-    children.push_back(actors::module_child(spec, **bus));
+    children.push_back(actors::module_child(spec, *bus));
   }
   supervision::supervisor_flags flags;
   flags.name = "modules";
@@ -292,7 +292,7 @@ int main(int argc, char** argv) {
   }
   auto code = 0;
   {
-    chain c{sys, **bus, *sup};
+    chain c{sys, *bus, *sup};
     c.show_children("after start");
     auto stopped = false;
     auto blocks = [&](int n) {
@@ -317,7 +317,7 @@ int main(int argc, char** argv) {
       c.ask_status();
     c.stop_supervisor();
   }
-  (*bus)->stop();
+  bus->stop();
   say("left the bus; exit code %d", code);
   return code;
 }

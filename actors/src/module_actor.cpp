@@ -30,13 +30,13 @@ std::string in_ms(caf::timespan x) {
 } // namespace
 
 module_actor::module_actor(caf::actor_config& cfg, std::string module_name,
-                           std::shared_ptr<os_process> proc, bus::node& bus,
+                           std::shared_ptr<os_process> proc, bus::node bus,
                            std::vector<published> names,
                            caf::timespan term_after, caf::timespan kill_after)
   : caf::event_based_actor(cfg),
     module_name_(std::move(module_name)),
     proc_(std::move(proc)),
-    bus_(bus),
+    bus_(std::move(bus)),
     names_(std::move(names)),
     names_up_(names_.size()),
     term_after_(term_after),

@@ -19,12 +19,9 @@
 #include <caf/system_messages.hpp>
 #include <caf/timespan.hpp>
 
+#include "shmbus/bus/node.hpp"
 #include "shmbus/process/fwd.hpp"
 #include "shmbus/process/process_status.hpp"
-
-namespace shmbus::bus {
-class node;
-} // namespace shmbus::bus
 
 namespace shmbus::actors {
 
@@ -49,7 +46,7 @@ public:
   };
 
   module_actor(caf::actor_config& cfg, std::string module_name,
-               std::shared_ptr<process::os_process> proc, bus::node& bus,
+               std::shared_ptr<process::os_process> proc, bus::node bus,
                std::vector<published> names, caf::timespan term_after,
                caf::timespan kill_after);
 
@@ -92,7 +89,7 @@ private:
 
   std::string module_name_;
   std::shared_ptr<process::os_process> proc_;
-  bus::node& bus_;
+  bus::node bus_;
   std::vector<published> names_;
   size_t names_up_;
   caf::timespan term_after_;

@@ -103,29 +103,28 @@ int run_module(bus::config& cfg, int argc, char** argv, module_init init) {
     if (!bus)
       return complain("cannot join bus '" + cfg.shmbus.bus
                       + "': " + sys.render(bus.error()));
-    auto actors = init ? init(sys, **bus)
+    auto actors = init ? init(sys, *bus)
                        : caf::expected<std::vector<caf::actor>>{
                          std::vector<caf::actor>{}};
     if (!actors) {
       auto what = "setting up the module failed: " + sys.render(actors.error());
-      (*bus)->stop();
+      bus->stop();
       return complain(what);
     }
     bus::stop_reason why;
     while (!why)
-      why = (*bus)->await_stop_request(stop_poll);
+      why = bus->await_stop_request(stop_poll);
     auto lost = why.cause == bus::stop_cause::server_lost;
-    auto code = lost ? (*bus)->settings().server_lost_exit_code
+    auto code = lost ? bus->settings().server_lost_exit_code
                      : module_exit_code::stopped;
     if (lost)
       std::fprintf(stderr, "%s: %s; exiting with code %d\n", prog.c_str(),
                    why.text.c_str(), code);
     // Leave the bus first: peers see our actors go down as a lost node, not
     // one by one as if they had failed.
-    (*bus)->stop();
+    bus->stop();
     stop_actors(sys, *actors);
     actors->clear();
-    bus->reset();
     return code;
   } catch (const std::exception& e) {
     return complain(std::string{"failed: "} + e.what());

@@ -63,7 +63,7 @@ void stop_failed_start(os_process& proc, const module_spec& spec) {
 
 caf::expected<caf::actor> start_module(caf::actor_system& sys,
                                        const module_spec& spec,
-                                       bus::node& bus) {
+                                       const bus::node& bus) {
   if (auto err = spec.validate())
     return err;
   os_process::spawn_options opts;
@@ -161,13 +161,13 @@ caf::error module_spec::validate() const {
   return caf::none;
 }
 
-child_spec module_child(module_spec spec, bus::node& bus,
+child_spec module_child(module_spec spec, bus::node bus,
                         restart_type restart) {
   auto id = spec.name;
   auto margin = spec.kill_after + defaults::module_reap_margin;
   auto shared = std::make_shared<const module_spec>(std::move(spec));
   child_spec result{std::move(id),
-                    [shared, &bus](caf::actor_system& sys) {
+                    [shared, bus](caf::actor_system& sys) {
                       return start_module(sys, *shared, bus);
                     },
                     restart};

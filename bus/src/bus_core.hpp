@@ -1,22 +1,33 @@
-// The machinery behind shmbus::bus::node: the proxy registry backend, the
-// send path of proxies, the I/O thread that turns inbox records into
-// mailbox elements, remote monitor/link bookkeeping, pending requests, and
-// what happens when a peer process is lost.
+// The bus of one process: it joins the transport, wires the parts together
+// and runs the I/O thread, which turns inbox records into mailbox elements
+// and peer events into proxies killed and requests failed.
+//
+// The parts, each with its own state and lock:
+//   peer_table        who is on the bus (by node id, by slot+incarnation)
+//   pending_requests  requests waiting for a remote answer
+//   record_codec      CAF values <-> records (wire.hpp: the bytes)
+//   outbox            records out: straight in, or queued for a full inbox
+//   forwarder         the proxies' send path (codec + outbox)
+//   remote_links      WATCH/DOWN/LINK/UNLINK/EXIT and exported actors
+//   name_service      publish/lookup and the name service actor
+//   stop_policy       stop requests, what a client does without its server
+//
+// Owned by bus_module (one per actor system and bus); node handles and
+// proxies share or observe it. stop() leaves the bus; the object itself
+// lives until the last handle is gone, so late calls find it, see that it
+// stopped and fail with errc::not_attached.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
+#include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/proxy_registry.hpp>
@@ -25,8 +36,16 @@
 #include "shmbus/bus/node.hpp"
 #include "shmbus/transport/node.hpp"
 
+#include "forwarder.hpp"
 #include "io_execution_unit.hpp"
-#include "wire.hpp"
+#include "name_service.hpp"
+#include "once_log.hpp"
+#include "outbox.hpp"
+#include "peer_table.hpp"
+#include "pending_requests.hpp"
+#include "record_codec.hpp"
+#include "remote_links.hpp"
+#include "stop_policy.hpp"
 
 namespace shmbus::bus {
 
@@ -36,14 +55,18 @@ class bus_core final : public caf::proxy_registry::backend,
                        public transport::inbox_handler,
                        public std::enable_shared_from_this<bus_core> {
 public:
-  bus_core(caf::actor_system& sys, bus_settings settings);
+  /// Joins or creates the bus of `settings` and starts the I/O thread.
+  /// @warning Blocks the caller while the transport joins (see node::start).
+  static caf::expected<std::shared_ptr<bus_core>> start(caf::actor_system& sys,
+                                                        bus_settings settings);
+
   ~bus_core() override;
 
-  /// Joins or creates the bus and starts the I/O thread.
-  caf::error start();
-
-  /// See node::stop().
+  /// See node::stop(). Thread-safe, idempotent.
   void stop();
+
+  /// False once stop() began. Thread-safe.
+  bool running() const noexcept { return !stopping_.load(std::memory_order_acquire); }
 
   // -- proxy_registry::backend (runs under the registry's lock) -------------
 
@@ -54,13 +77,15 @@ public:
 
   // -- used by proxies (any thread) -------------------------------------------
 
-  void forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what,
-               caf::execution_unit* ctx);
-  void send_link(shm_actor_proxy& proxy, caf::abstract_actor* linker, bool link);
-  void fail_pending(const caf::node_id& nid, caf::actor_id aid);
+  void forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what) {
+    forwarder_.forward(proxy, std::move(what));
+  }
 
-  /// Answers `what` with `err` if it is a request (CAF's bouncer).
-  static void bounce(const caf::mailbox_element& what, caf::error err);
+  void send_link(shm_actor_proxy& proxy, caf::abstract_actor* linker, bool link) {
+    links_.send_link(proxy, linker, link);
+  }
+
+  void fail_pending(const caf::node_id& nid, caf::actor_id aid) { pending_.fail(nid, aid); }
 
   // -- transport::inbox_handler (I/O thread) ------------------------------------
 
@@ -69,155 +94,55 @@ public:
   void on_peer_lost(const transport::peer_loss& loss) override;
   void on_error(const transport::error& err) override;
 
-  // -- names and stop requests (any thread) ---------------------------------
+  // -- node's API (any thread; see node.hpp) ----------------------------------
 
-  caf::error publish(caf::strong_actor_ptr x, const std::string& name,
-                     uint64_t interface);
+  caf::error publish(caf::strong_actor_ptr x, const std::string& name, uint64_t interface);
   caf::error unpublish(const std::string& name);
-  caf::expected<caf::actor> lookup(const std::string& name,
-                                   caf::timespan timeout, uint64_t interface);
+  caf::expected<caf::actor> lookup(const std::string& name, caf::timespan timeout,
+                                   uint64_t interface);
+  name_service_actor name_service_handle() const { return names_.actor(); }
   caf::error request_stop(int pid);
-  stop_reason await_stop_request(caf::timespan timeout);
-
+  stop_reason await_stop_request(caf::timespan timeout) { return stop_.await(timeout); }
   std::vector<peer_view> peers() const;
-  std::optional<loss_report> loss_of(int pid) const;
-  uint64_t undelivered() const noexcept {
-    return undelivered_.load(std::memory_order_relaxed);
-  }
+  std::optional<loss_report> loss_of(int pid) const { return peers_.loss_of(pid); }
+  uint64_t undelivered() const noexcept { return forwarder_.undelivered(); }
 
   caf::actor_system& system() noexcept { return sys_; }
   const bus_settings& settings() const noexcept { return settings_; }
   transport::node& transport_node() noexcept { return *transport_; }
 
-private:
-  struct peer_ref {
-    uint32_t slot = 0;
-    uint32_t incarnation = 0;
-  };
-
-  struct peer_entry {
-    peer_ref ref;
-    caf::node_id node;
-    std::string name;
-    int pid = 0;
-    bool server = false;
-  };
-
-  struct pending_request {
-    caf::weak_actor_ptr requester; // weak: must not keep the requester alive
-    caf::message_id mid;
-    caf::node_id node;
-    caf::actor_id target;
-  };
-
-  /// A record the I/O thread could not write at once (inbox full): it never
-  /// blocks, so it keeps the record and retries.
-  struct deferred_record {
-    peer_ref to;
-    std::vector<char> bytes;
-    caf::strong_actor_ptr requester; // answered with an error if dropped
-    caf::message_id mid;
-    std::chrono::steady_clock::time_point since;
-  };
-
-  // -- peers --
-  std::optional<peer_ref> route(const caf::node_id& nid);
-  /// The CAF node of an incarnation, also one the I/O thread has not
-  /// announced yet; invalid once it is lost.
-  caf::node_id node_of(peer_ref ref);
-  static uint64_t key_of(peer_ref ref) noexcept {
-    return (uint64_t{ref.slot} << 32) | ref.incarnation;
-  }
-  std::string name_of(uint32_t slot) const;
-  bool alive(peer_ref ref) const noexcept;
-  void remember(const transport::peer_info& peer);
-
-  // -- sending --
-  bool on_io_thread() const noexcept;
-  caf::error send_record(peer_ref to, const std::vector<char>& bytes,
-                         bool may_block, const caf::strong_actor_ptr& requester = nullptr,
-                         caf::message_id mid = caf::make_message_id());
-  void send_control(peer_ref to, wire::kind k, uint64_t a, uint64_t b, bool with_b);
-  void send_reason(peer_ref to, wire::kind k, uint64_t aid, const caf::error& reason);
-  void flush_deferred();
-  void drain_own_inbox();
-  void drop_deferred(uint32_t slot, const caf::error& why);
-  void add_pending(const caf::strong_actor_ptr& requester, caf::message_id mid,
-                   const caf::node_id& nid, caf::actor_id aid);
-  bool take_pending(caf::actor_id requester, caf::message_id mid);
-  caf::error to_bus_error(const caf::error& err, const caf::message& msg) const;
-  void report_send_failure(const caf::mailbox_element& what, const caf::error& err,
-                           const std::string& receiver);
-
-  // -- actor handles of senders --
-  void encode_sender(std::vector<char>& buf, const caf::strong_actor_ptr& sender);
-  bool decode_sender(peer_ref from, const std::byte* data, size_t size, size_t& offset,
-                     caf::strong_actor_ptr& sender);
-
-  // -- receiving --
-  void io_loop();
-  void handle_message(peer_ref from, const std::byte* data, size_t size);
-  void handle_watch(peer_ref from, caf::actor_id aid);
-  void handle_link(peer_ref from, caf::actor_id dst, caf::actor_id linker, bool link);
-  void handle_exit(const std::byte* data, size_t size);
-  void local_actor_down(caf::actor_id aid, const caf::error& reason);
-  caf::strong_actor_ptr find_local(caf::actor_id aid);
-  void lost_server(const std::string& why);
-  /// The error of every name or stop call after stop().
+  /// The error of every call after stop().
   caf::error stopped_error() const;
-  void log_once(const std::string& key, const std::string& text);
+
+private:
+  bus_core(caf::actor_system& sys, bus_settings settings,
+           std::unique_ptr<transport::node> transport);
+
+  void io_loop();
+  void stop_now();
+  /// Delivers a message record; false if it is malformed.
+  bool handle_message(peer_ref from, const std::byte* data, size_t size);
 
   caf::actor_system& sys_;
   bus_settings settings_;
+  std::atomic<bool> stopping_{false};
   std::unique_ptr<transport::node> transport_;
   caf::proxy_registry proxies_;
   io_execution_unit eu_;
+  once_log log_;
+  peer_table peers_;
+  pending_requests pending_;
+  record_codec codec_;
+  outbox outbox_;
+  remote_links links_;
+  name_service names_;
+  stop_policy stop_;
+  forwarder forwarder_;
+
   std::thread io_thread_;
-  std::thread::id io_thread_id_;
-  /// I/O thread only: true while record handlers run (no nested poll).
-  bool in_poll_ = false;
-  std::atomic<bool> stopping_{false};
+  /// Serializes stop(): the user's and the actor system's may overlap.
+  std::mutex lifecycle_mtx_;
   bool stopped_ = false;
-
-  mutable std::mutex peers_mtx_;
-  std::unordered_map<caf::node_id, peer_entry> peers_;
-  std::vector<peer_entry> by_slot_;
-  std::unordered_map<uint64_t, caf::node_id> nodes_by_ref_;
-  /// Per slot: (incarnation << 1) | 1 while alive; read lock-free on the
-  /// send path.
-  std::unique_ptr<std::atomic<uint64_t>[]> slot_alive_;
-  std::map<int, loss_report> losses_;
-
-  std::mutex pending_mtx_;
-  std::map<std::pair<caf::actor_id, uint64_t>, pending_request> pending_;
-  size_t pending_since_sweep_ = 0;
-
-  std::mutex exports_mtx_;
-  std::unordered_map<caf::actor_id, caf::strong_actor_ptr> exports_;
-  std::unordered_map<caf::actor_id, std::vector<peer_ref>> watchers_;
-  std::unordered_map<std::string, caf::actor_id> published_;
-  std::set<caf::actor_id> publish_watched_;
-
-  std::mutex deferred_mtx_;
-  std::vector<std::deque<deferred_record>> deferred_;
-  std::unique_ptr<std::atomic<bool>[]> has_deferred_;
-  std::atomic<size_t> deferred_count_{0};
-
-  mutable std::mutex stop_mtx_;
-  std::condition_variable stop_cv_;
-  stop_reason stop_reason_;
-
-  std::mutex log_mtx_;
-  std::set<std::string> logged_;
-  std::atomic<uint64_t> undelivered_{0};
-
-  /// Bumped when stop() empties CAF's registry: senders then register
-  /// their actors again.
-  static inline std::atomic<uint64_t> registry_epoch_{0};
-
-  /// I/O thread only: proxies of recent senders per slot (looking them up
-  /// in CAF's proxy registry costs a lock and a node-id hash per message).
-  std::vector<std::unordered_map<caf::actor_id, caf::strong_actor_ptr>> sender_cache_;
 };
 
 } // namespace shmbus::bus

@@ -66,8 +66,9 @@ caf::error bus_settings::validate() const {
     return make_error(errc::invalid_bus_name, err->message);
   if (role != "server" && role != "client")
     return bad("role", "'" + role + "' is neither \"server\" nor \"client\"");
-  if (node_name.size() > 63)
-    return bad("node-name", "at most 63 bytes");
+  if (node_name.size() > transport::limits::max_name_length)
+    return bad("node-name",
+               "at most " + std::to_string(transport::limits::max_name_length) + " bytes");
   if (heartbeat_interval.count() <= 0 || heartbeat_timeout <= 2 * heartbeat_interval)
     return bad("heartbeat-timeout",
                "must exceed twice shmbus.heartbeat-interval (a peer must miss "

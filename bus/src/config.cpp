@@ -3,13 +3,17 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "shmbus/bus/bus_module.hpp"
 #include "shmbus/bus/errc.hpp"
+#include "shmbus/transport/config.hpp"
 
 namespace shmbus::bus {
 
 config::config() {
   opt_group{custom_options_, "shmbus"}
-    .add(shmbus.bus, "bus", "name of the bus to create or join ([A-Za-z0-9._-]{1,64})")
+    .add(shmbus.bus, "bus",
+         "name of the bus to create or join ([A-Za-z0-9._-], 1 to "
+           + std::to_string(transport::limits::max_bus_name_length) + " bytes)")
     .add(shmbus.role, "role", "\"server\" creates the bus, \"client\" joins it")
     .add(shmbus.node_name, "node-name", "name of this process on the bus")
     .add(shmbus.heartbeat_interval, "heartbeat-interval",
@@ -34,6 +38,7 @@ config::config() {
     .add(shmbus.dispatch, "dispatch",
          "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"");
   load<caf::io::middleman>();
+  load<bus_module>();
   bus::add_error_category(*this);
   // Measured on 2-core VMs: the work-sharing scheduler wakes an idle worker
   // faster than work stealing and burns no CPU while idle.

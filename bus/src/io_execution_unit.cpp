@@ -16,7 +16,7 @@ io_execution_unit::io_execution_unit(caf::actor_system& sys,
 
 void io_execution_unit::exec_later(caf::resumable* job) {
   // The job arrives with a reference for us (scheduled_actor::enqueue).
-  if (inline_dispatch_ && std::this_thread::get_id() == io_thread_)
+  if (inline_dispatch_ && on_io_thread())
     ready_.push_back(job);
   else
     system().scheduler().enqueue(job);

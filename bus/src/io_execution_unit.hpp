@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <deque>
 #include <thread>
+#include <utility>
 
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
@@ -30,14 +31,31 @@ public:
   /// Gives every waiting actor to the scheduler (at shutdown).
   void hand_over_all();
 
-  /// Marks the calling thread as the I/O thread.
+  /// Marks the calling thread as the I/O thread (before any record).
   void bind_to_this_thread() noexcept { io_thread_ = std::this_thread::get_id(); }
 
+  /// True on the I/O thread. Any thread.
+  bool on_io_thread() const noexcept { return std::this_thread::get_id() == io_thread_; }
+
   bool has_ready() const noexcept { return !ready_.empty(); }
+
+  /// I/O thread only: true while record handlers run, when the inbox must
+  /// not be polled again (no nested poll).
+  bool in_record_handler() const noexcept { return in_record_handler_; }
+
+  /// Runs `poll()` (a poll of the inbox) with in_record_handler() true.
+  template <class Poll>
+  auto handle_records(Poll&& poll) {
+    in_record_handler_ = true;
+    auto result = poll();
+    in_record_handler_ = false;
+    return result;
+  }
 
 private:
   std::deque<caf::resumable*> ready_;
   std::thread::id io_thread_;
+  bool in_record_handler_ = false;
   size_t max_throughput_;
   bool inline_dispatch_;
 };

@@ -1,24 +1,27 @@
 #include "shmbus/bus/node.hpp"
 
+#include "shmbus/bus/bus_module.hpp"
 #include "shmbus/transport/node.hpp"
 
 #include "bus_core.hpp"
 
 namespace shmbus::bus {
 
-caf::expected<std::unique_ptr<node>> node::start(caf::actor_system& sys) {
+caf::expected<node> node::start(caf::actor_system& sys) {
   auto settings = bus_settings::from(sys.config());
   if (!settings)
     return std::move(settings.error());
   return start(sys, std::move(*settings));
 }
 
-caf::expected<std::unique_ptr<node>> node::start(caf::actor_system& sys,
-                                                 bus_settings settings) {
-  auto core = std::make_shared<bus_core>(sys, std::move(settings));
-  if (auto err = core->start())
-    return err;
-  return std::unique_ptr<node>{new node(std::move(core))};
+caf::expected<node> node::start(caf::actor_system& sys, bus_settings settings) {
+  auto* module = bus_module::of(sys);
+  if (module == nullptr)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "the actor system has no bus module: use shmbus::bus::config, "
+                           "or call cfg.load<shmbus::bus::bus_module>() (and "
+                           "cfg.load<caf::io::middleman>()) before creating the actor system");
+  return module->start_node(std::move(settings));
 }
 
 int process_id_of(const caf::node_id& node) {
@@ -28,16 +31,24 @@ int process_id_of(const caf::node_id& node) {
     static_cast<const caf::node_id::default_data&>(*node).process_id());
 }
 
-node::node(std::shared_ptr<bus_core> core) : core_(std::move(core)) {
+node::node(std::shared_ptr<bus_core> core) noexcept : core_(std::move(core)) {
   // nop
 }
 
-node::~node() {
-  stop();
+bool node::attached() const noexcept {
+  return core_ && core_->running();
 }
 
-void node::stop() {
-  core_->stop();
+void node::stop() const {
+  if (core_)
+    core_->stop();
+}
+
+caf::error node::stopped_error() const {
+  if (core_)
+    return core_->stopped_error();
+  return make_error(errc::not_attached,
+                    "this bus node handle was never started; get one from node::start");
 }
 
 uint64_t node::interface_of(const std::set<std::string>& signatures) {
@@ -51,65 +62,82 @@ uint64_t node::interface_of(const std::set<std::string>& signatures) {
   return h == 0 ? 1 : h;
 }
 
-caf::error node::publish(const caf::actor& x, const std::string& name) {
+caf::error node::publish(const caf::actor& x, const std::string& name) const {
   return publish_impl(caf::actor_cast<caf::strong_actor_ptr>(x), name, 0);
 }
 
 caf::error node::publish_impl(caf::strong_actor_ptr x, const std::string& name,
-                              uint64_t interface) {
+                              uint64_t interface) const {
+  if (!core_)
+    return stopped_error();
   return core_->publish(std::move(x), name, interface);
 }
 
-caf::error node::unpublish(const std::string& name) {
+caf::error node::unpublish(const std::string& name) const {
+  if (!core_)
+    return stopped_error();
   return core_->unpublish(name);
 }
 
-caf::expected<caf::actor> node::lookup(const std::string& name) {
-  return core_->lookup(name, caf::timespan{0}, 0);
+caf::expected<caf::actor> node::lookup(const std::string& name) const {
+  return lookup_impl(name, caf::timespan{0}, 0);
 }
 
-caf::expected<caf::actor> node::lookup(const std::string& name, caf::timespan timeout) {
-  return core_->lookup(name, timeout, 0);
+caf::expected<caf::actor> node::lookup(const std::string& name,
+                                       caf::timespan timeout) const {
+  return lookup_impl(name, timeout, 0);
 }
 
 caf::expected<caf::actor> node::lookup_impl(const std::string& name,
-                                            caf::timespan timeout, uint64_t interface) {
+                                            caf::timespan timeout,
+                                            uint64_t interface) const {
+  if (!core_)
+    return stopped_error();
   return core_->lookup(name, timeout, interface);
 }
 
-caf::error node::request_stop(int pid) {
+name_service_actor node::name_service() const {
+  return core_ ? core_->name_service_handle() : name_service_actor{};
+}
+
+caf::error node::request_stop(int pid) const {
+  if (!core_)
+    return stopped_error();
   return core_->request_stop(pid);
 }
 
-stop_reason node::await_stop_request(caf::timespan timeout) {
+stop_reason node::await_stop_request(caf::timespan timeout) const {
+  if (!core_)
+    return {stop_cause::stopped, "this bus node handle was never started"};
   return core_->await_stop_request(timeout);
 }
 
 const bus_settings& node::settings() const noexcept {
-  return core_->settings();
+  static const bus_settings none;
+  return core_ ? core_->settings() : none;
 }
 
-caf::actor_system& node::system() noexcept {
+caf::actor_system& node::system() const noexcept {
   return core_->system();
 }
 
 bool node::is_server() const noexcept {
-  return core_->settings().role == "server";
+  return settings().role == "server";
 }
 
 std::vector<peer_view> node::peers() const {
-  return core_->peers();
+  return core_ ? core_->peers() : std::vector<peer_view>{};
 }
 
 std::optional<loss_report> node::loss_of(int pid) const {
-  return core_->loss_of(pid);
+  return core_ ? core_->loss_of(pid) : std::nullopt;
 }
 
 uint64_t node::undelivered() const noexcept {
-  return core_->undelivered();
+  return core_ ? core_->undelivered() : 0;
 }
 
-transport::node& node::transport_node() noexcept {
+transport::node& node::transport_node() const noexcept {
   return core_->transport_node();
 }
 

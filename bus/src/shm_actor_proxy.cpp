@@ -3,6 +3,7 @@
 #include <caf/mailbox_element.hpp>
 
 #include "bus_core.hpp"
+#include "pending_requests.hpp"
 
 namespace shmbus::bus {
 
@@ -16,12 +17,11 @@ shm_actor_proxy::shm_actor_proxy(caf::actor_config& cfg,
   // nop
 }
 
-void shm_actor_proxy::enqueue(caf::mailbox_element_ptr what,
-                              caf::execution_unit* ctx) {
+void shm_actor_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit*) {
   if (auto core = core_.lock())
-    core->forward(*this, std::move(what), ctx);
+    core->forward(*this, std::move(what));
   else
-    bus_core::bounce(*what, caf::sec::request_receiver_down);
+    answer_with_error(what->sender, what->mid, caf::sec::request_receiver_down);
 }
 
 bool shm_actor_proxy::add_backlink(caf::abstract_actor* x) {

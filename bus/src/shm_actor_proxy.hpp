@@ -1,6 +1,7 @@
 // A local stand-in for an actor of another process on the bus. Everything
 // enqueued into it is serialized on the caller's thread and written straight
-// into the owner's inbox: no broker actor on the way out.
+// into the owner's inbox (forwarder): no broker actor on the way out. It
+// observes its bus weakly: once the bus is gone, messages bounce.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,7 @@ public:
   uint32_t incarnation() const noexcept { return incarnation_; }
 
   /// Removes a link without telling the other side (used for exit_msgs of
-  /// links, see bus_core::forward).
+  /// links, see remote_links::forward_exit).
   void drop_link(const caf::actor_addr& other) { unlink_from(other); }
 
 private:

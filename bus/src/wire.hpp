@@ -1,5 +1,5 @@
-// What the bus puts in a transport record. Every record starts with a kind
-// byte; integers are little-endian as in CAF's binary serializer.
+// The byte layout of the records the bus puts into transport inboxes. Every
+// record starts with a kind byte:
 //
 //   message   u64 receiver, u64 message id, sender (see sender_tag),
 //             u8 has-stages, [CAF: stages], CAF: content
@@ -9,15 +9,24 @@
 //   unlink    u64 actor, u64 linker
 //   exit      u64 receiver, u64 source, node id (24), CAF: error   explicit send_exit
 //   stop      (no body)      "please stop": a supervisor stopping a module
+//
+// The fixed fields (u64, u32 pid of a node id) are in the machine's native
+// byte order: every process of a bus maps the same segment, so they all run
+// on one machine, and a plain copy is the cheapest encoding on the hot path.
+// The CAF parts are written by CAF's binary serializer (network order).
+// record_codec turns CAF values into these records and back.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include <caf/node_id.hpp>
+
+#include "shmbus/transport/peer.hpp"
 
 namespace shmbus::bus::wire {
 
@@ -38,26 +47,44 @@ enum class sender_tag : uint8_t {
   remote = 2, ///< u64 id + node id: an actor of any other process
 };
 
-constexpr size_t node_id_bytes = 24; // u32 pid + 20-byte host id
+/// A CAF 0.17 default node id: u32 pid + the host id.
+constexpr size_t node_id_bytes
+  = sizeof(uint32_t)
+    + std::tuple_size<caf::node_id::default_data::host_id_type>::value;
+
+static_assert(node_id_bytes <= std::tuple_size<decltype(transport::peer_info::user_data)>::value,
+              "a node publishes its CAF node id in the transport's user data");
+
+/// Bytes of the fixed fields.
+constexpr size_t u64_bytes = sizeof(uint64_t);
 
 using node_bytes = std::array<std::byte, node_id_bytes>;
 
-/// The 24-byte form of a CAF 0.17 default node id (all zero: none).
+/// The bytes of a CAF 0.17 default node id (all zero: none).
 node_bytes to_bytes(const caf::node_id& x);
 
 /// Inverse of to_bytes; an all-zero array gives an invalid node id.
 caf::node_id from_bytes(const std::byte* data);
 
+/// Appends `x` in native byte order (see above).
 inline void put_u64(std::vector<char>& buf, uint64_t x) {
-  char tmp[8];
-  std::memcpy(tmp, &x, 8);
-  buf.insert(buf.end(), tmp, tmp + 8);
+  char tmp[u64_bytes];
+  std::memcpy(tmp, &x, u64_bytes);
+  buf.insert(buf.end(), tmp, tmp + u64_bytes);
 }
 
+/// Reads a u64 written by put_u64; `p` needs no alignment.
 inline uint64_t get_u64(const std::byte* p) {
   uint64_t x;
-  std::memcpy(&x, p, 8);
+  std::memcpy(&x, p, u64_bytes);
   return x;
+}
+
+/// Appends the bytes of `x` (see to_bytes).
+inline void put_node(std::vector<char>& buf, const caf::node_id& x) {
+  auto bytes = to_bytes(x);
+  auto* first = reinterpret_cast<const char*>(bytes.data());
+  buf.insert(buf.end(), first, first + bytes.size());
 }
 
 /// A record under construction: kind byte, then the fields.

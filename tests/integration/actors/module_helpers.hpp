@@ -90,7 +90,7 @@ struct module_fixture {
   scoped_bus bus;
   bus::config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<bus::node> node;
+  bus::node node;
   std::unique_ptr<caf::scoped_actor> self;
   std::vector<caf::actor> supervisors;
 
@@ -122,8 +122,7 @@ struct module_fixture {
     supervisors.clear();
     downs.clear();
     self.reset();
-    node->stop();
-    node.reset();
+    node.stop();
     sys.reset();
   }
 
@@ -162,7 +161,7 @@ struct module_fixture {
   /// Asks the actor published as `name` for its pid, through the bus.
   std::optional<int> pid_behind(const std::string& name,
                                 caf::timespan lookup_timeout = 5s) {
-    auto x = node->lookup(name, lookup_timeout);
+    auto x = node.lookup(name, lookup_timeout);
     if (!x)
       return std::nullopt;
     std::optional<int> result;

@@ -124,14 +124,14 @@ SHMBUS_CHILD_ROLE("bus-server") {
   supervision::supervisor_flags flags;
   flags.intensity = 3;
   auto sup = supervision::start_supervisor(sys, flags,
-                                      {actors::module_child(spec, **node)});
+                                           {actors::module_child(spec, *node)});
   if (!sup) {
     std::printf("server: %s\n", sys.render(sup.error()).c_str());
     return 1;
   }
   {
     caf::scoped_actor self{sys};
-    auto echo = (*node)->lookup("echo", std::chrono::seconds{5});
+    auto echo = node->lookup("echo", std::chrono::seconds{5});
     std::string answer = "none";
     if (echo)
       self->request(*echo, std::chrono::seconds{5}, std::string{"pid"})
@@ -148,7 +148,7 @@ SHMBUS_CHILD_ROLE("bus-server") {
     self->receive([](caf::down_msg&) {},
                   caf::after(std::chrono::seconds{10}) >> [] {});
   }
-  (*node)->stop();
+  node->stop();
   std::printf("server stopped\n");
   return 0;
 }
@@ -173,8 +173,8 @@ SHMBUS_CHILD_ROLE("exit-with-module") {
   spec.args = {"--child", "module", "publish=echo"};
   spec.publishes = {"echo"};
   auto sup = supervision::start_supervisor(sys, {},
-                                      {actors::module_child(spec, **node)});
-  auto echo = (*node)->lookup("echo");
+                                           {actors::module_child(spec, *node)});
+  auto echo = node->lookup("echo");
   if (!sup || !echo)
     return 1;
   std::printf("module pid %d\n", actors::process_id_of(*echo).value_or(0));

@@ -37,7 +37,7 @@ TEST_CASE("a module counts as started once its names resolve to its process") {
   module_fixture f{"mod-start"};
   auto spec = f.module("echo", {"publish=echo", "publish=echo2"},
                        {"echo", "echo2"});
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   auto info = f.child(sup, "echo");
   CHECK_EQ(info.state, child_state::running);
   auto pid = f.pid_behind("echo", 0s);
@@ -55,7 +55,7 @@ TEST_CASE("a module's stdout and stderr lines are forwarded with its name as pre
                         "warn=hello from stderr"},
                        {"talker"});
   spec.output = out.sink();
-  f.start(flags(), {actors::module_child(spec, *f.node)});
+  f.start(flags(), {actors::module_child(spec, f.node)});
   CHECK_MESSAGE(wait_until([&] {
                   return out.has(output_stream::out, "[talker] hello from stdout")
                          && out.has(output_stream::err,
@@ -68,7 +68,7 @@ TEST_CASE("a module killed with SIGKILL is restarted with a new pid and its "
           "name resolves again") {
   module_fixture f{"mod-kill"};
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   auto first = f.child(sup, "echo").handle;
   auto pid = f.pid_behind("echo", 0s);
   REQUIRE(pid);
@@ -94,11 +94,11 @@ TEST_CASE("a module that exits with a code is restarted and the code shows "
           "in which_children") {
   module_fixture f{"mod-exit-code"};
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   auto first = f.child(sup, "echo").handle;
   auto pid = f.pid_behind("echo", 0s);
   REQUIRE(pid);
-  auto echo = f.node->lookup("echo");
+  auto echo = f.node.lookup("echo");
   REQUIRE(echo);
   caf::anon_send(*echo, std::string{"exit:7"});
   auto restarted = f.await_restart(sup, "echo", first, 5000ms);
@@ -116,9 +116,9 @@ TEST_CASE("a transient module that exits with code 0 went down normally and "
   module_fixture f{"mod-transient"};
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
   auto sup = f.start(flags(), {actors::module_child(
-                                spec, *f.node, supervision::restart_type::transient)});
+                                spec, f.node, supervision::restart_type::transient)});
   auto first = f.child(sup, "echo").handle;
-  auto echo = f.node->lookup("echo");
+  auto echo = f.node.lookup("echo");
   REQUIRE(echo);
   caf::anon_send(*echo, std::string{"exit:0"});
   auto reason = f.down_reason(first, 5000ms);
@@ -141,7 +141,7 @@ TEST_CASE("a stopped (hung) module is killed by the bus after the heartbeat "
           "timeout and restarted") {
   module_fixture f{"mod-hang"};
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   auto first = f.child(sup, "echo").handle;
   auto pid = f.pid_behind("echo", 0s);
   REQUIRE(pid);
@@ -165,7 +165,7 @@ TEST_CASE("a module that exits at every start makes its supervisor give up") {
   auto marker = "/tmp/shmbus-test-" + f.bus.name + ".fail";
   auto spec = f.module("flaky", {"publish=flaky", "fail-if-exists=" + marker},
                        {"flaky"});
-  auto sup = f.start(flags(2), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(2), {actors::module_child(spec, f.node)});
   std::ofstream{marker} << "fail\n";
   auto pid = f.pid_behind("flaky", 0s);
   REQUIRE(pid);
@@ -185,7 +185,7 @@ TEST_CASE("a module that does not publish its names in time fails to start "
   module_fixture f{"mod-timeout"};
   auto spec = f.module("silent", {"publish=other"}, {"silent"});
   spec.start_timeout = 300ms;
-  auto sup = f.try_start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.try_start(flags(), {actors::module_child(spec, f.node)});
   REQUIRE_FALSE(sup);
   CHECK_EQ(sup.error(), supervision::errc::child_start_failed);
   auto text = f.render(sup.error());
@@ -199,7 +199,7 @@ TEST_CASE("a module asked to stop over the bus exits and counts as shut down") {
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
   spec.term_after = 5s;   // would show in the reason if it were needed
   spec.kill_after = 8s;
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   auto t0 = std::chrono::steady_clock::now();
   auto err = supervision::terminate_child(**f.self, sup, "echo");
   auto took = std::chrono::steady_clock::now() - t0;
@@ -217,7 +217,7 @@ TEST_CASE("a module ignoring the stop request gets SIGTERM") {
                        {"stubborn"});
   spec.term_after = 200ms;
   spec.kill_after = 5s;
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   REQUIRE(!supervision::terminate_child(**f.self, sup, "stubborn"));
   auto info = f.child(sup, "stubborn");
   CHECK_EQ(info.last_exit_reason, actors::errc::module_killed);
@@ -231,7 +231,7 @@ TEST_CASE("a module ignoring the stop request and SIGTERM gets SIGKILL") {
   auto spec = f.module("deaf", {"publish=deaf", "ignore-sigterm"}, {"deaf"});
   spec.term_after = 100ms;
   spec.kill_after = 400ms;
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   REQUIRE(!supervision::terminate_child(**f.self, sup, "deaf"));
   auto info = f.child(sup, "deaf");
   CHECK_EQ(info.last_exit_reason, actors::errc::module_killed);
@@ -245,7 +245,7 @@ TEST_CASE("a module ignoring the stop request and SIGTERM gets SIGKILL") {
 TEST_CASE("a killed supervisor leaves no module process behind") {
   module_fixture f{"mod-sup-killed"};
   auto spec = f.module("echo", {"publish=echo"}, {"echo"});
-  auto sup = f.start(flags(), {actors::module_child(spec, *f.node)});
+  auto sup = f.start(flags(), {actors::module_child(spec, f.node)});
   auto pid = f.pid_behind("echo", 0s);
   REQUIRE(pid);
   (*f.self)->send_exit(sup, caf::exit_reason::kill);

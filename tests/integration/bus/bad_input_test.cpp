@@ -18,7 +18,8 @@ using namespace shmbus::test;
 
 namespace {
 
-caf::behavior doubler() {
+/// Doubles an int32_t, measures a string, reads a payload's seq.
+caf::behavior multi_doubler() {
   return {
     [](int32_t x) { return x * 2; },
     [](const std::string& x) { return static_cast<int32_t>(x.size()); },
@@ -92,7 +93,7 @@ size_t count_containing(const std::vector<std::string>& lines, const std::string
 SHMBUS_CHILD_ROLE("bus-bad-sender") {
   ::dup2(STDOUT_FILENO, STDERR_FILENO);
   child_bus<> p{args.at(0), "client", "bad-sender"};
-  auto target = p.node->lookup("target");
+  auto target = p.node.lookup("target");
   if (!target) {
     say("error: " + p.sys->render(target.error()));
     return 3;
@@ -102,7 +103,7 @@ SHMBUS_CHILD_ROLE("bus-bad-sender") {
     self->send(*target, unregistered_thing{1});
     self->send(*target, unregistered_thing{2});
   }
-  say("undelivered " + std::to_string(p.node->undelivered()));
+  say("undelivered " + std::to_string(p.node.undelivered()));
   say("done");
   return 0;
 }
@@ -111,8 +112,8 @@ SHMBUS_CHILD_ROLE("bus-bad-sender") {
 // and prints "answer <n>" or "error <errc code> <text>".
 SHMBUS_CHILD_ROLE("bus-big-sender") {
   child_bus<> p{args.at(0), "client", "big-sender"};
-  say("max-message-size " + std::to_string(p.node->settings().max_message_size));
-  auto target = p.node->lookup("target");
+  say("max-message-size " + std::to_string(p.node.settings().max_message_size));
+  auto target = p.node.lookup("target");
   if (!target) {
     say("error: " + p.sys->render(target.error()));
     return 3;
@@ -166,26 +167,26 @@ TEST_CASE("a request with an unregistered type is answered with unregistered_typ
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
-  auto before = server.node->undelivered();
+  auto before = server.node.undelivered();
   auto err = request_error(self, echo, unregistered_thing{7});
   CHECK(err.category() == caf::atom("shmbus"));
   CHECK(err == bus::errc::unregistered_type);
   auto text = server.sys->render(err);
   CHECK_MESSAGE(text.find("unregistered_thing") != std::string::npos, text);
-  CHECK(server.node->undelivered() == before + 1);
+  CHECK(server.node.undelivered() == before + 1);
   // The receiver is untouched and still answers.
   CHECK(request_int(self, echo, 21) == 42);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("a plain send with an unregistered type is counted as undelivered and logged once") {
   scoped_bus bus{"unregistered-send"};
   bus_process<test_config> server{bus.name, "server", "srv"};
-  auto target = server.sys->spawn(doubler);
+  auto target = server.sys->spawn(multi_doubler);
   exit_on_scope_end guard{target};
-  REQUIRE_FALSE(server.node->publish(target, "target"));
+  REQUIRE_FALSE(server.node.publish(target, "target"));
   auto child = child_process::spawn("bus-bad-sender", {bus.name});
   auto lines = lines_until(child, "done");
   REQUIRE_FALSE(lines.empty());
@@ -202,25 +203,25 @@ TEST_CASE("a message over max-message-size is refused with message_too_large") {
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
-  auto before = server.node->undelivered();
-  std::string big(server.node->settings().max_message_size + 1, 'x');
+  auto before = server.node.undelivered();
+  std::string big(server.node.settings().max_message_size + 1, 'x');
   auto err = request_error(self, echo, big);
   CHECK(err == bus::errc::message_too_large);
   auto text = server.sys->render(err);
   CHECK_MESSAGE(text.find("max-message-size") != std::string::npos, text);
   self->send(echo, big);
-  CHECK(server.node->undelivered() == before + 2);
+  CHECK(server.node.undelivered() == before + 2);
   // A message just under the limit still goes through.
-  payload fits{5, std::string(server.node->settings().max_message_size / 2, 'y')};
+  payload fits{5, std::string(server.node.settings().max_message_size / 2, 'y')};
   int32_t seq = -1;
   self->request(echo, 5s, fits).receive([&](payload& p) { seq = p.seq; },
                                        [&](caf::error& e) {
                                          FAIL_CHECK(server.sys->render(e));
                                        });
   CHECK(seq == 6);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("a client keeps to the bus's max-message-size, not to its own default") {
@@ -228,9 +229,9 @@ TEST_CASE("a client keeps to the bus's max-message-size, not to its own default"
   bus_process<test_config> server{bus.name, "server", "srv", [](test_config& cfg) {
                                     cfg.shmbus.max_message_size = 256 * 1024;
                                   }};
-  auto target = server.sys->spawn(doubler);
+  auto target = server.sys->spawn(multi_doubler);
   exit_on_scope_end guard{target};
-  REQUIRE_FALSE(server.node->publish(target, "target"));
+  REQUIRE_FALSE(server.node.publish(target, "target"));
   SUBCASE("larger than the client's default, within the bus's limit") {
     auto child = child_process::spawn("bus-big-sender", {bus.name, "100000"});
     CHECK(child.read_line(10s) == std::optional<std::string>{"max-message-size 262144"});
@@ -253,10 +254,10 @@ TEST_CASE("an answer that cannot be sent reaches the requester as an error, not 
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
   SUBCASE("too large") {
-    auto size = static_cast<int32_t>(server.node->settings().max_message_size) + 1;
+    auto size = static_cast<int32_t>(server.node.settings().max_message_size) + 1;
     auto err = request_error(self, echo, caf::get_atom::value, size);
     CHECK_MESSAGE(err == bus::errc::message_too_large, server.sys->render(err));
   }
@@ -267,7 +268,7 @@ TEST_CASE("an answer that cannot be sent reaches the requester as an error, not 
     CHECK_MESSAGE(text.find("unregistered_thing") != std::string::npos, text);
   }
   CHECK(request_int(self, echo, 21) == 42);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("a message whose type the receiver has not registered gets an error answer") {
@@ -275,7 +276,7 @@ TEST_CASE("a message whose type the receiver has not registered gets an error an
   bus_process<sender_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
   auto err = request_error(self, echo, sender_only_thing{3});
   CHECK(err == bus::errc::unregistered_type);
@@ -285,7 +286,7 @@ TEST_CASE("a message whose type the receiver has not registered gets an error an
   // A plain send of it is dropped by the receiver, which keeps working.
   self->send(echo, sender_only_thing{4});
   CHECK(request_int(self, echo, 21) == 42);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("a sender blocked by a full inbox fails with inbox_full after full-inbox-timeout") {
@@ -300,7 +301,7 @@ TEST_CASE("a sender blocked by a full inbox fails with inbox_full after full-inb
                                   }};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
   REQUIRE(request_int(self, echo, 1) == 2);
   child.signal(SIGSTOP);
@@ -341,7 +342,7 @@ TEST_CASE("a sender blocked by a full inbox fails with inbox_full after full-inb
   CHECK(elapsed_ms(start) < 5000);
   // Once the receiver runs again, it drains its inbox and answers.
   CHECK(request_int(self, echo, 2) == 4);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("an invalid bus name is refused with invalid_bus_name naming the name") {
@@ -375,10 +376,10 @@ TEST_CASE("a second server for a running bus is refused with server_running") {
   REQUIRE(status);
   CHECK(status->exited);
   // The first server is unaffected.
-  CHECK(server.node->peers().empty());
-  auto local = server.sys->spawn(doubler);
+  CHECK(server.node.peers().empty());
+  auto local = server.sys->spawn(multi_doubler);
   exit_on_scope_end guard{local};
-  CHECK_FALSE(server.node->publish(local, "still-serving"));
+  CHECK_FALSE(server.node.publish(local, "still-serving"));
 }
 
 TEST_CASE("a corrupt record in an inbox is counted, logged and skipped, and the node keeps working") {
@@ -386,10 +387,10 @@ TEST_CASE("a corrupt record in an inbox is counted, logged and skipped, and the 
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-logging-peer", {bus.name});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "echo");
+  auto echo = must_lookup(server.node, "echo");
   caf::scoped_actor self{*server.sys};
   REQUIRE(request_int(self, echo, 1) == 2);
-  auto slot = slot_of(*server.node, child.pid());
+  auto slot = slot_of(server.node, child.pid());
   auto seg = transport::segment::attach(bus.name);
   REQUIRE(seg);
   SUBCASE("garbage where the next record starts") {
@@ -398,7 +399,7 @@ TEST_CASE("a corrupt record in an inbox is counted, logged and skipped, and the 
     ring.word(head).store(0x1234, std::memory_order_release);
     ring.wake_consumer();
     CHECK(wait_until(
-      [&] { return server.node->transport_node().counters(slot).corrupt_records >= 1; }, 5s));
+      [&] { return server.node.transport_node().counters(slot).corrupt_records >= 1; }, 5s));
     CHECK(request_int(self, echo, 21) == 42);
     self->request(echo, 5s, std::string{"marker"}).receive([](int32_t) {}, [](caf::error&) {});
     auto lines = lines_until(child, "marker");
@@ -435,7 +436,7 @@ TEST_CASE("a corrupt record in an inbox is counted, logged and skipped, and the 
     CHECK(count_containing(lines, "malformed") >= 2);
     (*scribbler)->leave();
   }
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("a shmbus error is matched by category and code and rendered with its text") {
@@ -443,7 +444,7 @@ TEST_CASE("a shmbus error is matched by category and code and rendered with its 
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
   auto err = request_error(self, echo, unregistered_thing{1});
   CHECK(err.category() == caf::atom("shmbus"));
@@ -454,5 +455,5 @@ TEST_CASE("a shmbus error is matched by category and code and rendered with its 
   CHECK(err != caf::sec::unknown_type);
   auto text = server.sys->render(err);
   CHECK_MESSAGE(text.rfind("shmbus::unregistered_type: ", 0) == 0, text);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }

@@ -26,8 +26,7 @@ inline void configure(bus::config& cfg, const std::string& bus, const std::strin
   cfg.shmbus.heartbeat_timeout = 300ms;
 }
 
-/// An actor system on a bus. Members are destroyed in reverse order: the
-/// node stops before the actor system.
+/// An actor system on a bus; destroying the system stops the bus.
 template <class Config = bus::config>
 struct bus_process {
   bus_process(const std::string& bus_name, const std::string& role,
@@ -43,13 +42,12 @@ struct bus_process {
   }
 
   ~bus_process() {
-    node.reset();
     sys.reset();
   }
 
   Config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<bus::node> node;
+  bus::node node;
 };
 
 } // namespace shmbus::test

@@ -165,7 +165,7 @@ SHMBUS_CHILD_ROLE("bus-peer") {
   // Leave first: peers then see every actor go down with
   // remote_link_unreachable. The blackhole's promises refer to itself: it
   // ends only when told to.
-  p.node->stop();
+  p.node.stop();
   for (auto& x : actors)
     caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
   return 0;
@@ -180,7 +180,7 @@ SHMBUS_CHILD_ROLE("bus-flooder") {
   say("ready");
   {
     caf::scoped_actor self{*p.sys};
-    auto target = p.node->lookup("srv.echo", caf::timespan{std::chrono::seconds{5}});
+    auto target = p.node.lookup("srv.echo", caf::timespan{std::chrono::seconds{5}});
     if (!target) {
       say("error: " + p.sys->render(target.error()));
       return 3;
@@ -202,8 +202,8 @@ TEST_CASE("a request to a remote actor is answered through receive, then and awa
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
-  auto delayed = must_lookup(*server.node, "b.delayed");
+  auto echo = must_lookup(server.node, "b.echo");
+  auto delayed = must_lookup(server.node, "b.delayed");
   caf::scoped_actor self{*server.sys};
   auto reporter = caf::actor_cast<caf::actor>(self);
   {
@@ -252,7 +252,7 @@ TEST_CASE("a request to a remote actor is answered through receive, then and awa
     CHECK(reports[0] == std::make_pair(std::string{"await"}, int32_t{101}));
     CHECK(reports[1] == std::make_pair(std::string{"ping"}, int32_t{0}));
   }
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("a delayed response_promise answers every remote request when it is delivered") {
@@ -260,7 +260,7 @@ TEST_CASE("a delayed response_promise answers every remote request when it is de
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto delayed = must_lookup(*server.node, "b.delayed");
+  auto delayed = must_lookup(server.node, "b.delayed");
   caf::scoped_actor self{*server.sys};
   auto reporter = caf::actor_cast<caf::actor>(self);
   // Two requests wait in the remote actor at the same time.
@@ -282,7 +282,7 @@ TEST_CASE("a delayed response_promise answers every remote request when it is de
   }));
   CHECK(tag == "other");
   CHECK(other == 107);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("plain sends with a registered custom struct go both ways between processes") {
@@ -290,7 +290,7 @@ TEST_CASE("plain sends with a registered custom struct go both ways between proc
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
+  auto echo = must_lookup(server.node, "b.echo");
   caf::scoped_actor self{*server.sys};
   self->send(echo, ping_atom::value, payload{1, "hello"});
   payload got;
@@ -302,7 +302,7 @@ TEST_CASE("plain sends with a registered custom struct go both ways between proc
     .receive([&](payload& p) { answer = p; },
              [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
   CHECK(answer == payload{42, "request back"});
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("actor handles inside messages work in every direction across three processes") {
@@ -312,9 +312,9 @@ TEST_CASE("actor handles inside messages work in every direction across three pr
   auto c = child_process::spawn("bus-peer", {bus.name, "c"});
   await_ready(b);
   await_ready(c);
-  auto b_echo = must_lookup(*a.node, "b.echo");
-  auto b_relay = must_lookup(*a.node, "b.relay");
-  auto c_relay = must_lookup(*a.node, "c.relay");
+  auto b_echo = must_lookup(a.node, "b.echo");
+  auto b_relay = must_lookup(a.node, "b.relay");
+  auto c_relay = must_lookup(a.node, "c.relay");
   caf::scoped_actor self{*a.sys};
   auto ask = [&](const caf::actor& dest, auto... xs) {
     int32_t result = -1;
@@ -345,12 +345,12 @@ TEST_CASE("actor handles inside messages work in every direction across three pr
     CHECK(ask(b_relay, c_echo, who_atom::value) == b.pid());
   }
   SUBCASE("a typed handle of B's actor sent to C") {
-    auto calc = a.node->lookup<calc_actor>("b.calc", caf::timespan{5s});
+    auto calc = a.node.lookup<calc_actor>("b.calc", caf::timespan{5s});
     REQUIRE_MESSAGE(calc, text(*a.sys, calc.error()));
     CHECK(ask(c_relay, *calc, int32_t{3}, int32_t{4}) == 7);
   }
-  stop_child(*a.node, b);
-  stop_child(*a.node, c);
+  stop_child(a.node, b);
+  stop_child(a.node, c);
 }
 
 /// Inboxes of the default size, or so small that senders keep waiting for
@@ -375,7 +375,7 @@ TEST_CASE("messages from one sender to one remote receiver arrive in the order t
   bus_process<test_config> server{bus.name, "server", "srv", tweak};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto sink = must_lookup(*server.node, "b.sink");
+  auto sink = must_lookup(server.node, "b.sink");
   caf::scoped_actor self{*server.sys};
   constexpr int32_t n = 20000;
   for (int32_t i = 0; i < n; ++i)
@@ -391,7 +391,7 @@ TEST_CASE("messages from one sender to one remote receiver arrive in the order t
       [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
   CHECK(count == n);
   CHECK(out_of_order == 0);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("the down_msg of a remote actor arrives after every message that actor sent") {
@@ -400,7 +400,7 @@ TEST_CASE("the down_msg of a remote actor arrives after every message that actor
   bus_process<test_config> server{bus.name, "server", "srv", tweak};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto streamer = must_lookup(*server.node, "b.streamer");
+  auto streamer = must_lookup(server.node, "b.streamer");
   caf::scoped_actor self{*server.sys};
   self->monitor(streamer);
   constexpr int32_t n = 5000;
@@ -426,7 +426,7 @@ TEST_CASE("the down_msg of a remote actor arrives after every message that actor
   CHECK(received == n);
   CHECK(out_of_order == 0);
   CHECK(reason == caf::exit_reason::user_shutdown);
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 
 TEST_CASE("two processes flooding each other through small inboxes do not deadlock") {
@@ -437,11 +437,11 @@ TEST_CASE("two processes flooding each other through small inboxes do not deadlo
                                   }};
   auto echo = server.sys->spawn(echo_impl);
   exit_on_scope_end guard{echo};
-  REQUIRE_FALSE(server.node->publish(echo, "srv.echo"));
+  REQUIRE_FALSE(server.node.publish(echo, "srv.echo"));
   constexpr int32_t n = 2000;
   auto child = child_process::spawn("bus-flooder", {bus.name, std::to_string(n)});
   await_ready(child);
-  auto remote = must_lookup(*server.node, "f.echo");
+  auto remote = must_lookup(server.node, "f.echo");
   caf::scoped_actor self{*server.sys};
   self->spawn(flood_impl, remote, n, caf::actor_cast<caf::actor>(self));
   int32_t answered = -1;
@@ -454,6 +454,6 @@ TEST_CASE("two processes flooding each other through small inboxes do not deadlo
   CHECK(failed == 0);
   auto line = child.read_line(20s);
   CHECK(line == std::optional<std::string>{"flooded " + std::to_string(n) + " 0"});
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
 }
 

@@ -112,7 +112,7 @@ struct fixture {
     : bus(tag), server(bus.name, "server", "srv"),
       child(child_process::spawn("bus-mortals", {bus.name})) {
     await_ready(child);
-    auto factory = must_lookup(*server.node, "factory");
+    auto factory = must_lookup(server.node, "factory");
     caf::scoped_actor self{*server.sys};
     for (auto* m : {&m1, &m2})
       self->request(factory, 5s, caf::spawn_atom::value)
@@ -124,7 +124,7 @@ struct fixture {
 
   ~fixture() {
     m1 = m2 = caf::actor{};
-    stop_child(*server.node, child);
+    stop_child(server.node, child);
   }
 
   /// Makes a remote mortal quit and waits until this process has seen it.
@@ -177,7 +177,7 @@ SHMBUS_CHILD_ROLE("bus-mortals") {
   p.publish(factory, "factory");
   say("ready");
   p.await_stop();
-  p.node->stop();
+  p.node.stop();
   caf::anon_send_exit(factory, caf::exit_reason::user_shutdown);
   return 0;
 }
@@ -328,7 +328,7 @@ TEST_CASE("send_exit to a remote actor delivers its reason: trapped as exit_msg,
   CHECK(r.reason == user_errc::please_stop);
   // An actor that does not trap exits ends with the reason.
   caf::actor plain;
-  self->request(f.server.node->lookup("factory").value(), 5s, caf::spawn_atom::value,
+  self->request(f.server.node.lookup("factory").value(), 5s, caf::spawn_atom::value,
                 plain_atom::value)
     .receive([&](caf::actor& x) { plain = x; },
              [&](caf::error& err) { FAIL_CHECK(f.server.sys->render(err)); });
@@ -362,7 +362,7 @@ TEST_CASE("monitoring or linking a remote actor that already quit gives its down
     // Its real reason is lost then (as in CAF's own networking): the down
     // message still comes and requests fail.
     caf::actor dead;
-    self->request(f.server.node->lookup("factory").value(), 5s, caf::spawn_atom::value,
+    self->request(f.server.node.lookup("factory").value(), 5s, caf::spawn_atom::value,
                   dead_atom::value)
       .receive([&](caf::actor& x) { dead = x; },
                [&](caf::error& err) { FAIL_CHECK(f.server.sys->render(err)); });

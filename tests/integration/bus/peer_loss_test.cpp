@@ -46,7 +46,7 @@ void check_peer_loss(int signal) {
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-victim", {bus.name, "v"});
   await_ready(child);
-  auto worker = must_lookup(*server.node, "v.worker");
+  auto worker = must_lookup(server.node, "v.worker");
   caf::scoped_actor self{*server.sys};
   auto reporter = caf::actor_cast<caf::actor>(self);
   self->monitor(worker);
@@ -132,7 +132,7 @@ void check_peer_loss(int signal) {
   CHECK(late_error == caf::sec::request_receiver_down);
   CHECK(elapsed_ms(later) < 1000);
   self->send(worker, int32_t{2});
-  auto loss = server.node->loss_of(child.pid());
+  auto loss = server.node.loss_of(child.pid());
   REQUIRE(loss);
   CHECK_MESSAGE(loss->cause == (signal == SIGKILL ? transport::loss_cause::killed
                                                  : transport::loss_cause::heartbeat_timeout),
@@ -141,7 +141,7 @@ void check_peer_loss(int signal) {
                   != std::string::npos,
                 loss->text);
   // Its names are gone with it.
-  auto name = server.node->lookup("v.worker");
+  auto name = server.node.lookup("v.worker");
   REQUIRE_FALSE(name);
   CHECK(name.error() == bus::errc::name_not_found);
   auto status = child.wait(5s);
@@ -181,7 +181,7 @@ SHMBUS_CHILD_ROLE("bus-lost-client") {
   auto mode = args.at(1);
   child_bus<> p{args.at(0), "client", "lost-client",
                 [&](test_config& cfg) { cfg.shmbus.on_server_lost = mode; }};
-  auto echo = p.node->lookup("srv.echo", caf::timespan{std::chrono::seconds{5}});
+  auto echo = p.node.lookup("srv.echo", caf::timespan{std::chrono::seconds{5}});
   if (!echo) {
     say("error: " + p.sys->render(echo.error()));
     return 3;
@@ -194,7 +194,7 @@ SHMBUS_CHILD_ROLE("bus-lost-client") {
   });
   auto local = p.sys->spawn([]() -> caf::behavior { return {[](int32_t x) { return x * 2; }}; });
   say("ready");
-  auto why = p.node->await_stop_request(caf::timespan{std::chrono::seconds{10}});
+  auto why = p.node.await_stop_request(caf::timespan{std::chrono::seconds{10}});
   say("returned: " + why.text);
   caf::scoped_actor self{*p.sys};
   self->request(local, std::chrono::seconds{5}, int32_t{21})
@@ -271,7 +271,7 @@ TEST_CASE("a restarted peer is a new incarnation that nothing addressed to the o
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto first = child_process::spawn("bus-victim", {bus.name, "v"});
   await_ready(first);
-  auto old_worker = must_lookup(*server.node, "v.worker");
+  auto old_worker = must_lookup(server.node, "v.worker");
   caf::scoped_actor self{*server.sys};
   self->monitor(old_worker);
   first.signal(SIGKILL);
@@ -279,7 +279,7 @@ TEST_CASE("a restarted peer is a new incarnation that nothing addressed to the o
   REQUIRE(first.wait(5s));
   auto second = child_process::spawn("bus-victim", {bus.name, "v"});
   await_ready(second);
-  auto new_worker = must_lookup(*server.node, "v.worker");
+  auto new_worker = must_lookup(server.node, "v.worker");
   CHECK(pid_of(old_worker.node()) == first.pid());
   CHECK(pid_of(new_worker.node()) == second.pid());
   // Same code, same spawn order: only the incarnation tells them apart.
@@ -297,7 +297,7 @@ TEST_CASE("a restarted peer is a new incarnation that nothing addressed to the o
     .receive([&](int32_t n) { received = n; },
              [&](caf::error& x) { FAIL_CHECK(server.sys->render(x)); });
   CHECK(received == 0);
-  stop_child(*server.node, second);
+  stop_child(server.node, second);
 }
 
 TEST_CASE("a process that leaves the bus is lost to its peers: its actors go down, requests fail") {
@@ -305,8 +305,8 @@ TEST_CASE("a process that leaves the bus is lost to its peers: its actors go dow
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
-  auto hole = must_lookup(*server.node, "b.blackhole");
+  auto echo = must_lookup(server.node, "b.echo");
+  auto hole = must_lookup(server.node, "b.blackhole");
   caf::scoped_actor self{*server.sys};
   self->monitor(echo);
   auto reporter = caf::actor_cast<caf::actor>(self);
@@ -324,7 +324,7 @@ TEST_CASE("a process that leaves the bus is lost to its peers: its actors go dow
     },
     5s));
   auto start = std::chrono::steady_clock::now();
-  stop_child(*server.node, child);
+  stop_child(server.node, child);
   caf::error down_reason;
   std::map<std::string, caf::error> reports;
   for (int i = 0; i < 2; ++i)
@@ -336,7 +336,7 @@ TEST_CASE("a process that leaves the bus is lost to its peers: its actors go dow
                 server.sys->render(down_reason));
   REQUIRE(reports.count("failed") == 1);
   CHECK(reports["failed"] == caf::sec::request_receiver_down);
-  auto loss = server.node->loss_of(child.pid());
+  auto loss = server.node.loss_of(child.pid());
   REQUIRE(loss);
   CHECK_MESSAGE(loss->cause == transport::loss_cause::left, loss->text);
 }
@@ -346,8 +346,8 @@ TEST_CASE("a node that stops kills its proxies, fails its pending requests and r
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto child = child_process::spawn("bus-peer", {bus.name, "b"});
   await_ready(child);
-  auto echo = must_lookup(*server.node, "b.echo");
-  auto hole = must_lookup(*server.node, "b.blackhole");
+  auto echo = must_lookup(server.node, "b.echo");
+  auto hole = must_lookup(server.node, "b.blackhole");
   caf::scoped_actor self{*server.sys};
   self->monitor(echo);
   auto reporter = caf::actor_cast<caf::actor>(self);
@@ -364,7 +364,7 @@ TEST_CASE("a node that stops kills its proxies, fails its pending requests and r
       return n == 1;
     },
     5s));
-  server.node->stop();
+  server.node.stop();
   caf::error down_reason;
   std::map<std::string, caf::error> reports;
   for (int i = 0; i < 2; ++i)
@@ -381,9 +381,9 @@ TEST_CASE("a node that stops kills its proxies, fails its pending requests and r
   CHECK(late == caf::sec::request_receiver_down);
   auto local = server.sys->spawn([]() -> caf::behavior { return {[](int32_t x) { return x; }}; });
   exit_on_scope_end guard{local};
-  auto published = server.node->publish(local, "after-stop");
+  auto published = server.node.publish(local, "after-stop");
   CHECK_MESSAGE(published == bus::errc::not_attached, server.sys->render(published));
-  auto found = server.node->lookup("b.echo");
+  auto found = server.node.lookup("b.echo");
   REQUIRE_FALSE(found);
   CHECK_MESSAGE(found.error() == bus::errc::not_attached, server.sys->render(found.error()));
   // Its client lost its server: it exits as configured by default.

@@ -13,11 +13,11 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-/// Destroys the node, then the actor system, and prints how long that took.
+/// Destroys the actor system (which stops the bus first) and prints how
+/// long that took.
 template <class Bus>
 void timed_teardown(Bus& p) {
   auto start = clock_type::now();
-  p.node.reset();
   p.sys.reset();
   say("teardown " + std::to_string(elapsed_ms(start)) + " ms");
 }
@@ -48,7 +48,7 @@ void check_teardown(child_process& child) {
 SHMBUS_CHILD_ROLE("teardown-exported") {
   child_bus<> p{args.at(0), "client", "exporter"};
   {
-    auto keeper = p.node->lookup("keeper");
+    auto keeper = p.node.lookup("keeper");
     if (!keeper) {
       say("error: " + p.sys->render(keeper.error()));
       return 3;
@@ -82,7 +82,7 @@ SHMBUS_CHILD_ROLE("teardown-exported") {
 // outstanding at "blackhole" when the node and the system go down.
 SHMBUS_CHILD_ROLE("teardown-outstanding") {
   child_bus<> p{args.at(0), "client", "requester"};
-  auto blackhole = p.node->lookup("blackhole");
+  auto blackhole = p.node.lookup("blackhole");
   if (!blackhole) {
     say("error: " + p.sys->render(blackhole.error()));
     return 3;
@@ -103,8 +103,8 @@ SHMBUS_CHILD_ROLE("teardown-outstanding") {
 SHMBUS_CHILD_ROLE("teardown-after-peer-died") {
   child_bus<> p{args.at(0), "server", "survivor"};
   say("ready");
-  auto echo = p.node->lookup("k.echo", caf::timespan{std::chrono::seconds{10}});
-  auto hole = p.node->lookup("k.blackhole", caf::timespan{std::chrono::seconds{10}});
+  auto echo = p.node.lookup("k.echo", caf::timespan{std::chrono::seconds{10}});
+  auto hole = p.node.lookup("k.blackhole", caf::timespan{std::chrono::seconds{10}});
   if (!echo || !hole) {
     say("error: lookup failed");
     return 3;
@@ -138,10 +138,10 @@ TEST_CASE("teardown returns promptly after local actors were sent to another pro
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto keeper = server.sys->spawn(keeper_impl);
   exit_on_scope_end keeper_guard{keeper};
-  REQUIRE_FALSE(server.node->publish(keeper, "keeper"));
+  REQUIRE_FALSE(server.node.publish(keeper, "keeper"));
   auto child = child_process::spawn("teardown-exported", {bus.name});
   await_ready(child);
-  REQUIRE_FALSE(server.node->request_stop(child.pid()));
+  REQUIRE_FALSE(server.node.request_stop(child.pid()));
   REQUIRE(child.read_line(5s).value_or("").rfind("stopping:", 0) == 0);
   check_teardown(child);
 }
@@ -151,7 +151,7 @@ TEST_CASE("teardown returns promptly while a request with a long timeout is outs
   bus_process<test_config> server{bus.name, "server", "srv"};
   auto hole = server.sys->spawn(blackhole_impl);
   exit_on_scope_end hole_guard{hole};
-  REQUIRE_FALSE(server.node->publish(hole, "blackhole"));
+  REQUIRE_FALSE(server.node.publish(hole, "blackhole"));
   auto child = child_process::spawn("teardown-outstanding", {bus.name});
   await_ready(child);
   caf::scoped_actor self{*server.sys};
@@ -164,7 +164,7 @@ TEST_CASE("teardown returns promptly while a request with a long timeout is outs
       return n == 1;
     },
     5s));
-  REQUIRE_FALSE(server.node->request_stop(child.pid()));
+  REQUIRE_FALSE(server.node.request_stop(child.pid()));
   REQUIRE(child.read_line(5s).value_or("").rfind("stopping:", 0) == 0);
   check_teardown(child);
 }

@@ -90,6 +90,18 @@ struct sender_config : test_config {
   }
 };
 
+/// Answers an int32_t with its double.
+inline caf::behavior doubler() {
+  return {[](int32_t x) { return x * 2; }};
+}
+
+/// Liveness timing for tests that are not about hangs: a loaded machine
+/// must not make a healthy peer look hung.
+inline void slow_heartbeats(test_config& cfg) {
+  cfg.shmbus.heartbeat_interval = std::chrono::milliseconds{100};
+  cfg.shmbus.heartbeat_timeout = std::chrono::seconds{2};
+}
+
 /// State of blackhole_impl.
 struct blackhole_state {
   std::vector<caf::response_promise> never_answered;
@@ -140,20 +152,19 @@ struct child_bus {
   }
 
   ~child_bus() {
-    node.reset();
-    sys.reset();
+    sys.reset(); // stops the bus (bus_module)
   }
 
   /// Waits for the test to ask this process to stop (node::request_stop).
   void await_stop() {
-    auto why = node->await_stop_request(caf::timespan{std::chrono::seconds{60}});
+    auto why = node.await_stop_request(caf::timespan{std::chrono::seconds{60}});
     say("stopping: " + why.text);
   }
 
   /// Publishes or ends the child with code 3.
   template <class Handle>
   void publish(const Handle& x, const std::string& name) {
-    if (auto err = node->publish(x, name)) {
+    if (auto err = node.publish(x, name)) {
       say("error: cannot publish " + name + ": " + sys->render(err));
       std::_Exit(3);
     }
@@ -161,7 +172,7 @@ struct child_bus {
 
   Config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<bus::node> node;
+  bus::node node;
 };
 
 /// Sends an exit to a local actor when the scope ends, also when a check
@@ -173,7 +184,7 @@ struct exit_on_scope_end {
 };
 
 /// Looks `name` up, waiting up to 5 s; fails the test if it is not there.
-inline caf::actor must_lookup(bus::node& node, const std::string& name) {
+inline caf::actor must_lookup(const bus::node& node, const std::string& name) {
   auto x = node.lookup(name, caf::timespan{std::chrono::seconds{5}});
   REQUIRE_MESSAGE(x, "lookup of '" << name << "': " << node.system().render(x.error()));
   return *x;
@@ -181,7 +192,7 @@ inline caf::actor must_lookup(bus::node& node, const std::string& name) {
 
 /// Asks the child on the bus to stop and checks that it exits with 0 (only
 /// CHECKs: also usable in destructors).
-inline void stop_child(bus::node& node, child_process& child) {
+inline void stop_child(const bus::node& node, child_process& child) {
   auto err = node.request_stop(child.pid());
   CHECK_MESSAGE(!err, "cannot stop child " << child.pid() << ": " << node.system().render(err));
   auto status = child.wait(std::chrono::seconds{10});

@@ -8,7 +8,7 @@
 //   storage.args = {"--module=storage"};
 //   storage.publishes = {"storage"};
 //   auto sup = supervision::start_supervisor(sys, flags,
-//                                            {module_child(storage, *bus)});
+//                                            {module_child(storage, bus)});
 //
 // The child's handle is a local actor that stands for the process: it goes
 // down when the process ends, with an exit reason that says how
@@ -80,9 +80,10 @@ struct module_spec {
 /// shutdown policy lets the module actor finish its own stop sequence
 /// (timeout kill_after + defaults::module_reap_margin).
 ///
-/// `bus` must outlive the supervisor: stop the supervisor before the node.
+/// `bus` is a handle: once the bus stopped, starts fail with
+/// bus::errc::not_attached and a running module is stopped by signals only.
 supervision::child_spec
-module_child(module_spec spec, bus::node& bus,
+module_child(module_spec spec, bus::node bus,
              supervision::restart_type restart
              = supervision::restart_type::permanent);
 

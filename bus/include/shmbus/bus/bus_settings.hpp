@@ -1,5 +1,7 @@
 // What a process needs to know to start or join a bus: the `shmbus.*`
-// options of its actor_system_config, with their defaults in one place.
+// options of its actor_system_config. Sizes and timing default to the
+// transport's (transport/config.hpp, their one place); the rest are the
+// bus's own.
 #pragma once
 
 #include <cstddef>
@@ -9,22 +11,26 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "shmbus/transport/config.hpp"
+
 namespace shmbus::bus {
 
 struct bus_settings {
-  /// Bus name, [A-Za-z0-9._-]{1,64}. Required.
+  /// Bus name: [A-Za-z0-9._-], 1 to transport::limits::max_bus_name_length
+  /// bytes. Required.
   std::string bus;
   /// "server" creates the bus, "client" joins it.
   std::string role = "client";
   /// Shown by shmbusctl and in loss reports; defaults to "<program>-<pid>".
+  /// At most transport::limits::max_name_length bytes.
   std::string node_name;
   /// Server only (clients use the bus's): liveness timing and sizes.
-  caf::timespan heartbeat_interval = std::chrono::milliseconds{100};
-  caf::timespan heartbeat_timeout = std::chrono::seconds{1};
-  size_t inbox_size = size_t{1} << 20;
-  size_t max_message_size = size_t{64} << 10;
-  size_t node_slots = 64;
-  size_t name_entries = 256;
+  caf::timespan heartbeat_interval = transport::defaults::heartbeat_interval;
+  caf::timespan heartbeat_timeout = transport::defaults::heartbeat_timeout;
+  size_t inbox_size = transport::bus_limits{}.inbox_bytes;
+  size_t max_message_size = transport::bus_limits{}.max_message_bytes;
+  size_t node_slots = transport::bus_limits{}.node_slots;
+  size_t name_entries = transport::bus_limits{}.name_entries;
   /// How the I/O thread waits for messages: "adaptive" (spin, yield, then
   /// park), "busy-spin", "park" or "adaptive:<spin us>:<yield us>".
   std::string idle_strategy = "adaptive";
@@ -34,9 +40,9 @@ struct bus_settings {
   std::string on_server_lost = "exit";
   int server_lost_exit_code = 75; // EX_TEMPFAIL
   /// How long a sender waits for room in a full inbox before failing.
-  caf::timespan full_inbox_timeout = std::chrono::seconds{2};
+  caf::timespan full_inbox_timeout = transport::defaults::full_inbox_timeout;
   /// Client: how long to wait for a server that is still setting up.
-  caf::timespan attach_timeout = std::chrono::seconds{2};
+  caf::timespan attach_timeout = transport::defaults::attach_timeout;
   /// Server: how long to wait for clients of a previous server to exit.
   caf::timespan wait_for_clients = caf::timespan{0};
   /// "inline": actors woken by a remote message run on the bus's I/O thread
@@ -51,6 +57,8 @@ struct bus_settings {
 
   /// Checks every value; the error names the option and what it accepts.
   caf::error validate() const;
+
+  // Thread safety: a plain value; copies are independent.
 };
 
 } // namespace shmbus::bus

@@ -1,8 +1,8 @@
 // The actor_system_config of a shmbus process: adds the `shmbus.*` options
 // (command line `--shmbus.bus=demo`, or a [shmbus] section in
 // caf-application.ini, both shown by --dump-config), loads CAF's middleman
-// (which gives the system its node id) and registers the shmbus error
-// category.
+// (which gives the system its node id) and the bus_module (which owns the
+// bus nodes), and registers the shmbus error category.
 #pragma once
 
 #include <caf/actor_system_config.hpp>
@@ -12,6 +12,8 @@
 
 namespace shmbus::bus {
 
+/// Filled in (parse(), fields of `shmbus`) before the actor system is made,
+/// then read by it; not meant to be changed from several threads.
 class config : public caf::actor_system_config {
 public:
   config();

@@ -8,6 +8,7 @@ namespace shmbus::bus {
 enum class errc : uint8_t;
 enum class stop_cause;
 
+class bus_module;
 class config;
 class node;
 struct bus_settings;

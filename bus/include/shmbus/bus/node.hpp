@@ -6,28 +6,37 @@
 //   cfg.parse(argc, argv);
 //   caf::actor_system sys{cfg};
 //   auto bus = shmbus::bus::node::start(sys); // server or client, per config
-//   (*bus)->publish(my_actor, "wallet");
-//   auto other = (*bus)->lookup("ledger", std::chrono::seconds{5});
+//   bus->publish(my_actor, "wallet");
+//   auto other = bus->lookup("ledger", std::chrono::seconds{5});
 //
-// Destroy the node (or call stop()) before the actor_system: it kills the
-// proxies of remote actors and releases the references CAF keeps to local
-// actors that were sent to other processes, so the system's destructor does
-// not wait for them forever.
+// Lifetime, as with caf::io::middleman: the actor system owns the bus (see
+// bus_module, which shmbus::bus::config loads). A node is a cheap handle,
+// copied freely like caf::actor; the bus stays up until node::stop() or the
+// actor system's shutdown, whichever comes first, and a handle used after
+// that gets errc::not_attached. Nothing needs to be destroyed in order.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
 #include <caf/expected.hpp>
 #include <caf/node_id.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/sec.hpp>
 #include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/errc.hpp"
@@ -35,12 +44,12 @@
 
 namespace shmbus::transport {
 class node;
-struct peer_loss;
 } // namespace shmbus::transport
 
 namespace shmbus::bus {
 
 class bus_core;
+class bus_module;
 
 /// Why await_stop_request() returned.
 enum class stop_cause {
@@ -64,6 +73,10 @@ struct loss_report {
   std::string text; ///< e.g. "node 'storage' (slot 2, pid 42) was killed by signal 9"
 };
 
+/// node::loss_of() remembers this many lost processes; older reports are
+/// dropped first.
+constexpr size_t max_loss_reports = 1024;
+
 /// The process id in a CAF node id of this machine (0 if it has none).
 int process_id_of(const caf::node_id& node);
 
@@ -75,76 +88,176 @@ struct peer_view {
   bool server = false;
 };
 
+/// The message of the bus's name service.
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+
+/// The bus's name service: looks names up for actors without blocking any
+/// thread. `(lookup_atom, name, timeout)` answers with the actor published
+/// as `name` once it is there, or with errc::name_not_found after
+/// `timeout`; the form with an interface id (node::interface_id) also
+/// checks a typed actor's interface (errc::interface_mismatch).
+using name_service_actor = caf::typed_actor<
+  caf::replies_to<lookup_atom, std::string, caf::timespan>::with<caf::actor>,
+  caf::replies_to<lookup_atom, std::string, caf::timespan, uint64_t>::with<caf::actor>>;
+
+/// A handle to this process's membership in a bus.
+///
+/// Thread safety: every member function may be called from any thread, on
+/// the same handle or on copies (a handle is a shared pointer to the bus).
+/// Calls marked "Blocks the caller" must not run in an actor's handler:
+/// with the default inline dispatch such an actor may run on the bus's own
+/// I/O thread, which then stops delivering messages to this process.
+///
+/// Processes are named by pid: it is what a supervisor knows of the process
+/// it spawned, what the process's CAF node id carries, and it is unique
+/// among live processes. A restarted process has a new pid and its slot a
+/// new incarnation, so nothing meant for the old one reaches it; should the
+/// kernel reuse a pid later, loss_of() reports the latest process with it.
 class node {
 public:
+  /// A handle to no bus: every call fails with errc::not_attached (or
+  /// returns an empty result).
+  node() noexcept = default;
+
   /// Starts (server) or joins (client) the bus configured in `sys.config()`.
-  static caf::expected<std::unique_ptr<node>> start(caf::actor_system& sys);
+  /// Needs the bus_module in the system (shmbus::bus::config loads it;
+  /// another config: `cfg.load<shmbus::bus::bus_module>()`).
+  /// @warning Blocks the caller while it joins: up to attach-timeout
+  ///          (client) or wait-for-clients (server), usually microseconds.
+  static caf::expected<node> start(caf::actor_system& sys);
 
   /// Same, with explicit settings.
-  static caf::expected<std::unique_ptr<node>> start(caf::actor_system& sys,
-                                                    bus_settings settings);
+  static caf::expected<node> start(caf::actor_system& sys, bus_settings settings);
 
-  node(const node&) = delete;
-  node& operator=(const node&) = delete;
-  ~node();
+  /// True if this handle came from start() and the bus has not stopped.
+  bool attached() const noexcept;
+  explicit operator bool() const noexcept { return attached(); }
 
-  /// Leaves the bus: peers see this node's actors go down with
-  /// remote_link_unreachable, local monitors of remote actors get the same,
-  /// pending requests fail. Idempotent; also done by the destructor.
-  void stop();
+  /// Leaves the bus early (the actor system's shutdown does it otherwise):
+  /// peers see this node's actors go down with remote_link_unreachable,
+  /// local monitors of remote actors get the same, pending requests fail.
+  /// Every handle of this bus then gets errc::not_attached. Idempotent.
+  /// Called from an actor that runs on the bus's I/O thread it returns at
+  /// once and the bus stops right after.
+  /// @warning Blocks the caller until the I/O thread ended (its current
+  ///          round: microseconds, unless an actor it runs blocks).
+  void stop() const;
 
   // -- names ----------------------------------------------------------------
 
   /// Makes `x` reachable as `name` from every process of the bus until it
-  /// terminates, unpublish(), or this node stops.
-  caf::error publish(const caf::actor& x, const std::string& name);
+  /// terminates, unpublish(), or this node stops. Never blocks.
+  caf::error publish(const caf::actor& x, const std::string& name) const;
 
   /// Typed form: lookups check the interface.
   template <class... Sigs>
-  caf::error publish(const caf::typed_actor<Sigs...>& x, const std::string& name) {
+  caf::error publish(const caf::typed_actor<Sigs...>& x, const std::string& name) const {
     return publish_impl(caf::actor_cast<caf::strong_actor_ptr>(x), name,
                         interface_of(x->message_types()));
   }
 
-  caf::error unpublish(const std::string& name);
+  /// Never blocks.
+  caf::error unpublish(const std::string& name) const;
 
-  /// The actor published as `name`; errc::name_not_found if none.
-  caf::expected<caf::actor> lookup(const std::string& name);
+  /// The actor published as `name`; errc::name_not_found if none. Never
+  /// blocks.
+  caf::expected<caf::actor> lookup(const std::string& name) const;
 
-  /// Waits up to `timeout` for `name` to be published.
-  caf::expected<caf::actor> lookup(const std::string& name, caf::timespan timeout);
+  /// Waits up to `timeout` for `name` to be published. From an actor, use
+  /// name_service() or lookup(self, ...) instead.
+  /// @warning Blocks the caller for up to `timeout`.
+  caf::expected<caf::actor> lookup(const std::string& name, caf::timespan timeout) const;
 
   /// Typed form: errc::interface_mismatch unless the published actor has
   /// exactly `Handle`'s interface.
+  /// @warning Blocks the caller for up to `timeout`.
   template <class Handle>
   caf::expected<Handle> lookup(const std::string& name,
-                               caf::timespan timeout = caf::timespan{0}) {
-    auto x = lookup_impl(name, timeout,
-                         interface_of(system().message_types<Handle>()));
+                               caf::timespan timeout = caf::timespan{0}) const {
+    if (!attached())
+      return stopped_error();
+    auto x = lookup_impl(name, timeout, interface_id<Handle>(system()));
     if (!x)
       return std::move(x.error());
     return caf::actor_cast<Handle>(std::move(*x));
+  }
+
+  /// The name service actor of this bus (invalid once the bus stopped).
+  name_service_actor name_service() const;
+
+  /// Looks `name` up from the event-based actor `self` (typed or not)
+  /// without blocking it or any thread: `f(caf::expected<Handle>)` runs in
+  /// `self` once the name resolves, after `timeout` (errc::name_not_found),
+  /// or when the bus has stopped (errc::not_attached). Typed handles are
+  /// checked as by the blocking typed lookup. Call it from `self`'s own
+  /// handlers (or its behavior's setup), as any request of `self`.
+  template <class Handle = caf::actor, class Self, class F>
+  void lookup(Self* self, const std::string& name, caf::timespan timeout, F f) const {
+    auto ns = name_service();
+    auto attached = static_cast<bool>(ns);
+    auto not_attached = stopped_error();
+    auto iface = interface_id<Handle>(self->system());
+    // CAF 0.17 keeps `self` alive until a request's timeout fires, answered
+    // or not; a long lookup would hold up the actor system's shutdown.
+    auto answered = [self] {
+      self->system().clock().cancel_request_timeout(self, self->current_message_id());
+    };
+    self->request(ns, timeout + lookup_reply_margin, lookup_atom::value, name, timeout, iface)
+      .then([f, answered](caf::actor& x) mutable {
+              answered();
+              f(caf::expected<Handle>{caf::actor_cast<Handle>(std::move(x))});
+            },
+            [f, answered, attached, not_attached](caf::error& err) mutable {
+              answered();
+              // A stopped bus: no name service, or one that quit.
+              if (!attached || err == caf::sec::request_receiver_down)
+                err = not_attached;
+              f(caf::expected<Handle>{std::move(err)});
+            });
+  }
+
+  /// The interface id that publish() records for `Handle` in `sys` (0 for
+  /// caf::actor: no check).
+  template <class Handle>
+  static uint64_t interface_id(caf::actor_system& sys) {
+    if constexpr (std::is_same<Handle, caf::actor>::value)
+      return 0;
+    else
+      return interface_of(sys.message_types<Handle>());
   }
 
   // -- stop requests (module processes) -------------------------------------
 
   /// Asks the process `pid` of this bus to stop (its await_stop_request()
   /// returns). errc::name_not_found if no such process is on the bus.
-  caf::error request_stop(int pid);
+  /// @warning Blocks the caller for up to full-inbox-timeout while that
+  ///          process's inbox is full.
+  caf::error request_stop(int pid) const;
 
-  /// Blocks until another process asked this one to stop, this node lost
+  /// Returns once another process asked this one to stop, this node lost
   /// its server (with on-server-lost=continue; with "exit" the process
-  /// ends instead), this node stopped, or `timeout` passes.
-  stop_reason await_stop_request(caf::timespan timeout);
+  /// ends instead), this node stopped, or `timeout` passed.
+  /// @warning Blocks the caller for up to `timeout`.
+  stop_reason await_stop_request(caf::timespan timeout) const;
 
   // -- introspection ----------------------------------------------------------
 
+  /// The settings the bus runs with (a client's sizes and timing are the
+  /// server's). Empty settings for a handle from node().
   const bus_settings& settings() const noexcept;
-  caf::actor_system& system() noexcept;
+
+  /// The actor system of the bus. Precondition: the handle came from
+  /// start() and that system still exists.
+  caf::actor_system& system() const noexcept;
+
   bool is_server() const noexcept;
+
+  /// The live processes of the bus, this one excluded; empty once stopped.
+  /// May be stale when it returns.
   std::vector<peer_view> peers() const;
 
-  /// How the process `pid` left the bus, if it did while this node ran.
+  /// How the process `pid` left the bus, if it did while this node ran
+  /// (the last max_loss_reports losses).
   std::optional<loss_report> loss_of(int pid) const;
 
   /// Messages that could not be delivered (unregistered type, too large,
@@ -152,17 +265,31 @@ public:
   /// plain sends were logged (once per kind and receiver).
   uint64_t undelivered() const noexcept;
 
-  /// The transport underneath (counters, shmbusctl-style inspection).
-  transport::node& transport_node() noexcept;
+  /// The transport underneath (counters, shmbusctl-style inspection); it
+  /// has left the bus once the node stopped. Precondition: the handle came
+  /// from start().
+  transport::node& transport_node() const noexcept;
+
+  friend bool operator==(const node& x, const node& y) noexcept {
+    return x.core_ == y.core_;
+  }
+  friend bool operator!=(const node& x, const node& y) noexcept { return !(x == y); }
 
 private:
-  explicit node(std::shared_ptr<bus_core> core);
+  friend class bus_module;
+
+  /// How much longer a lookup's request may take than the lookup itself:
+  /// the name service answers within its timeout plus one re-check.
+  static constexpr caf::timespan lookup_reply_margin = std::chrono::seconds{1};
+
+  explicit node(std::shared_ptr<bus_core> core) noexcept;
 
   static uint64_t interface_of(const std::set<std::string>& signatures);
+  caf::error stopped_error() const;
   caf::error publish_impl(caf::strong_actor_ptr x, const std::string& name,
-                          uint64_t interface);
+                          uint64_t interface) const;
   caf::expected<caf::actor> lookup_impl(const std::string& name,
-                                        caf::timespan timeout, uint64_t interface);
+                                        caf::timespan timeout, uint64_t interface) const;
 
   std::shared_ptr<bus_core> core_;
 };

@@ -1,0 +1,175 @@
+#include "outbox.hpp"
+
+#include <thread>
+
+#include <caf/actor_system.hpp>
+
+#include "error_mapping.hpp"
+#include "shmbus/bus/errc.hpp"
+
+namespace shmbus::bus {
+
+outbox::outbox(caf::actor_system& sys, transport::node& transport,
+               transport::inbox_handler& inbox, io_execution_unit& eu, peer_table& peers,
+               pending_requests& pending, once_log& log, caf::timespan full_inbox_timeout)
+  : sys_(sys),
+    transport_(transport),
+    inbox_(inbox),
+    eu_(eu),
+    peers_(peers),
+    pending_(pending),
+    log_(log),
+    full_inbox_timeout_(full_inbox_timeout),
+    queues_(transport.limits().node_slots),
+    progress_(transport.limits().node_slots),
+    has_queue_(new std::atomic<bool>[transport.limits().node_slots]) {
+  for (size_t i = 0; i < queues_.size(); ++i)
+    has_queue_[i].store(false, std::memory_order_relaxed);
+}
+
+caf::error outbox::send(peer_ref to, const std::vector<char>& bytes,
+                        const caf::strong_actor_ptr& requester, caf::message_id mid) {
+  // Pairs with the release stores in enqueue() and flush().
+  if (has_queue_[to.slot].load(std::memory_order_acquire))
+    return enqueue(to, bytes, requester, mid);
+  auto io = eu_.on_io_thread();
+  auto err = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
+                             io ? std::chrono::nanoseconds::zero()
+                                : transport::node::default_wait);
+  if (!err)
+    return caf::error{};
+  if (err.code != transport::errc::inbox_full || !io)
+    return from_transport(err);
+  if (eu_.in_record_handler())
+    return enqueue(to, bytes, requester, mid); // no nested poll
+  // An actor running on the I/O thread meets a full inbox. Waiting here
+  // while draining our own inbox keeps backpressure without the deadlock of
+  // two I/O threads each waiting for the other to read.
+  auto until = clock::now() + full_inbox_timeout_;
+  do {
+    drain_own_inbox();
+    err = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
+                          std::chrono::nanoseconds::zero());
+  } while (err.code == transport::errc::inbox_full
+           && clock::now() < until);
+  return err ? from_transport(err) : caf::error{};
+}
+
+void outbox::send_control(peer_ref to, const std::vector<char>& bytes) {
+  caf::error err;
+  if (has_queue_[to.slot].load(std::memory_order_acquire)) {
+    err = enqueue(to, bytes, nullptr, caf::make_message_id());
+  } else {
+    auto sent = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
+                                std::chrono::nanoseconds::zero());
+    if (sent.code == transport::errc::inbox_full)
+      err = enqueue(to, bytes, nullptr, caf::make_message_id());
+    else if (sent)
+      err = from_transport(sent);
+  }
+  // peer_lost is the peer's loss, reported on its own; anything else is not.
+  if (err && err != errc::peer_lost)
+    log_.write("control/" + std::to_string(to.slot),
+               "a control record for node '" + peers_.name_of(to.slot)
+                 + "' was dropped: " + sys_.render(err));
+}
+
+caf::error outbox::enqueue(peer_ref to, const std::vector<char>& bytes,
+                           const caf::strong_actor_ptr& requester, caf::message_id mid) {
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    auto& queue = queues_[to.slot];
+    if (queue.size() >= max_queued_per_peer)
+      return make_error(errc::inbox_full, "the inbox of node '" + peers_.name_of(to.slot)
+                                            + "' is full and " + std::to_string(queue.size())
+                                            + " more records wait for it");
+    if (queue.empty())
+      progress_[to.slot] = clock::now();
+    queue.push_back({to, bytes, requester, mid});
+    has_queue_[to.slot].store(true, std::memory_order_release);
+    queued_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Nobody wakes the I/O thread when that inbox drains: it must look.
+  transport_.wake();
+  return caf::error{};
+}
+
+caf::error outbox::stuck_error(uint32_t slot, size_t waiting) const {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(full_inbox_timeout_).count();
+  return make_error(errc::inbox_full, "the inbox of node '" + peers_.name_of(slot)
+                                        + "' accepted no record for " + std::to_string(ms)
+                                        + " ms (shmbus.full-inbox-timeout) while "
+                                        + std::to_string(waiting)
+                                        + " waited for it: its consumer is not keeping up");
+}
+
+void outbox::drain_own_inbox() {
+  auto n = eu_.handle_records([this] { return transport_.poll(inbox_, io_batch); });
+  if (n == 0)
+    std::this_thread::yield();
+}
+
+void outbox::flush() {
+  if (!has_queued())
+    return;
+  auto now = clock::now();
+  for (uint32_t slot = 0; slot < queues_.size(); ++slot) {
+    if (!has_queue_[slot].load(std::memory_order_acquire))
+      continue;
+    std::vector<queued_record> failed;
+    caf::error failure;
+    {
+      std::lock_guard<std::mutex> guard(mtx_);
+      auto& queue = queues_[slot];
+      while (!queue.empty()) {
+        auto& rec = queue.front();
+        auto err = transport_.send(rec.to.slot, rec.to.incarnation, rec.bytes.data(),
+                                   rec.bytes.size(), std::chrono::nanoseconds::zero());
+        if (!err) {
+          progress_[slot] = now;
+        } else if (err.code != transport::errc::inbox_full) {
+          failure = from_transport(err);
+          failed.push_back(std::move(rec));
+        } else if (now - progress_[slot] < full_inbox_timeout_) {
+          break; // still full: keep the order, retry next round
+        } else {
+          failure = stuck_error(slot, queue.size());
+          failed.push_back(std::move(rec));
+        }
+        queue.pop_front();
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (queue.empty())
+        has_queue_[slot].store(false, std::memory_order_release);
+    }
+    for (auto& rec : failed) {
+      if (rec.requester && rec.mid.is_request()) {
+        pending_.take(rec.requester->id(), rec.mid);
+        answer_with_error(rec.requester, rec.mid, failure);
+      } else {
+        log_.write("queued/" + std::to_string(slot), "records for node '" + peers_.name_of(slot)
+                                                       + "' were dropped: " + sys_.render(failure));
+      }
+    }
+  }
+}
+
+void outbox::drop(uint32_t slot, const caf::error& why) {
+  std::deque<queued_record> dropped;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    dropped.swap(queues_[slot]);
+    has_queue_[slot].store(false, std::memory_order_release);
+    queued_.fetch_sub(dropped.size(), std::memory_order_relaxed);
+  }
+  for (auto& rec : dropped)
+    if (rec.requester && rec.mid.is_request() && pending_.take(rec.requester->id(), rec.mid))
+      answer_with_error(rec.requester, rec.mid, why);
+}
+
+void outbox::drop_all(const caf::error& why) {
+  for (uint32_t slot = 0; slot < queues_.size(); ++slot)
+    drop(slot, why);
+}
+
+} // namespace shmbus::bus

@@ -1,0 +1,63 @@
+// Requests this process sent to actors of other processes and that are not
+// answered yet. CAF's own networking forgets them when a node is lost (the
+// requester only sees its timeout, CAF issues #1466, #1051); the bus fails
+// them at once with sec::request_receiver_down.
+//
+// Whoever removes an entry answers it, so each request is answered once:
+// by its response (take() on the I/O thread), or by fail() at peer loss.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message_id.hpp>
+#include <caf/node_id.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
+
+namespace shmbus::bus {
+
+/// Answers a request with `err`, exactly as CAF's sync_request_bouncer does;
+/// nothing for a message that is not a request. Thread-safe.
+void answer_with_error(const caf::strong_actor_ptr& requester, caf::message_id mid,
+                       caf::error err);
+
+class pending_requests {
+public:
+  explicit pending_requests(caf::actor_system& sys);
+
+  /// Tracks the request `mid` of `requester` to actor `aid` of `nid`.
+  /// Thread-safe.
+  void add(const caf::strong_actor_ptr& requester, caf::message_id mid,
+           const caf::node_id& nid, caf::actor_id aid);
+
+  /// Stops tracking; false if it was not tracked (answered or failed
+  /// already). Thread-safe.
+  bool take(caf::actor_id requester, caf::message_id mid);
+
+  /// Fails every request to actor `aid` of `nid` (`aid` 0: to any actor of
+  /// `nid`; invalid `nid`: every request) with request_receiver_down and
+  /// cancels their CAF timeouts. Thread-safe; takes no CAF lock while it
+  /// holds its own.
+  void fail(const caf::node_id& nid, caf::actor_id aid);
+
+private:
+  struct entry {
+    caf::weak_actor_ptr requester; // weak: must not keep the requester alive
+    caf::message_id mid;
+    caf::node_id node;
+    caf::actor_id target;
+  };
+
+  caf::actor_system& sys_;
+  std::mutex mtx_;
+  std::map<std::pair<caf::actor_id, uint64_t>, entry> entries_;
+  size_t added_since_sweep_ = 0;
+};
+
+} // namespace shmbus::bus
