@@ -24,7 +24,8 @@ const char* inbox_reader::validate(uint64_t header,
     return "record runs past the end of the ring";
   auto kind = record::kind_of(header);
   if (kind == record_kind::padding)
-    return nullptr;
+    return idx + length == ring_.capacity() ? nullptr
+                                            : "padding that does not reach the end of the ring";
   if (length < record::header_bytes || length > max_record_bytes_)
     return "record length outside [header, max-message-size]";
   if (record::slot_of(header) >= node_slots_)
@@ -32,8 +33,30 @@ const char* inbox_reader::validate(uint64_t header,
   return nullptr;
 }
 
+const char* inbox_reader::check_committed(uint64_t header, uint64_t position,
+                                          uint32_t& payload_bytes,
+                                          uint32_t& destination, bool& intact) const noexcept {
+  auto* words = &ring_.word(position);
+  auto sizes = words[1].load(std::memory_order_relaxed);
+  auto stamp_word = words[2].load(std::memory_order_relaxed);
+  payload_bytes = static_cast<uint32_t>(sizes);
+  destination = static_cast<uint32_t>(sizes >> 32);
+  auto stamp = static_cast<uint32_t>(stamp_word);
+  if (stamp != record::stamp_of(position))
+    return "record position stamp does not match";
+  if (record::record_bytes(payload_bytes) != record::length_of(header))
+    return "payload size does not match record length";
+  intact = !ring_.checksums()
+           || record::record_crc(header, sizes, stamp,
+                                 ring_.bytes_at(position) + record::header_bytes, payload_bytes)
+                == static_cast<uint32_t>(stamp_word >> 32);
+  return nullptr;
+}
+
 inbox_reader::entry inbox_reader::peek() noexcept {
-  for (;;) {
+  // Padding is skipped on the way; a ring of nothing but padding is garbage
+  // that recover() handles, so the loop ends within one ring.
+  for (uint64_t skipped = 0;; ) {
     entry e;
     e.position = head_;
     auto& w = ring_.word(head_);
@@ -58,6 +81,12 @@ inbox_reader::entry inbox_reader::peek() noexcept {
     auto length = record::length_of(header);
     current_length_ = length;
     if (kind == record_kind::padding) {
+      if (skipped >= ring_.capacity()) {
+        e.state = status::corrupt;
+        e.problem = "padding all around the ring";
+        return e;
+      }
+      skipped += length;
       release(length);
       continue;
     }
@@ -68,20 +97,14 @@ inbox_reader::entry inbox_reader::peek() noexcept {
       e.state = status::pending;
       return e;
     }
-    auto* words = &w;
-    auto meta = words[1].load(std::memory_order_relaxed);
-    auto stamped = words[2].load(std::memory_order_relaxed);
-    auto payload = static_cast<uint32_t>(meta);
-    if (stamped != head_ || record::record_bytes(payload) != length) {
+    if (auto problem = check_committed(header, head_, e.payload_bytes,
+                                       e.destination_incarnation, e.intact)) {
       e.state = status::corrupt;
-      e.problem = stamped != head_ ? "record position stamp does not match"
-                                   : "payload size does not match record length";
+      e.problem = problem;
       return e;
     }
     e.state = status::record;
-    e.destination_incarnation = static_cast<uint32_t>(meta >> 32);
     e.payload = ring_.bytes_at(head_) + record::header_bytes;
-    e.payload_bytes = payload;
     return e;
   }
 }
@@ -109,47 +132,85 @@ bool inbox_reader::skip_pending() noexcept {
 
 uint64_t inbox_reader::recover() noexcept {
   auto start = head_;
-  // The end of all claims: follow well-formed headers from the tail hint.
-  auto end = ring_.control()->tail.load(std::memory_order_acquire);
-  if (end < start)
-    end = start;
-  while (end - start < ring_.capacity()) {
-    auto w = ring_.word(end).load(std::memory_order_acquire);
-    if (record::is_free(w) || validate(w, end) != nullptr)
+  auto limit = start + ring_.capacity();
+  // The end of what producers claimed: the first word after the head that
+  // is the free tag of its own position (a claim in progress has its
+  // header before its untouched words, so it is found below first).
+  auto end = limit;
+  for (auto pos = start + record::alignment; pos < limit; pos += record::alignment) {
+    if (ring_.word(pos).load(std::memory_order_acquire) == record::free_tag(pos)) {
+      end = pos;
       break;
-    end += record::length_of(w);
+    }
   }
-  if (end - start > ring_.capacity())
-    end = start + ring_.capacity();
-  // The first later position holding a committed record stamped with its
-  // own position is a record boundary; payload bytes can hardly fake that.
+  // The first record boundary after the garbage: a claim (its producer
+  // commits or is skipped as usual), padding to the end of the ring, or a
+  // committed record whose stamp names its position and whose checksum
+  // holds; payload bytes can hardly fake all that.
   auto resume = end;
   for (auto pos = start + record::alignment; pos < end; pos += record::alignment) {
     if (ring_.index_of(pos) + record::header_bytes > ring_.capacity())
       continue;
-    auto* words = &ring_.word(pos);
-    auto w = words[0].load(std::memory_order_acquire);
+    auto w = ring_.word(pos).load(std::memory_order_acquire);
     if (record::is_free(w) || validate(w, pos) != nullptr)
       continue;
     auto kind = record::kind_of(w);
-    if ((kind == record_kind::data || kind == record_kind::control)
-        && words[2].load(std::memory_order_relaxed) == pos) {
+    uint32_t payload_bytes = 0;
+    uint32_t destination = 0;
+    bool intact = false;
+    if (kind == record_kind::claimed || kind == record_kind::padding
+        || (check_committed(w, pos, payload_bytes, destination, intact) == nullptr
+            && intact)) {
       resume = pos;
       break;
     }
   }
-  if (resume == start) {
-    // Garbage where the next record should start: restore the free tag so
-    // producers can claim it again.
-    auto& w = ring_.word(start);
-    auto garbage = w.load(std::memory_order_acquire);
-    if (garbage != record::free_tag(start))
-      w.compare_exchange_strong(garbage, record::free_tag(start),
-                                std::memory_order_acq_rel);
-    return 0;
-  }
   release(resume - start);
   return resume - start;
+}
+
+inbox_reader::audit_report inbox_reader::audit() noexcept {
+  audit_report report;
+  auto* control = ring_.control();
+  // Only we write the head: whatever else is there is put back.
+  if (control->head.load(std::memory_order_relaxed) != published_head_) {
+    control->head.store(published_head_, std::memory_order_release);
+    report.head_restored = true;
+  }
+  // Producers copy the published head into head_cache; it never runs ahead.
+  auto cache = control->head_cache.load(std::memory_order_acquire);
+  if (cache > published_head_ || cache % record::alignment != 0) {
+    control->head_cache.compare_exchange_strong(cache, published_head_,
+                                                std::memory_order_acq_rel);
+    report.head_cache_restored = true;
+  }
+  // The tail must lag behind our head (producers move it on) or be one of
+  // the record boundaries from our head to the end of the records. Loaded
+  // before the walk: producers only move the end forward meanwhile.
+  auto t = control->tail.load(std::memory_order_acquire);
+  if (t % record::alignment == 0 && t <= head_)
+    return report;
+  auto p = head_;
+  while (p - head_ < ring_.capacity() && p < t) {
+    auto w = ring_.word(p).load(std::memory_order_acquire);
+    if (w == record::free_tag(p) || !ring_.well_formed(w, p))
+      break;
+    p += record::length_of(w);
+  }
+  if (p == t)
+    return report;
+  // Past the end of the records, beyond one capacity, misaligned, or in
+  // the middle of a record: move it to the end of the records, if there is
+  // no garbage on the way (then recover() deals with it when we get there).
+  auto end = ring_.end_of_records(head_);
+  if (!end)
+    return report;
+  if (control->tail.compare_exchange_strong(t, *end, std::memory_order_acq_rel)) {
+    report.tail_restored = true;
+    report.bad_tail = t;
+    report.tail = *end;
+  }
+  return report;
 }
 
 void inbox_reader::release(uint64_t bytes) noexcept {

@@ -1,6 +1,15 @@
 // Consumer side of an inbox ring: one per ring, used by one thread. Reads
 // records in place (zero copy), validates everything it reads from shared
-// memory before using it, and hands the space back to producers.
+// memory before using it (and each record's checksum on a bus that has
+// them), and hands the space back to producers.
+//
+// The consumer owns the ring's truth: its private head. Garbage at the head
+// is skipped to the next record boundary (recover), and audit() finds and
+// repairs impossible control words (a published head or head cache that is
+// not ours, a tail that is misaligned, beyond the records or inside one).
+// Every walk is bounded by the capacity. A checksum is checked before the
+// record is handed over; a process that writes into a record after that
+// check is not caught (zero copy has that price).
 //
 // Threads: not thread-safe; one consumer thread owns a reader. Only park()
 // waits; every other call returns at once.
@@ -33,10 +42,27 @@ public:
     uint32_t payload_bytes = 0;
     uint64_t position = 0;
     uint64_t raw_header = 0;
+    /// For status record: false if its checksum does not match.
+    bool intact = true;
     const char* problem = nullptr; ///< what failed validation, if corrupt
   };
 
+  /// What audit() found wrong and put right.
+  struct audit_report {
+    bool head_restored = false;       ///< the published head was not ours
+    bool head_cache_restored = false; ///< the producers' copy ran ahead
+    bool tail_restored = false;       ///< the tail hint was impossible
+    uint64_t bad_tail = 0;
+    uint64_t tail = 0;
+
+    bool any() const noexcept {
+      return head_restored || head_cache_restored || tail_restored;
+    }
+  };
+
   inbox_reader() = default;
+  /// Reads `ring` from its published head (where the previous owner
+  /// stopped), checking checksums if the ring has them.
   inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
                uint32_t node_slots) noexcept;
 
@@ -50,9 +76,16 @@ public:
   /// dead. Returns false if it was committed in the meantime (peek again).
   bool skip_pending() noexcept;
 
-  /// After a corrupt peek: skips to the next record that validates (or to
-  /// the tail) and returns the number of bytes skipped.
+  /// After a corrupt peek: skips to the next record boundary (a committed
+  /// record whose stamp names its position and whose checksum holds, a
+  /// claim, or the end of the records), frees what it skipped and returns
+  /// how many bytes that was (at least 8, at most the capacity: then the
+  /// whole ring was garbage and is reset).
   uint64_t recover() noexcept;
+
+  /// Repairs control words that no honest party writes (see audit_report);
+  /// call it about once per heartbeat interval. Reads at most one ring.
+  audit_report audit() noexcept;
 
   /// Hands the space of everything consumed since the last publish back to
   /// producers and wakes those waiting for it. Without `force`, only once an
@@ -84,6 +117,10 @@ private:
   static void park_on(std::atomic<uint32_t>& parked,
                       std::chrono::nanoseconds timeout) noexcept;
   const char* validate(uint64_t header, uint64_t position) const noexcept;
+  /// Checks the words after a committed header; reports its sizes and
+  /// whether its checksum holds. A problem text, or nullptr.
+  const char* check_committed(uint64_t header, uint64_t position, uint32_t& payload_bytes,
+                              uint32_t& destination, bool& intact) const noexcept;
 
   inbox_ring ring_;
   uint64_t head_ = 0;
