@@ -48,7 +48,8 @@ void inbox_consumer::attach(const segment& seg, uint32_t own_slot,
   where_ = std::move(where);
   audit_interval_ = seg.timing().heartbeat_interval;
   // Twice the timeout: a hung producer is declared lost (and its claim
-  // skipped as a dead producer's) before its claim counts as garbage.
+  // skipped as a dead producer's) before its claim counts as garbage; one
+  // timeout for a claim that looks committed already (claim_too_old).
   max_claim_age_ = 2 * seg.timing().heartbeat_timeout;
   // The head only moves by this consumer, so it is where the slot's previous
   // owner stopped reading.
@@ -154,9 +155,13 @@ bool inbox_consumer::claim_too_old(const inbox_reader::entry& e) noexcept {
   if (e.position != pending_position_) {
     pending_position_ = e.position;
     pending_since_ = now;
+    pending_looks_committed_ = reader_.pending_looks_committed();
     return false;
   }
-  return now - pending_since_ > max_claim_age_;
+  // A claim that already carries a committed record's stamp and checksum
+  // is a damaged record, unless its producer commits within nanoseconds.
+  auto limit = pending_looks_committed_ ? max_claim_age_ / 2 : max_claim_age_;
+  return now - pending_since_ > limit;
 }
 
 bool inbox_consumer::handle_record(const inbox_reader::entry& e,
@@ -261,19 +266,25 @@ size_t inbox_consumer::poll(inbox_handler& handler, size_t max_records) noexcept
     if (e.state == inbox_reader::status::pending) {
       bool gone = producer_gone(e.sender_slot, e.sender_incarnation_bits);
       bool stale = !gone && claim_too_old(e);
+      // A dead producer's claim that looks committed was a record whose
+      // header got damaged (its slot or kind): a loss to report.
+      bool damaged = gone && reader_.pending_looks_committed();
       if ((!gone && !stale) || !reader_.skip_pending()) {
         drained = true;
         break;
       }
-      if (gone) {
+      if (gone && !damaged) {
         bump_single_writer(self_->skipped_claims, 1);
       } else {
         bump_single_writer(self_->corrupt_records, 1);
-        report(handler, "a claim at position " + std::to_string(e.position)
-                          + " naming slot " + std::to_string(e.sender_slot)
-                          + " stayed uncommitted for twice the heartbeat timeout "
-                            "while that producer lives: discarded as garbage (a real "
-                            "producer's commit now fails and it reports the loss)");
+        bump_single_writer(self_->bytes_lost, record::length_of(e.raw_header));
+        report(handler, "a claim at position " + std::to_string(e.position) + " naming slot "
+                          + std::to_string(e.sender_slot)
+                          + (damaged ? " carries a committed record's stamp: a record whose "
+                                       "header was overwritten; skipped"
+                                     : " stayed uncommitted while that producer lives: "
+                                       "discarded as garbage (a real producer's commit now "
+                                       "fails and it reports the loss)"));
         ++handed;
       }
       continue;

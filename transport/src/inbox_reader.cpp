@@ -113,6 +113,25 @@ void inbox_reader::consume() noexcept {
   release(current_length_);
 }
 
+bool inbox_reader::pending_looks_committed() const noexcept {
+  auto header = ring_.word(head_).load(std::memory_order_acquire);
+  if (record::is_free(header) || record::kind_of(header) != record_kind::claimed)
+    return false;
+  for (auto kind : {record_kind::data, record_kind::control}) {
+    auto as_committed = record::make_header(kind, record::length_of(header),
+                                            record::slot_of(header),
+                                            record::incarnation_bits_of(header));
+    uint32_t payload_bytes = 0;
+    uint32_t destination = 0;
+    bool intact = false;
+    if (validate(as_committed, head_) == nullptr
+        && check_committed(as_committed, head_, payload_bytes, destination, intact) == nullptr
+        && intact)
+      return true;
+  }
+  return false;
+}
+
 bool inbox_reader::skip_pending() noexcept {
   auto& w = ring_.word(head_);
   auto header = w.load(std::memory_order_acquire);

@@ -82,11 +82,16 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
   auto& tail = control_->tail;
   // The tail is a hint: when it cannot be right, find the real end of the
   // records from the head and move the hint there.
+  out.tail_repaired = false;
+  auto move_tail = [&](uint64_t bad_tail, uint64_t to) {
+    if (tail.compare_exchange_strong(bad_tail, to, std::memory_order_acq_rel))
+      out.tail_repaired = true;
+  };
   auto rederive_tail = [&](uint64_t bad_tail, uint64_t h) {
     auto end = end_of_records(h);
     if (!end)
       return false;
-    tail.compare_exchange_strong(bad_tail, *end, std::memory_order_acq_rel);
+    move_tail(bad_tail, *end);
     return true;
   };
   for (int round = 0; round < max_claim_rounds; ++round) {
@@ -102,10 +107,10 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
       h = refresh_head();
       if (!aligned(h))
         return claim_status::corrupt; // the consumer re-publishes its head
-      if (!aligned(t) || t - h > capacity_) {
+      if (!aligned(t) || (t > h && t - h > capacity_)) {
         // No producer ever moves the tail there: garbage.
         if (t < h || !rederive_tail(t, h))
-          tail.compare_exchange_strong(t, h, std::memory_order_acq_rel);
+          move_tail(t, h);
         continue;
       }
       if (t < h) {

@@ -129,6 +129,7 @@ private:
   /// The uncommitted claim at the head, and since when we wait for it.
   uint64_t pending_position_ = ~uint64_t{0};
   std::chrono::steady_clock::time_point pending_since_{};
+  bool pending_looks_committed_ = false;
   struct known_peer {
     uint32_t incarnation = 0;
     bool alive = false;

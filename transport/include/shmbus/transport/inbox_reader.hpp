@@ -76,6 +76,11 @@ public:
   /// dead. Returns false if it was committed in the meantime (peek again).
   bool skip_pending() noexcept;
 
+  /// Whether the claim at the head already has the stamp (and checksum) of
+  /// a committed record: a committed record whose kind was overwritten, or
+  /// a producer between writing those words and committing (nanoseconds).
+  bool pending_looks_committed() const noexcept;
+
   /// After a corrupt peek: skips to the next record boundary (a committed
   /// record whose stamp names its position and whose checksum holds, a
   /// claim, or the end of the records), frees what it skipped and returns

@@ -37,6 +37,8 @@ public:
     std::byte* payload = nullptr;
     uint32_t payload_bytes = 0;
     uint32_t destination_incarnation = 0;
+    /// Set by try_claim whatever it returns: it moved an impossible tail.
+    bool tail_repaired = false;
   };
 
   enum class claim_status {
