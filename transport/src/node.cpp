@@ -117,14 +117,16 @@ void node::leave() noexcept {
 error node::rejoin() noexcept {
   if (left_.load() || !watcher_)
     return make_error(errc::not_attached, "this node has left bus '" + options_.bus + "'");
-  // The liveness thread watches one incarnation of this slot: a new one
-  // gets a new thread.
+  if (!membership_.evicted())
+    return make_error(errc::not_attached,
+                      "node '" + options_.name + "' (slot " + std::to_string(slot())
+                        + ") of bus '" + options_.bus + "' is not evicted: nothing to rejoin");
+  // The liveness thread watches for one incarnation of this slot: the next
+  // one gets a thread of its own.
   watcher_->stop();
-  if (auto err = membership_.rejoin(options_)) {
-    watcher_->start();
-    return err;
-  }
-  consumer_.rejoin(incarnation());
+  auto err = membership_.rejoin(options_);
+  if (!err)
+    consumer_.rejoin(incarnation());
   try {
     watcher_ = std::make_unique<liveness_watcher>(consumer_, seg_, slot(), incarnation(),
                                                   options_.kill_hung_peers);
@@ -133,7 +135,7 @@ error node::rejoin() noexcept {
     membership_.abandon();
     return make_error(errc::system_error, ex.what());
   }
-  return {};
+  return err;
 }
 
 // -- sending --------------------------------------------------------------------

@@ -206,16 +206,15 @@ void node_membership::abandon() noexcept {
                                 std::memory_order_release);
 }
 
-bool node_membership::alive() const noexcept {
-  return seg_->slot(slot_).state.load(std::memory_order_acquire)
-         == make_state_word(node_state::alive, incarnation());
+bool node_membership::evicted() const noexcept {
+  auto word = seg_->slot(slot_).state.load(std::memory_order_acquire);
+  auto mine = incarnation();
+  return word != make_state_word(node_state::alive, mine)
+         && word != make_state_word(node_state::leaving, mine);
 }
 
 error node_membership::rejoin(const node_options& options) {
-  auto word = seg_->slot(slot_).state.load(std::memory_order_acquire);
-  auto mine = incarnation();
-  if (word == make_state_word(node_state::alive, mine)
-      || word == make_state_word(node_state::leaving, mine))
+  if (!evicted())
     return make_error(errc::not_attached,
                       "node '" + options.name + "' (slot " + std::to_string(slot_)
                         + ") of bus '" + bus_ + "' is not evicted: nothing to rejoin");

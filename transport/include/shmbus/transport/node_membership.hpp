@@ -67,9 +67,9 @@ public:
   /// while this node is still alive or leaving. Never blocks.
   error rejoin(const node_options& options);
 
-  /// Whether the slot still says alive with our incarnation (a snapshot).
-  /// Never blocks; any thread.
-  bool alive() const noexcept;
+  /// Whether peers declared this node lost: the slot says neither alive
+  /// nor leaving with our incarnation (a snapshot). Never blocks; any thread.
+  bool evicted() const noexcept;
 
   /// alive -> leaving, then a goodbye to every live peer; waits for room in
   /// full inboxes at most defaults::leave_timeout in total (best effort: a
