@@ -247,6 +247,9 @@ void inbox_consumer::audit(inbox_handler& handler, bool drained) {
     what += "its tail " + std::to_string(found.bad_tail)
             + " was impossible (misaligned, beyond the records or inside one), now "
             + std::to_string(found.tail) + "; ";
+  if (found.hole_skipped > 0)
+    what += "a hole of " + std::to_string(found.hole_skipped)
+            + " free bytes before records (the tail had been moved forward) was skipped; ";
   report(handler, "repaired control words that no honest process writes: " + what
                     + "nothing was lost");
 }

@@ -1,5 +1,7 @@
 #include "shmbus/transport/inbox_reader.hpp"
 
+#include <utility>
+
 #include "futex.hpp"
 
 namespace shmbus::transport {
@@ -188,14 +190,24 @@ uint64_t inbox_reader::recover() noexcept {
   return resume - start;
 }
 
+bool inbox_reader::anything_after(uint64_t from) const noexcept {
+  for (auto pos = from + record::alignment; pos < head_ + ring_.capacity();
+       pos += record::alignment)
+    if (ring_.word(pos).load(std::memory_order_acquire) != record::free_tag(pos))
+      return true;
+  return false;
+}
+
 inbox_reader::audit_report inbox_reader::audit() noexcept {
   audit_report report;
   auto* control = ring_.control();
-  // Only we write the head: whatever else is there is put back.
+  // Only we write the head: whatever else is there is put back (publish()
+  // puts it back too, and counts it).
   if (control->head.load(std::memory_order_relaxed) != published_head_) {
     control->head.store(published_head_, std::memory_order_release);
-    report.head_restored = true;
+    ++head_overwrites_;
   }
+  report.head_restored = std::exchange(head_overwrites_, 0) > 0;
   // Producers copy the published head into head_cache; it never runs ahead.
   auto cache = control->head_cache.load(std::memory_order_acquire);
   if (cache > published_head_ || cache % record::alignment != 0) {
@@ -203,27 +215,53 @@ inbox_reader::audit_report inbox_reader::audit() noexcept {
                                                 std::memory_order_acq_rel);
     report.head_cache_restored = true;
   }
-  // The tail must lag behind our head (producers move it on) or be one of
-  // the record boundaries from our head to the end of the records. Loaded
-  // before the walk: producers only move the end forward meanwhile.
+  // An honest tail lags behind our head (producers move it on) or is one of
+  // the record boundaries from our head to the first free word. Loaded
+  // before the walk: only we turn words free, so a free word met on the
+  // walk was free when the tail was loaded, and no producer moves the tail
+  // past a free word.
   auto t = control->tail.load(std::memory_order_acquire);
   if (t % record::alignment == 0 && t <= head_)
     return report;
   auto p = head_;
+  uint64_t w = 0;
   while (p - head_ < ring_.capacity() && p < t) {
-    auto w = ring_.word(p).load(std::memory_order_acquire);
+    w = ring_.word(p).load(std::memory_order_acquire);
     if (w == record::free_tag(p) || !ring_.well_formed(w, p))
       break;
     p += record::length_of(w);
   }
   if (p == t)
     return report;
-  // Past the end of the records, beyond one capacity, misaligned, or in
-  // the middle of a record: move it to the end of the records, if there is
-  // no garbage on the way (then recover() deals with it when we get there).
-  auto end = ring_.end_of_records(head_);
+  bool stopped_at_free = p < t && w == record::free_tag(p);
+  if (p < t && !stopped_at_free)
+    return report; // garbage on the way: recover() deals with it when we get there
+  auto end = stopped_at_free ? std::optional<uint64_t>{p} : ring_.end_of_records(head_);
   if (!end)
     return report;
+  if (anything_after(*end)) {
+    // Records after a free word: producers followed a tail moved past the
+    // end of the records. Moving the tail back would let a claim overlap
+    // them; instead we skip the hole once it is at our head.
+    if (*end == head_) {
+      // Word by word, each only if still free: a producer that claims one
+      // meanwhile (its tail hint moved there) keeps its record.
+      auto start = head_;
+      auto limit = head_ + ring_.capacity();
+      for (auto pos = head_; pos < limit; pos += record::alignment) {
+        auto expected = record::free_tag(pos);
+        if (!ring_.word(pos).compare_exchange_strong(expected,
+                                                     record::free_tag(pos + ring_.capacity()),
+                                                     std::memory_order_acq_rel))
+          break;
+        head_ = pos + record::alignment;
+      }
+      report.hole_skipped = head_ - start;
+    }
+    return report;
+  }
+  // Beyond one capacity, misaligned, past the end of the records or in the
+  // middle of one, with nothing after the end: move it there.
   if (control->tail.compare_exchange_strong(t, *end, std::memory_order_acq_rel)) {
     report.tail_restored = true;
     report.bad_tail = t;
@@ -244,8 +282,11 @@ void inbox_reader::publish(bool force) noexcept {
   if (head_ == published_head_
       || (!force && head_ - published_head_ < ring_.capacity() / 8))
     return;
-  published_head_ = head_;
   auto* control = ring_.control();
+  // Only we write the head: anything else there was put by someone else.
+  if (control->head.load(std::memory_order_relaxed) != published_head_)
+    ++head_overwrites_;
+  published_head_ = head_;
   // Release: producers that acquire the new head see the free tags.
   control->head.store(head_, std::memory_order_release);
   // An RMW, not a plain load: a producer's later fetch_add in

@@ -82,10 +82,10 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
   auto& tail = control_->tail;
   // The tail is a hint: when it cannot be right, find the real end of the
   // records from the head and move the hint there.
-  out.tail_repaired = false;
+  out.repaired = false;
   auto move_tail = [&](uint64_t bad_tail, uint64_t to) {
     if (tail.compare_exchange_strong(bad_tail, to, std::memory_order_acq_rel))
-      out.tail_repaired = true;
+      out.repaired = true;
   };
   auto rederive_tail = [&](uint64_t bad_tail, uint64_t h) {
     auto end = end_of_records(h);
@@ -104,7 +104,11 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
     bool wraps = idx + length > capacity_;
     uint64_t needed = wraps ? capacity_ - idx : length;
     if (!aligned(t) || !aligned(h) || t < h || t + needed - h > capacity_) {
+      auto cached = h;
       h = refresh_head();
+      // The cache is a copy of an earlier head: never ahead of it.
+      if (cached > h || !aligned(cached))
+        out.repaired = true;
       if (!aligned(h))
         return claim_status::corrupt; // the consumer re-publishes its head
       if (!aligned(t) || (t > h && t - h > capacity_)) {
@@ -125,19 +129,35 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
     auto& w = word(t);
     auto current = w.load(std::memory_order_acquire);
     if (current == record::free_tag(t)) {
+      // The word before a free tail is never free in this lap: it is the
+      // last word of a record (its claimant marks it at once) or a word the
+      // consumer freed for the next lap. If it is, the tail was moved past
+      // the end of the records: claiming there would leave a hole that
+      // later claims could fill over newer records. Unless the record
+      // before is being claimed right now, the walk from the head says so.
+      if (word(t - record::alignment).load(std::memory_order_acquire)
+          == record::free_tag(t - record::alignment)) {
+        auto end = end_of_records(control_->head.load(std::memory_order_acquire));
+        if (end && *end != t) {
+          move_tail(t, *end);
+          continue;
+        }
+      }
       if (wraps) {
         // Fill the end of the buffer; the record goes at the next lap start.
         auto pad = record::make_header(record_kind::padding,
                                        static_cast<uint32_t>(needed),
                                        producer_slot, producer_incarnation);
-        if (w.compare_exchange_strong(current, pad, std::memory_order_acq_rel))
-          tail.compare_exchange_strong(t, t + needed,
-                                       std::memory_order_acq_rel);
+        if (w.compare_exchange_strong(current, pad, std::memory_order_acq_rel)) {
+          mark_last_word(t, needed);
+          tail.compare_exchange_strong(t, t + needed, std::memory_order_acq_rel);
+        }
         continue;
       }
       if (!w.compare_exchange_strong(current, claimed,
                                      std::memory_order_acq_rel))
         continue;
+      mark_last_word(t, length);
       auto expected_tail = t; // a failed CAS overwrites its first argument
       tail.compare_exchange_strong(expected_tail, t + length,
                                    std::memory_order_acq_rel);
@@ -167,6 +187,12 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
     return claim_status::corrupt;
   }
   return claim_status::full;
+}
+
+void inbox_ring::mark_last_word(uint64_t position, uint64_t length) noexcept {
+  // Any value but a free tag; the payload (or the stamp) overwrites it.
+  if (length > record::alignment)
+    word(position + length - record::alignment).store(0, std::memory_order_release);
 }
 
 uint64_t inbox_ring::refresh_head() noexcept {

@@ -189,8 +189,8 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
                     + ") of bus '" + options_.bus + "' is gone");
     auto status = ring.try_claim(kind, static_cast<uint32_t>(size), slot(),
                                  incarnation(), to_incarnation, out);
-    if (out.tail_repaired)
-      self.tail_repairs.fetch_add(1, std::memory_order_relaxed);
+    if (out.repaired)
+      self.producer_repairs.fetch_add(1, std::memory_order_relaxed);
     if (status == inbox_ring::claim_status::claimed)
       return {};
     // Full, or garbage that the destination's consumer repairs (it audits

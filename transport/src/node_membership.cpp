@@ -190,7 +190,7 @@ error node_membership::claim_slot(uint32_t slot, const node_options& options) {
   s.heartbeat_ns.store(detail::monotonic_ns(), std::memory_order_relaxed);
   s.loss_cause.store(0, std::memory_order_relaxed);
   s.loss_detail.store(0, std::memory_order_relaxed);
-  for (auto* c : {&s.msgs_out, &s.bytes_out, &s.send_errors, &s.full_inbox_waits, &s.tail_repairs,
+  for (auto* c : {&s.msgs_out, &s.bytes_out, &s.send_errors, &s.full_inbox_waits, &s.producer_repairs,
                   &s.msgs_in, &s.bytes_in, &s.corrupt_records, &s.stale_dropped,
                   &s.skipped_claims, &s.checksum_failures, &s.ring_repairs, &s.bytes_lost})
     c->store(0, std::memory_order_relaxed);

@@ -46,6 +46,18 @@ std::string stale_remedy(std::string_view bus) {
          + std::string(bus) + "`";
 }
 
+/// Whether some process listens on the socket at `path` (a connection is
+/// accepted or queued). It gets nothing from us but a closed connection.
+bool socket_answers(const std::string& path) {
+  unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
+  auto addr = address_of(path);
+  if (!fd.valid())
+    return false;
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0)
+    return true;
+  return errno == EAGAIN; // its queue is full: it lives
+}
+
 /// Descriptors from SCM_RIGHTS and the sender's credentials.
 struct control_data {
   int fds[max_descriptors] = {-1, -1};
@@ -124,6 +136,13 @@ result<unique_fd> listen_for_joiners(std::string_view bus, unsigned file_mode) {
     // locks); anything but a socket of ours stays and stops us.
     if (auto err = check_bus_file(st, path, bus, S_IFSOCK))
       return *err;
+    // The locks say no process of the bus lives, unless someone replaced
+    // the lock file under them: then the socket still answers.
+    if (socket_answers(path))
+      return make_error(errc::server_running,
+                        "bus '" + std::string(bus) + "' still runs (a process accepts on "
+                          + path + ") although its lock file was removed or replaced; "
+                          "stop its processes first, or use another bus name");
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return system_failure("cannot remove the stale socket " + path);
   }

@@ -39,7 +39,7 @@ bool send_reports_repair(test_ring& r, const std::string& text) {
           == claim_status::claimed);
   std::memcpy(c.payload, text.data(), text.size());
   REQUIRE(r.ring.commit(c));
-  return c.tail_repaired;
+  return c.repaired;
 }
 
 /// Reads everything readable, recovering from corruption; returns the

@@ -187,7 +187,7 @@ TEST_CASE("four producer threads into one consumer lose nothing and keep each pr
           r.ring.wait_for_space(record::record_bytes(size), std::chrono::milliseconds{5});
           continue;
         }
-        if (status != inbox_ring::claim_status::claimed || c.tail_repaired) {
+        if (status != inbox_ring::claim_status::claimed || c.repaired) {
           report.failure = "claim " + std::to_string(seq) + " found a corrupt ring";
           return;
         }

@@ -86,7 +86,7 @@ inline const std::map<std::string, std::vector<field>>& compiled_fields() {
       SHMBUS_FIELD(transport::node_slot, bytes_out),
       SHMBUS_FIELD(transport::node_slot, send_errors),
       SHMBUS_FIELD(transport::node_slot, full_inbox_waits),
-      SHMBUS_FIELD(transport::node_slot, tail_repairs),
+      SHMBUS_FIELD(transport::node_slot, producer_repairs),
       SHMBUS_FIELD(transport::node_slot, msgs_in),
       SHMBUS_FIELD(transport::node_slot, bytes_in),
       SHMBUS_FIELD(transport::node_slot, corrupt_records),

@@ -54,9 +54,12 @@ public:
     bool tail_restored = false;       ///< the tail hint was impossible
     uint64_t bad_tail = 0;
     uint64_t tail = 0;
+    /// Free words skipped at the head because records follow them: a tail
+    /// moved forward past the end of the records, which producers followed.
+    uint64_t hole_skipped = 0;
 
     bool any() const noexcept {
-      return head_restored || head_cache_restored || tail_restored;
+      return head_restored || head_cache_restored || tail_restored || hole_skipped > 0;
     }
   };
 
@@ -122,6 +125,9 @@ private:
   static void park_on(std::atomic<uint32_t>& parked,
                       std::chrono::nanoseconds timeout) noexcept;
   const char* validate(uint64_t header, uint64_t position) const noexcept;
+  /// Whether any word after `from`, up to one capacity from the head, is
+  /// not the free tag of its position.
+  bool anything_after(uint64_t from) const noexcept;
   /// Checks the words after a committed header; reports its sizes and
   /// whether its checksum holds. A problem text, or nullptr.
   const char* check_committed(uint64_t header, uint64_t position, uint32_t& payload_bytes,
@@ -133,6 +139,8 @@ private:
   uint64_t current_length_ = 0;
   uint64_t max_record_bytes_ = 0;
   uint32_t node_slots_ = 0;
+  /// Times publish() or audit() found a head word that was not ours.
+  uint64_t head_overwrites_ = 0;
 };
 
 } // namespace shmbus::transport

@@ -37,8 +37,9 @@ public:
     std::byte* payload = nullptr;
     uint32_t payload_bytes = 0;
     uint32_t destination_incarnation = 0;
-    /// Set by try_claim whatever it returns: it moved an impossible tail.
-    bool tail_repaired = false;
+    /// Set by try_claim whatever it returns: it put right a control word
+    /// that no honest party writes (an impossible tail or head cache).
+    bool repaired = false;
   };
 
   enum class claim_status {
@@ -123,6 +124,10 @@ public:
 private:
   /// Reads the consumer's head and refreshes the producers' copy of it.
   uint64_t refresh_head() noexcept;
+
+  /// Marks the last word of a record just claimed at `position` as taken,
+  /// before the tail moves past it (see try_claim).
+  void mark_last_word(uint64_t position, uint64_t length) noexcept;
 
   ring_control* control_ = nullptr;
   std::byte* buffer_ = nullptr;

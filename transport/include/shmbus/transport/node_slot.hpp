@@ -80,7 +80,7 @@ struct alignas(cache_line) node_slot {
   std::atomic<uint64_t> bytes_out;          // 264
   std::atomic<uint64_t> send_errors;        // 272
   std::atomic<uint64_t> full_inbox_waits;   // 280
-  std::atomic<uint64_t> tail_repairs;       // 288: impossible inbox tails moved
+  std::atomic<uint64_t> producer_repairs;   // 288: impossible inbox tails/head caches put right
   // -- counters written by the owner's consumer thread ----------------------
   alignas(cache_line) std::atomic<uint64_t> msgs_in;     // 320
   std::atomic<uint64_t> bytes_in;           // 328
