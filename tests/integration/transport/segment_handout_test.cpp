@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+
 #include <dirent.h>
 
 #include <fcntl.h>
@@ -43,6 +46,29 @@ std::vector<std::string> shm_files(const std::string& prefix) {
   }
   std::sort(result.begin(), result.end());
   return result;
+}
+
+/// Whether every thread of `pid` is stopped (SIGSTOP takes effect a
+/// little after kill() returns).
+bool all_threads_stopped(pid_t pid) {
+  auto dir_path = "/proc/" + std::to_string(pid) + "/task";
+  auto* dir = ::opendir(dir_path.c_str());
+  if (dir == nullptr)
+    return false;
+  bool stopped = true;
+  int threads = 0;
+  while (auto* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.')
+      continue;
+    std::ifstream stat(dir_path + "/" + e->d_name + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto paren = text.rfind(')');
+    stopped = stopped && paren != std::string::npos && paren + 2 < text.size()
+              && text[paren + 2] == 'T';
+    ++threads;
+  }
+  ::closedir(dir);
+  return stopped && threads > 0;
 }
 
 bool can_make_pid_namespaces() {
@@ -160,6 +186,7 @@ TEST_CASE("a bus whose processes are all stopped makes attach time out with the 
   auto server = child_process::spawn("node", {bus.name, "server", "srv"});
   REQUIRE(server.read_line(10s).value_or("").rfind("ready", 0) == 0);
   server.signal(SIGSTOP);
+  REQUIRE(wait_until([&] { return all_threads_stopped(server.pid()); }, 10s));
   transport::attach_options how;
   how.timeout = 300ms;
   auto seg = transport::segment::attach(bus.name, how);
