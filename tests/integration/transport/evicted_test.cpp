@@ -29,18 +29,11 @@ void declare_lost(const transport::segment& seg, uint32_t slot, uint32_t incarna
   s.loss_detail.store(2345);
 }
 
-transport::liveness_timing slow_timing() {
-  transport::liveness_timing t;
-  t.heartbeat_interval = 100ms;
-  t.heartbeat_timeout = 2s;
-  return t;
-}
-
 } // namespace
 
 TEST_CASE("an evicted node's send fails with evicted and the cause; after rejoin it is heard again") {
   scoped_bus bus{"evicted"};
-  auto server = start_node(bus.name, node_role::server, "srv", slow_timing());
+  auto server = start_node(bus.name, node_role::server, "srv", steady_timing());
   auto client = start_node(bus.name, node_role::client, "wallet");
   recorder at_server;
   recorder at_client;

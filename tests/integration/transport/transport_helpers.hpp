@@ -26,6 +26,15 @@ inline transport::liveness_timing fast_timing() {
   return t;
 }
 
+/// Liveness timing for tests that are not about hang detection: a loaded
+/// machine (sanitizers, a CPU hog) must not make a busy peer look hung.
+inline transport::liveness_timing steady_timing() {
+  transport::liveness_timing t;
+  t.heartbeat_interval = 100ms;
+  t.heartbeat_timeout = 2s;
+  return t;
+}
+
 inline std::unique_ptr<transport::node>
 start_node(const std::string& bus, transport::node_role role,
            const std::string& name,
