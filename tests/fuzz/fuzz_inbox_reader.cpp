@@ -23,7 +23,7 @@ namespace {
 constexpr uint32_t capacity = 4096;
 constexpr uint32_t max_payload = 1024;
 constexpr uint32_t node_slots = 16;
-constexpr int max_steps = 256;
+constexpr int max_steps = 64;
 
 struct ring_memory {
   ring_memory()
