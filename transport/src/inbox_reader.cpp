@@ -49,7 +49,7 @@ const char* inbox_reader::check_committed(uint64_t header, uint64_t position,
   if (record::record_bytes(payload_bytes) != record::length_of(header))
     return "payload size does not match record length";
   intact = !ring_.checksums()
-           || record::record_crc(header, sizes, stamp,
+           || record::record_crc(header, sizes,
                                  ring_.bytes_at(position) + record::header_bytes, payload_bytes)
                 == static_cast<uint32_t>(stamp_word >> 32);
   return nullptr;

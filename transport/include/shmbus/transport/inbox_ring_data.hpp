@@ -26,8 +26,9 @@
 // The producer writes the second and third words when it commits. The
 // position stamp (low 32 bits of position / 8) ties a record to the place
 // it was claimed for. On a bus with checksums (segment_flag_checksums) the
-// CRC32C covers the committed header word, the second word, the stamp and
-// the payload (record_crc); elsewhere it is 0 and not checked. A record
+// CRC32C covers the committed header word, the second word and the payload
+// (record_crc; the stamp needs none: it must equal its position exactly);
+// elsewhere it is 0 and not checked. A record
 // that fails the check is still handed over, marked not intact, so that a
 // request in it can be answered with an error.
 //
@@ -108,14 +109,13 @@ constexpr uint64_t make_stamp_word(uint64_t position, uint32_t crc) {
   return uint64_t{stamp_of(position)} | (uint64_t{crc} << 32);
 }
 
-/// The checksum of a record: over its committed header, its second word,
-/// its stamp and its `payload_bytes` payload bytes.
-inline uint32_t record_crc(uint64_t header, uint64_t sizes, uint32_t stamp,
-                           const std::byte* payload, uint32_t payload_bytes) noexcept {
-  unsigned char head[20];
+/// The checksum of a record: over its committed header, its second word
+/// and its `payload_bytes` payload bytes.
+inline uint32_t record_crc(uint64_t header, uint64_t sizes, const std::byte* payload,
+                           uint32_t payload_bytes) noexcept {
+  alignas(8) unsigned char head[16]; // whole aligned words: the fast path
   std::memcpy(head, &header, 8);
   std::memcpy(head + 8, &sizes, 8);
-  std::memcpy(head + 16, &stamp, 4);
   return crc32c_extend(crc32c_extend(0, head, sizeof(head)), payload, payload_bytes);
 }
 
