@@ -153,6 +153,9 @@ TEST_CASE("bus X.lock and bus X have files of their own: cleaning one leaves the
   x_lock.remove();
   auto server_x = try_start(x.name, node_role::server, "x");
   REQUIRE_MESSAGE(server_x.has_value(), server_x.err().message);
+  // The old attack: `shmbusctl clean X.lock` removed X's lock file.
+  CHECK(transport::remove_bus(x_lock.name).code == errc::bus_not_found);
+  CHECK(::access(transport::lock_file_path(x.name).c_str(), F_OK) == 0);
   {
     auto server_x_lock = try_start(x_lock.name, node_role::server, "x-lock");
     REQUIRE_MESSAGE(server_x_lock.has_value(), server_x_lock.err().message);
