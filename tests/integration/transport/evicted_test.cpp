@@ -15,10 +15,6 @@ using transport::node_role;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 /// What a peer's liveness thread does to a node it found hung.
 void declare_lost(const transport::segment& seg, uint32_t slot, uint32_t incarnation) {
   auto& s = seg.slot(slot);

@@ -25,10 +25,6 @@ namespace {
 /// second in.
 constexpr int send_seconds = 5;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 /// An honest process and what its latest lines say.
 class honest_process {
 public:

@@ -15,24 +15,6 @@ using namespace shmbus::test;
 using transport::errc;
 using transport::node_role;
 
-namespace {
-
-transport::result<std::unique_ptr<transport::node>>
-try_start(const std::string& bus, node_role role, const std::string& name) {
-  transport::node_options opts;
-  opts.bus = bus;
-  opts.role = role;
-  opts.name = name;
-  opts.timing = fast_timing();
-  return transport::node::start(opts);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-} // namespace
-
 TEST_CASE("a second server for the same bus is refused and told who runs") {
   scoped_bus bus{"second-server"};
   auto first = child_process::spawn("node", {bus.name, "server", "first"});

@@ -31,10 +31,6 @@ using transport::node_role;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 /// Names in /dev/shm that start with `prefix`.
 std::vector<std::string> shm_files(const std::string& prefix) {
   std::vector<std::string> result;

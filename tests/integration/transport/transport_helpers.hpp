@@ -35,19 +35,30 @@ inline transport::liveness_timing steady_timing() {
   return t;
 }
 
-inline std::unique_ptr<transport::node>
-start_node(const std::string& bus, transport::node_role role,
-           const std::string& name,
-           transport::liveness_timing timing = fast_timing()) {
+/// node::start's result, for tests that expect a refusal.
+inline transport::result<std::unique_ptr<transport::node>>
+try_start(const std::string& bus, transport::node_role role, const std::string& name,
+          transport::liveness_timing timing = fast_timing()) {
   transport::node_options opts;
   opts.bus = bus;
   opts.role = role;
   opts.name = name;
   opts.timing = timing;
-  auto n = transport::node::start(opts);
+  return transport::node::start(opts);
+}
+
+/// A started node; fails the test if it cannot start.
+inline std::unique_ptr<transport::node>
+start_node(const std::string& bus, transport::node_role role, const std::string& name,
+           transport::liveness_timing timing = fast_timing()) {
+  auto n = try_start(bus, role, name, timing);
   if (!n)
     FAIL("cannot start node '" << name << "': " << n.err().message);
   return std::move(*n);
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
 /// Records what a node's consumer thread hands over.
