@@ -16,9 +16,11 @@
 // Garbage in the inbox is counted in the node's slot and reported through
 // on_error: a corrupt record is skipped (bytes_lost), a record that fails
 // its checksum is handed over marked not intact (checksum_failures), a
-// claim that its live producer leaves uncommitted for a heartbeat timeout
-// is discarded, and once per heartbeat interval the ring's control words
-// are audited and repaired (ring_repairs).
+// claim that its live producer leaves uncommitted for twice the heartbeat
+// timeout (once, if it already carries a committed record's stamp and
+// checksum: a record whose kind was overwritten) is discarded, and about
+// once per heartbeat interval the ring's control words are audited and
+// repaired (ring_repairs).
 //
 // Threads: attach() once, before any other call; post() and wake() from any
 // thread; poll(), run_once() and has_work() from the one consumer thread.
