@@ -25,7 +25,7 @@ result<bus_report> inspect_bus(std::string_view bus) {
   auto seg = segment::attach(bus, how);
   if (!seg)
     return seg.err();
-  auto lock = bus_lock::open(bus, false, defaults::file_mode);
+  auto lock = bus_lock::open_for_admin(bus);
   bus_report report;
   report.bus = std::string(bus);
   report.limits = seg->limits();
@@ -82,7 +82,7 @@ error remove_bus(std::string_view bus) {
     return *err;
   auto lock_path = lock_file_path(bus);
   auto sock_path = socket_path(bus);
-  auto lock = bus_lock::open(bus, false, defaults::file_mode);
+  auto lock = bus_lock::open_for_admin(bus);
   if (!lock) {
     if (lock.err().code != errc::bus_not_found)
       return lock.err(); // not ours, a symlink, no permission: named there
@@ -90,7 +90,8 @@ error remove_bus(std::string_view bus) {
     struct stat st;
     if (::lstat(sock_path.c_str(), &st) != 0)
       return lock.err();
-    if (auto err = detail::check_bus_file(st, sock_path, bus, S_IFSOCK))
+    if (auto err = detail::check_bus_file(st, sock_path, bus, S_IFSOCK,
+                                              detail::file_owner::any))
       return *err;
     return remove_file(sock_path, bus);
   }
@@ -105,7 +106,8 @@ error remove_bus(std::string_view bus) {
                                           + "' has a running launcher; stop it first");
   struct stat st;
   if (::lstat(sock_path.c_str(), &st) == 0) {
-    if (auto err = detail::check_bus_file(st, sock_path, bus, S_IFSOCK))
+    if (auto err = detail::check_bus_file(st, sock_path, bus, S_IFSOCK,
+                                              detail::file_owner::any))
       return *err;
     if (auto err = remove_file(sock_path, bus))
       return err;

@@ -18,11 +18,20 @@
 
 namespace shmbus::transport::detail {
 
+/// Who may own a bus file we use.
+enum class file_owner {
+  us,  ///< this user, or our group's bus owner (group file-mode): to join,
+       ///< create or serve a bus
+  any, ///< anyone: to look at a bus or remove it (shmbusctl as root), which
+       ///< changes nothing in the file and follows no link
+};
+
 /// An error naming the file, what is wrong with it and the remedy, unless
 /// `st` (of the file at `path`, bus `bus`) is a usable file of type
-/// `type` (S_IFREG or S_IFSOCK).
+/// `type` (S_IFREG or S_IFSOCK) with an owner `who` accepts.
 std::optional<error> check_bus_file(const struct stat& st, const std::string& path,
-                                    std::string_view bus, mode_t type);
+                                    std::string_view bus, mode_t type,
+                                    file_owner who = file_owner::us);
 
 /// Why `path`, expected to be of type `type`, could not be opened or
 /// connected to (errno `code`), naming its owner when someone else's file,

@@ -51,6 +51,15 @@ bus_lock::~bus_lock() {
 
 result<bus_lock> bus_lock::open(std::string_view bus, bool create,
                                 unsigned file_mode) {
+  return open_file(bus, create, file_mode, detail::file_owner::us);
+}
+
+result<bus_lock> bus_lock::open_for_admin(std::string_view bus) {
+  return open_file(bus, false, 0, detail::file_owner::any);
+}
+
+result<bus_lock> bus_lock::open_file(std::string_view bus, bool create, unsigned file_mode,
+                                     detail::file_owner who) {
   if (auto err = validate_bus_name(bus))
     return *err;
   bus_lock lock;
@@ -86,7 +95,7 @@ result<bus_lock> bus_lock::open(std::string_view bus, bool create,
   if (::fstat(lock.fd_, &st) != 0)
     return make_error(errc::system_error,
                       "cannot stat " + lock.path_ + ": " + std::strerror(errno));
-  if (auto err = detail::check_bus_file(st, lock.path_, bus, S_IFREG))
+  if (auto err = detail::check_bus_file(st, lock.path_, bus, S_IFREG, who))
     return *err;
   if (created)
     ::fchmod(lock.fd_, file_mode); // ours: the umask must not widen or narrow it

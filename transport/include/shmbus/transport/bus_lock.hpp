@@ -28,6 +28,10 @@
 
 namespace shmbus::transport {
 
+namespace detail {
+enum class file_owner;
+} // namespace detail
+
 class bus_lock {
 public:
   /// Byte offsets of the locks in the lock file.
@@ -57,6 +61,11 @@ public:
   static result<bus_lock> open(std::string_view bus, bool create,
                                unsigned file_mode);
 
+  /// Opens the existing lock file of `bus` whoever owns it (never following
+  /// a link): for looking at a bus or removing it, which takes locks but
+  /// changes nothing in the file (shmbusctl, also as root).
+  static result<bus_lock> open_for_admin(std::string_view bus);
+
   /// Takes the lock on `byte` without waiting; false if another holds it.
   /// Re-locking a byte this object holds converts its mode.
   bool try_lock(off_t byte, mode m) noexcept;
@@ -77,6 +86,9 @@ public:
   bool valid() const noexcept { return fd_ >= 0; }
 
 private:
+  static result<bus_lock> open_file(std::string_view bus, bool create, unsigned file_mode,
+                                    detail::file_owner who);
+
   int fd_ = -1;
   std::string path_;
 };
