@@ -30,6 +30,9 @@ std::vector<std::unique_ptr<transport_mechanism>> transport_mechanisms() {
   result.push_back(make_shmbus_transport_mechanism(transport::idle_strategy::busy_spin()));
   result.push_back(make_shmbus_transport_mechanism(transport::idle_strategy::adaptive()));
   result.push_back(make_shmbus_transport_mechanism(transport::idle_strategy::park()));
+  // What the per-record checksum costs: the same rows without it.
+  result.push_back(make_shmbus_transport_mechanism(transport::idle_strategy::busy_spin(), false));
+  result.push_back(make_shmbus_transport_mechanism(transport::idle_strategy::adaptive(), false));
   // SOCK_SEQPACKET: on the 2-core VM, SOCK_STREAM with a length prefix was
   // up to 10 % faster in round trips but slower in streams (4 KiB: mostly
   // 1.5-6x); uds_framing::stream remains for re-checking that.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "shmbus/transport/bus_admin.hpp"
+#include "shmbus/transport/crc32c.hpp"
 #include "shmbus/transport/node.hpp"
 
 namespace shmbus::bench {
@@ -89,7 +90,8 @@ private:
 
 class shmbus_mechanism : public transport_mechanism {
 public:
-  explicit shmbus_mechanism(transport::idle_strategy idle) : idle_(idle) {}
+  shmbus_mechanism(transport::idle_strategy idle, bool checksums)
+    : idle_(idle), checksums_(checksums) {}
 
   std::string name() const override {
     auto text = transport::to_string(idle_);
@@ -100,7 +102,7 @@ public:
     for (auto& c : text)
       if (c == ':')
         c = '-';
-    return "shmbus-" + text;
+    return "shmbus-" + text + (checksums_ ? "" : "-nocrc");
   }
 
   std::string description() const override {
@@ -108,7 +110,10 @@ public:
            "shared-memory inbox ring, receiver waits "
            + transport::to_string(idle_)
            + " (adaptive:<spin us>:<yield us> spins, then yields, then parks on "
-             "a futex); 1 MiB inbox";
+             "a futex); 1 MiB inbox; "
+           + (checksums_ ? std::string("a CRC32C per record (") + transport::crc32c_implementation()
+                             + "), written by the sender, checked by the receiver"
+                         : std::string("no checksums (shmbus.checksums=off)"));
   }
 
   std::unique_ptr<endpoint>
@@ -145,6 +150,7 @@ private:
     opts.name = role == transport::node_role::server ? "bench-b" : "bench-a";
     opts.idle = idle_;
     opts.limits.max_message_bytes = max_message_size;
+    opts.checksums = checksums_; // the server's choice holds for the bus
     auto n = transport::node::start(opts);
     if (!n)
       throw std::runtime_error("shmbus: " + n.err().message);
@@ -152,13 +158,14 @@ private:
   }
 
   transport::idle_strategy idle_;
+  bool checksums_;
 };
 
 } // namespace
 
 std::unique_ptr<transport_mechanism>
-make_shmbus_transport_mechanism(const transport::idle_strategy& idle) {
-  return std::make_unique<shmbus_mechanism>(idle);
+make_shmbus_transport_mechanism(const transport::idle_strategy& idle, bool checksums) {
+  return std::make_unique<shmbus_mechanism>(idle, checksums);
 }
 
 } // namespace shmbus::bench

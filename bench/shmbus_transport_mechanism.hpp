@@ -10,8 +10,10 @@
 
 namespace shmbus::bench {
 
-/// Row name "shmbus-<strategy>", e.g. "shmbus-adaptive".
+/// Row name "shmbus-<strategy>", e.g. "shmbus-adaptive", on a bus with a
+/// CRC32C per record (the default); with `checksums` false
+/// "shmbus-<strategy>-nocrc" (shmbus.checksums=off).
 std::unique_ptr<transport_mechanism>
-make_shmbus_transport_mechanism(const transport::idle_strategy& idle);
+make_shmbus_transport_mechanism(const transport::idle_strategy& idle, bool checksums = true);
 
 } // namespace shmbus::bench

@@ -1,7 +1,11 @@
 // shmbusctl: look at and clean up shmbus buses on this machine.
-//   shmbusctl list              buses with a segment or lock file in /dev/shm
+//   shmbusctl list              buses with a lock file or socket in /dev/shm
 //   shmbusctl show BUS          nodes, their state, heartbeats, counters, names
-//   shmbusctl clean BUS         remove a bus nobody runs (refuses otherwise)
+//                               (the segment is got from a live process of the
+//                               bus and mapped read-only)
+//   shmbusctl clean BUS         remove a bus nobody runs (refuses otherwise);
+//                               exits non-zero, naming the file and why, if a
+//                               file cannot be removed
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -66,8 +70,10 @@ int show(const std::string& bus) {
                 static_cast<long long>(n.heartbeat_age_ms),
                 static_cast<unsigned long long>(n.counters.msgs_in),
                 static_cast<unsigned long long>(n.counters.msgs_out),
-                static_cast<unsigned long long>(n.counters.send_errors
-                                                + n.counters.corrupt_records),
+                static_cast<unsigned long long>(
+                  n.counters.send_errors + n.counters.corrupt_records
+                  + n.counters.checksum_failures + n.counters.ring_repairs
+                  + n.counters.producer_repairs),
                 static_cast<unsigned long long>(n.counters.full_inbox_waits),
                 lost.c_str(), n.process_running ? "" : " (process gone)");
   }

@@ -5,6 +5,8 @@
 
 #include <caf/sec.hpp>
 
+#include "shmbus/transport/bus_name.hpp"
+
 namespace shmbus::actors {
 
 namespace {
@@ -43,6 +45,8 @@ std::vector<std::string> launcher_options::server_arguments() const {
 caf::error launcher_options::validate() const {
   if (bus.empty())
     return usage_error("--bus=NAME is required");
+  if (auto err = transport::validate_bus_name(bus))
+    return usage_error("--bus: " + err->message);
   if (executable.empty())
     return usage_error("no server: put `-- SERVER_EXECUTABLE ARGS...` last");
   if (restart_delay < caf::timespan::zero()

@@ -46,6 +46,7 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.limits.inbox_bytes = static_cast<uint32_t>(settings.inbox_size);
   opts.limits.max_message_bytes = static_cast<uint32_t>(settings.max_message_size);
   opts.limits.name_entries = static_cast<uint32_t>(settings.name_entries);
+  opts.checksums = settings.checksums == "on";
   opts.timing.heartbeat_interval = settings.heartbeat_interval;
   opts.timing.heartbeat_timeout = settings.heartbeat_timeout;
   opts.full_inbox_timeout = settings.full_inbox_timeout;

@@ -46,6 +46,7 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   size("max-message-size", x.max_message_size);
   size("node-slots", x.node_slots);
   size("name-entries", x.name_entries);
+  str("checksums", x.checksums);
   str("idle-strategy", x.idle_strategy);
   str("on-server-lost", x.on_server_lost);
   x.server_lost_exit_code
@@ -83,6 +84,8 @@ caf::error bus_settings::validate() const {
     return bad("inbox-size", "sizes must fit in 32 bits");
   if (auto err = transport::segment::validate_limits(limits))
     return bad("inbox-size/max-message-size/node-slots/name-entries", err->message);
+  if (checksums != "on" && checksums != "off")
+    return bad("checksums", "'" + checksums + "' is neither \"on\" nor \"off\"");
   if (!transport::parse_idle_strategy(idle_strategy))
     return bad("idle-strategy", "'" + idle_strategy
                                   + "' is not busy-spin, adaptive, park or "

@@ -24,6 +24,7 @@ config::config() {
     .add(shmbus.max_message_size, "max-message-size", "server: largest serialized message")
     .add(shmbus.node_slots, "node-slots", "server: most processes on the bus")
     .add(shmbus.name_entries, "name-entries", "server: most published names")
+    .add(shmbus.checksums, "checksums", "server: \"on\" (a CRC32C per record) or \"off\"")
     .add(shmbus.idle_strategy, "idle-strategy",
          "adaptive | busy-spin | park | adaptive:<spin us>:<yield us>")
     .add(shmbus.on_server_lost, "on-server-lost", "client: \"exit\" or \"continue\"")
@@ -57,6 +58,7 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "max-message-size", shmbus.max_message_size);
   caf::put_missing(group, "node-slots", shmbus.node_slots);
   caf::put_missing(group, "name-entries", shmbus.name_entries);
+  caf::put_missing(group, "checksums", shmbus.checksums);
   caf::put_missing(group, "idle-strategy", shmbus.idle_strategy);
   caf::put_missing(group, "on-server-lost", shmbus.on_server_lost);
   caf::put_missing(group, "server-lost-exit-code", shmbus.server_lost_exit_code);

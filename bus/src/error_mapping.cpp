@@ -26,7 +26,8 @@ caf::error from_transport(const transport::error& err) {
     case errc::server_running: code = bus::errc::server_running; break;
     case errc::clients_alive: code = bus::errc::clients_alive; break;
     case errc::bus_full: code = bus::errc::bus_full; break;
-    case errc::not_attached: code = bus::errc::not_attached; break;
+    case errc::not_attached:
+    case errc::evicted: code = bus::errc::not_attached; break;
     case errc::message_too_large: code = bus::errc::message_too_large; break;
     case errc::inbox_full: code = bus::errc::inbox_full; break;
     case errc::peer_lost: code = bus::errc::peer_lost; break;

@@ -1,7 +1,8 @@
-// A bus name of its own for one test, and removal of its segment and lock
+// A bus name of its own for one test, and removal of its socket and lock
 // file when the test ends, passed or failed.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 
 #include <unistd.h>
@@ -14,6 +15,8 @@ namespace shmbus::test {
 
 struct scoped_bus {
   explicit scoped_bus(const std::string& tag) : name(unique_bus_name(tag)) {
+    if (auto err = transport::validate_bus_name(name))
+      throw std::invalid_argument(err->message);
     remove();
   }
   ~scoped_bus() { remove(); }

@@ -1,14 +1,18 @@
 #include "shmbus/transport/bus_admin.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shmbus/transport/bus_lock.hpp"
 #include "shmbus/transport/bus_name.hpp"
 #include "shmbus/transport/segment.hpp"
 
+#include "bus_file.hpp"
 #include "process_info.hpp"
 
 namespace shmbus::transport {
@@ -16,10 +20,12 @@ namespace shmbus::transport {
 result<bus_report> inspect_bus(std::string_view bus) {
   if (auto err = validate_bus_name(bus))
     return *err;
-  auto seg = segment::attach(bus);
+  attach_options how;
+  how.read_only = true;
+  auto seg = segment::attach(bus, how);
   if (!seg)
     return seg.err();
-  auto lock = bus_lock::open(bus, false, defaults::file_mode);
+  auto lock = bus_lock::open_for_admin(bus);
   bus_report report;
   report.bus = std::string(bus);
   report.limits = seg->limits();
@@ -52,16 +58,42 @@ result<bus_report> inspect_bus(std::string_view bus) {
   return report;
 }
 
+namespace {
+
+/// Removes `path` if it exists; an error names the file, why, and the remedy.
+error remove_file(const std::string& path, std::string_view bus) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT)
+    return {};
+  auto code = errno;
+  struct stat st;
+  std::string owner;
+  if (::lstat(path.c_str(), &st) == 0 && st.st_uid != ::geteuid())
+    owner = " (it belongs to " + detail::user_text(st.st_uid) + ")";
+  return make_error(errc::system_error,
+                    "cannot remove " + path + owner + ": " + std::strerror(code)
+                      + "; run `shmbusctl clean " + std::string(bus)
+                      + "` as its owner or as root");
+}
+
+} // namespace
+
 error remove_bus(std::string_view bus) {
   if (auto err = validate_bus_name(bus))
     return *err;
-  bool has_segment = segment::exists(bus);
-  auto lock = bus_lock::open(bus, false, defaults::file_mode);
+  auto lock_path = lock_file_path(bus);
+  auto sock_path = socket_path(bus);
+  auto lock = bus_lock::open_for_admin(bus);
   if (!lock) {
-    if (!has_segment)
+    if (lock.err().code != errc::bus_not_found)
+      return lock.err(); // not ours, a symlink, no permission: named there
+    // No lock file: nobody can hold a role, so a socket left behind is stale.
+    struct stat st;
+    if (::lstat(sock_path.c_str(), &st) != 0)
       return lock.err();
-    segment::unlink(bus); // a segment without lock file: nobody can use it
-    return {};
+    if (auto err = detail::check_bus_file(st, sock_path, bus, S_IFSOCK,
+                                              detail::file_owner::any))
+      return *err;
+    return remove_file(sock_path, bus);
   }
   if (!lock->try_lock(bus_lock::server_byte, bus_lock::mode::exclusive))
     return make_error(errc::bus_in_use, "bus '" + std::string(bus)
@@ -72,28 +104,27 @@ error remove_bus(std::string_view bus) {
   if (!lock->try_lock(bus_lock::launcher_byte, bus_lock::mode::exclusive))
     return make_error(errc::bus_in_use, "bus '" + std::string(bus)
                                           + "' has a running launcher; stop it first");
-  segment::unlink(bus);
-  ::unlink(lock->path().c_str());
-  return {};
+  struct stat st;
+  if (::lstat(sock_path.c_str(), &st) == 0) {
+    if (auto err = detail::check_bus_file(st, sock_path, bus, S_IFSOCK,
+                                              detail::file_owner::any))
+      return *err;
+    if (auto err = remove_file(sock_path, bus))
+      return err;
+  }
+  // Last: while the lock file exists, nobody else can start on the bus.
+  return remove_file(lock_path, bus);
 }
 
 std::vector<std::string> list_buses() {
   std::vector<std::string> result;
-  auto* dir = ::opendir("/dev/shm");
+  auto* dir = ::opendir(std::string(bus_file_dir).c_str());
   if (dir == nullptr)
     return result;
-  const std::string prefix = "shmbus-";
-  const std::string suffix = ".lock";
   while (auto* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.rfind(prefix, 0) != 0)
-      continue;
-    name = name.substr(prefix.size());
-    if (name.size() > suffix.size()
-        && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      name.resize(name.size() - suffix.size());
-    if (!validate_bus_name(name) && std::find(result.begin(), result.end(), name) == result.end())
-      result.push_back(name);
+    auto bus = bus_of_file_name(entry->d_name);
+    if (bus && std::find(result.begin(), result.end(), *bus) == result.end())
+      result.push_back(*bus);
   }
   ::closedir(dir);
   std::sort(result.begin(), result.end());

@@ -10,6 +10,8 @@
 
 #include "shmbus/transport/bus_name.hpp"
 
+#include "bus_file.hpp"
+
 namespace shmbus::transport {
 
 namespace {
@@ -49,10 +51,37 @@ bus_lock::~bus_lock() {
 
 result<bus_lock> bus_lock::open(std::string_view bus, bool create,
                                 unsigned file_mode) {
+  return open_file(bus, create, file_mode, detail::file_owner::us);
+}
+
+result<bus_lock> bus_lock::open_for_admin(std::string_view bus) {
+  return open_file(bus, false, 0, detail::file_owner::any);
+}
+
+result<bus_lock> bus_lock::open_file(std::string_view bus, bool create, unsigned file_mode,
+                                     detail::file_owner who) {
+  if (auto err = validate_bus_name(bus))
+    return *err;
   bus_lock lock;
   lock.path_ = lock_file_path(bus);
-  int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
-  lock.fd_ = ::open(lock.path_.c_str(), flags, file_mode);
+  auto* path = lock.path_.c_str();
+  // O_NONBLOCK: a FIFO or device planted under our name must not block us.
+  constexpr int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  // Create with O_EXCL, else open what is there: never O_CREAT on a file
+  // someone else may have made. Twice, in case a clean removes it between.
+  bool created = false;
+  for (int attempt = 0; attempt < 2 && lock.fd_ < 0; ++attempt) {
+    if (create) {
+      lock.fd_ = ::open(path, flags | O_CREAT | O_EXCL, file_mode);
+      created = lock.fd_ >= 0;
+      if (!created && errno != EEXIST)
+        return detail::describe_open_failure(lock.path_, bus, S_IFREG, errno);
+    }
+    if (!created)
+      lock.fd_ = ::open(path, flags);
+    if (lock.fd_ < 0 && (errno != ENOENT || !create))
+      break;
+  }
   if (lock.fd_ < 0) {
     auto code = errno;
     if (code == ENOENT)
@@ -60,11 +89,16 @@ result<bus_lock> bus_lock::open(std::string_view bus, bool create,
                         "no bus named '" + std::string(bus)
                           + "': no server has created it (" + lock.path_
                           + " does not exist); start the server first");
-    return make_error(errc::system_error, "cannot open " + lock.path_ + ": "
-                                            + std::strerror(code));
+    return detail::describe_open_failure(lock.path_, bus, S_IFREG, code);
   }
-  if (create)
-    ::fchmod(lock.fd_, file_mode); // the umask must not widen or narrow it
+  struct stat st;
+  if (::fstat(lock.fd_, &st) != 0)
+    return make_error(errc::system_error,
+                      "cannot stat " + lock.path_ + ": " + std::strerror(errno));
+  if (auto err = detail::check_bus_file(st, lock.path_, bus, S_IFREG, who))
+    return *err;
+  if (created)
+    ::fchmod(lock.fd_, file_mode); // ours: the umask must not widen or narrow it
   return lock;
 }
 
@@ -92,7 +126,7 @@ bool bus_lock::held_by_other(off_t byte, mode m) const noexcept {
 bool bus_lock::still_linked() const noexcept {
   struct stat by_fd;
   struct stat by_path;
-  if (::fstat(fd_, &by_fd) != 0 || ::stat(path_.c_str(), &by_path) != 0)
+  if (::fstat(fd_, &by_fd) != 0 || ::lstat(path_.c_str(), &by_path) != 0)
     return false;
   return by_fd.st_ino == by_path.st_ino && by_fd.st_dev == by_path.st_dev;
 }

@@ -16,6 +16,10 @@ using clock = std::chrono::steady_clock;
 /// a poll of an empty inbox.
 constexpr int polls_per_clock_read = 64;
 
+/// Busy polls (each up to a batch of records) between two looks at the
+/// clock for the next audit.
+constexpr int busy_polls_per_audit_check = 64;
+
 /// Counters only the consumer thread writes: no locked instruction needed.
 inline void bump_single_writer(std::atomic<uint64_t>& counter, uint64_t n) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -42,10 +46,20 @@ void inbox_consumer::attach(const segment& seg, uint32_t own_slot,
   idle_ = idle;
   watcher_ = watcher;
   where_ = std::move(where);
+  audit_interval_ = seg.timing().heartbeat_interval;
+  // Twice the timeout: a hung producer is declared lost (and its claim
+  // skipped as a dead producer's) before its claim counts as garbage; one
+  // timeout for a claim that looks committed already (claim_too_old).
+  max_claim_age_ = 2 * seg.timing().heartbeat_timeout;
   // The head only moves by this consumer, so it is where the slot's previous
   // owner stopped reading.
   reader_ = inbox_reader(ring_, seg.limits().max_message_bytes, seg.node_slots());
   known_.assign(seg.node_slots(), known_peer{});
+  next_audit_ = clock::now() + audit_interval_;
+}
+
+void inbox_consumer::rejoin(uint32_t incarnation) noexcept {
+  incarnation_ = incarnation;
 }
 
 // -- events from the liveness thread -------------------------------------------
@@ -136,12 +150,33 @@ bool inbox_consumer::producer_gone(uint32_t slot,
   return state_of(word) == node_state::dead;
 }
 
+bool inbox_consumer::claim_too_old(const inbox_reader::entry& e) noexcept {
+  auto now = clock::now();
+  if (e.position != pending_position_) {
+    pending_position_ = e.position;
+    pending_since_ = now;
+    pending_looks_committed_ = reader_.pending_looks_committed();
+    return false;
+  }
+  // A claim that already carries a committed record's stamp and checksum
+  // is a damaged record, unless its producer commits within nanoseconds.
+  auto limit = pending_looks_committed_ ? max_claim_age_ / 2 : max_claim_age_;
+  return now - pending_since_ > limit;
+}
+
 bool inbox_consumer::handle_record(const inbox_reader::entry& e,
                                    inbox_handler& handler) {
+  if (!e.intact) {
+    bump_single_writer(self_->checksum_failures, 1);
+    report(handler, "a record at position " + std::to_string(e.position) + " ("
+                      + std::to_string(e.payload_bytes) + " bytes, from slot "
+                      + std::to_string(e.sender_slot)
+                      + ") fails its checksum: some process wrote into it");
+  }
   auto& k = known_[e.sender_slot];
   bool known = k.alive
                && (k.incarnation & record::incarnation_mask) == e.sender_incarnation_bits;
-  if (!known) {
+  if (!known && e.intact) {
     // First record of this incarnation: announce it if it is the one the
     // table holds now; a record of an incarnation we never knew and that is
     // gone already cannot be attributed.
@@ -160,7 +195,9 @@ bool inbox_consumer::handle_record(const inbox_reader::entry& e,
     return false;
   }
   if (e.kind == record_kind::control) {
-    if (e.payload_bytes >= 1
+    // A damaged goodbye is not acted upon: the liveness thread sees the
+    // peer go anyway.
+    if (e.intact && e.payload_bytes >= 1
         && static_cast<uint8_t>(e.payload[0])
              == static_cast<uint8_t>(record::control_type::leaving))
       report_loss(e.sender_slot, k.incarnation, loss_cause::left, 0, handler);
@@ -168,56 +205,108 @@ bool inbox_consumer::handle_record(const inbox_reader::entry& e,
   }
   bump_single_writer(self_->msgs_in, 1);
   bump_single_writer(self_->bytes_in, e.payload_bytes);
-  handler.on_message(message_view{e.sender_slot, k.incarnation, e.payload, e.payload_bytes});
+  handler.on_message(
+    message_view{e.sender_slot, k.incarnation, e.payload, e.payload_bytes, e.intact});
   return true;
+}
+
+void inbox_consumer::report(inbox_handler& handler, const std::string& what) {
+  handler.on_error(make_error(errc::corrupt_record, "inbox of " + where_ + ": " + what));
 }
 
 void inbox_consumer::report_corruption(const inbox_reader::entry& e,
                                        uint64_t skipped, inbox_handler& handler) {
-  handler.on_error(make_error(
-    errc::corrupt_record,
-    "corrupt record in the inbox of " + where_ + " at position "
-      + std::to_string(e.position) + ": " + e.problem + "; skipped "
-      + std::to_string(skipped) + " bytes to the next valid record"));
+  bump_single_writer(self_->corrupt_records, 1);
+  bump_single_writer(self_->bytes_lost, skipped);
+  auto whole = skipped >= ring_.capacity();
+  report(handler, "corrupt record at position " + std::to_string(e.position) + ": "
+                    + e.problem + "; "
+                    + (whole ? "the whole ring was garbage: reset it, "
+                             : "skipped to the next valid record, ")
+                    + std::to_string(skipped) + " bytes lost");
+}
+
+void inbox_consumer::audit(inbox_handler& handler, bool drained) {
+  if (!drained && ++polls_since_audit_check_ < busy_polls_per_audit_check)
+    return;
+  polls_since_audit_check_ = 0;
+  auto now = clock::now();
+  if (now < next_audit_)
+    return;
+  next_audit_ = now + audit_interval_;
+  auto found = reader_.audit();
+  if (!found.any())
+    return;
+  bump_single_writer(self_->ring_repairs, 1);
+  std::string what;
+  if (found.head_restored)
+    what += "its published head was overwritten; ";
+  if (found.head_cache_restored)
+    what += "its head cache ran ahead of the head; ";
+  if (found.tail_restored)
+    what += "its tail " + std::to_string(found.bad_tail)
+            + " was impossible (misaligned, beyond the records or inside one), now "
+            + std::to_string(found.tail) + "; ";
+  if (found.hole_skipped > 0)
+    what += "a hole of " + std::to_string(found.hole_skipped)
+            + " free bytes before records (the tail had been moved forward) was skipped; ";
+  report(handler, "repaired control words that no honest process writes: " + what
+                    + "nothing was lost");
 }
 
 size_t inbox_consumer::poll(inbox_handler& handler, size_t max_records) noexcept {
   size_t handed = deliver_events(handler);
   size_t records = 0;
   bool drained = false;
-  while (records < max_records) {
+  // Every step consumes or skips something, so a ring of garbage is worked
+  // off over several polls, never in one unbounded loop.
+  for (size_t steps = 0; steps < max_records; ++steps) {
     auto e = reader_.peek();
     if (e.state == inbox_reader::status::empty) {
       drained = true;
       break;
     }
     if (e.state == inbox_reader::status::pending) {
-      if (!producer_gone(e.sender_slot, e.sender_incarnation_bits)
-          || !reader_.skip_pending()) {
+      bool gone = producer_gone(e.sender_slot, e.sender_incarnation_bits);
+      bool stale = !gone && claim_too_old(e);
+      // A dead producer's claim that looks committed was a record whose
+      // header got damaged (its slot or kind): a loss to report.
+      bool damaged = gone && reader_.pending_looks_committed();
+      if ((!gone && !stale) || !reader_.skip_pending()) {
         drained = true;
         break;
       }
-      bump_single_writer(self_->skipped_claims, 1);
+      if (gone && !damaged) {
+        bump_single_writer(self_->skipped_claims, 1);
+      } else {
+        bump_single_writer(self_->corrupt_records, 1);
+        bump_single_writer(self_->bytes_lost, record::length_of(e.raw_header));
+        report(handler, "a claim at position " + std::to_string(e.position) + " naming slot "
+                          + std::to_string(e.sender_slot)
+                          + (damaged ? " carries a committed record's stamp: a record whose "
+                                       "header was overwritten; skipped"
+                                     : " stayed uncommitted while that producer lives: "
+                                       "discarded as garbage (a real producer's commit now "
+                                       "fails and it reports the loss)"));
+        ++handed;
+      }
       continue;
     }
     if (e.state == inbox_reader::status::corrupt) {
-      bump_single_writer(self_->corrupt_records, 1);
       auto skipped = reader_.recover();
       report_corruption(e, skipped, handler);
       ++handed;
-      if (skipped == 0) {
-        drained = true;
-        break;
-      }
       continue;
     }
     handle_record(e, handler);
     reader_.consume();
     ++records;
   }
+  drained = drained || records == 0;
   // Space goes back to producers when we run dry or every eighth of the
   // ring, not per record.
   reader_.publish(drained);
+  audit(handler, drained);
   return handed + records + deliver_events(handler);
 }
 

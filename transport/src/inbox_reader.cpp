@@ -1,5 +1,7 @@
 #include "shmbus/transport/inbox_reader.hpp"
 
+#include <utility>
+
 #include "futex.hpp"
 
 namespace shmbus::transport {
@@ -24,7 +26,8 @@ const char* inbox_reader::validate(uint64_t header,
     return "record runs past the end of the ring";
   auto kind = record::kind_of(header);
   if (kind == record_kind::padding)
-    return nullptr;
+    return idx + length == ring_.capacity() ? nullptr
+                                            : "padding that does not reach the end of the ring";
   if (length < record::header_bytes || length > max_record_bytes_)
     return "record length outside [header, max-message-size]";
   if (record::slot_of(header) >= node_slots_)
@@ -32,8 +35,30 @@ const char* inbox_reader::validate(uint64_t header,
   return nullptr;
 }
 
+const char* inbox_reader::check_committed(uint64_t header, uint64_t position,
+                                          uint32_t& payload_bytes,
+                                          uint32_t& destination, bool& intact) const noexcept {
+  auto* words = &ring_.word(position);
+  auto sizes = words[1].load(std::memory_order_relaxed);
+  auto stamp_word = words[2].load(std::memory_order_relaxed);
+  payload_bytes = static_cast<uint32_t>(sizes);
+  destination = static_cast<uint32_t>(sizes >> 32);
+  auto stamp = static_cast<uint32_t>(stamp_word);
+  if (stamp != record::stamp_of(position))
+    return "record position stamp does not match";
+  if (record::record_bytes(payload_bytes) != record::length_of(header))
+    return "payload size does not match record length";
+  intact = !ring_.checksums()
+           || record::record_crc(header, sizes,
+                                 ring_.bytes_at(position) + record::header_bytes, payload_bytes)
+                == static_cast<uint32_t>(stamp_word >> 32);
+  return nullptr;
+}
+
 inbox_reader::entry inbox_reader::peek() noexcept {
-  for (;;) {
+  // Padding is skipped on the way; a ring of nothing but padding is garbage
+  // that recover() handles, so the loop ends within one ring.
+  for (uint64_t skipped = 0;; ) {
     entry e;
     e.position = head_;
     auto& w = ring_.word(head_);
@@ -58,6 +83,12 @@ inbox_reader::entry inbox_reader::peek() noexcept {
     auto length = record::length_of(header);
     current_length_ = length;
     if (kind == record_kind::padding) {
+      if (skipped >= ring_.capacity()) {
+        e.state = status::corrupt;
+        e.problem = "padding all around the ring";
+        return e;
+      }
+      skipped += length;
       release(length);
       continue;
     }
@@ -68,26 +99,39 @@ inbox_reader::entry inbox_reader::peek() noexcept {
       e.state = status::pending;
       return e;
     }
-    auto* words = &w;
-    auto meta = words[1].load(std::memory_order_relaxed);
-    auto stamped = words[2].load(std::memory_order_relaxed);
-    auto payload = static_cast<uint32_t>(meta);
-    if (stamped != head_ || record::record_bytes(payload) != length) {
+    if (auto problem = check_committed(header, head_, e.payload_bytes,
+                                       e.destination_incarnation, e.intact)) {
       e.state = status::corrupt;
-      e.problem = stamped != head_ ? "record position stamp does not match"
-                                   : "payload size does not match record length";
+      e.problem = problem;
       return e;
     }
     e.state = status::record;
-    e.destination_incarnation = static_cast<uint32_t>(meta >> 32);
     e.payload = ring_.bytes_at(head_) + record::header_bytes;
-    e.payload_bytes = payload;
     return e;
   }
 }
 
 void inbox_reader::consume() noexcept {
   release(current_length_);
+}
+
+bool inbox_reader::pending_looks_committed() const noexcept {
+  auto header = ring_.word(head_).load(std::memory_order_acquire);
+  if (record::is_free(header) || record::kind_of(header) != record_kind::claimed)
+    return false;
+  for (auto kind : {record_kind::data, record_kind::control}) {
+    auto as_committed = record::make_header(kind, record::length_of(header),
+                                            record::slot_of(header),
+                                            record::incarnation_bits_of(header));
+    uint32_t payload_bytes = 0;
+    uint32_t destination = 0;
+    bool intact = false;
+    if (validate(as_committed, head_) == nullptr
+        && check_committed(as_committed, head_, payload_bytes, destination, intact) == nullptr
+        && intact)
+      return true;
+  }
+  return false;
 }
 
 bool inbox_reader::skip_pending() noexcept {
@@ -109,47 +153,121 @@ bool inbox_reader::skip_pending() noexcept {
 
 uint64_t inbox_reader::recover() noexcept {
   auto start = head_;
-  // The end of all claims: follow well-formed headers from the tail hint.
-  auto end = ring_.control()->tail.load(std::memory_order_acquire);
-  if (end < start)
-    end = start;
-  while (end - start < ring_.capacity()) {
-    auto w = ring_.word(end).load(std::memory_order_acquire);
-    if (record::is_free(w) || validate(w, end) != nullptr)
+  auto limit = start + ring_.capacity();
+  // The end of what producers claimed: the first word after the head that
+  // is the free tag of its own position (a claim in progress has its
+  // header before its untouched words, so it is found below first).
+  auto end = limit;
+  for (auto pos = start + record::alignment; pos < limit; pos += record::alignment) {
+    if (ring_.word(pos).load(std::memory_order_acquire) == record::free_tag(pos)) {
+      end = pos;
       break;
-    end += record::length_of(w);
+    }
   }
-  if (end - start > ring_.capacity())
-    end = start + ring_.capacity();
-  // The first later position holding a committed record stamped with its
-  // own position is a record boundary; payload bytes can hardly fake that.
+  // The first record boundary after the garbage: a claim (its producer
+  // commits or is skipped as usual), padding to the end of the ring, or a
+  // committed record whose stamp names its position and whose checksum
+  // holds; payload bytes can hardly fake all that.
   auto resume = end;
   for (auto pos = start + record::alignment; pos < end; pos += record::alignment) {
     if (ring_.index_of(pos) + record::header_bytes > ring_.capacity())
       continue;
-    auto* words = &ring_.word(pos);
-    auto w = words[0].load(std::memory_order_acquire);
+    auto w = ring_.word(pos).load(std::memory_order_acquire);
     if (record::is_free(w) || validate(w, pos) != nullptr)
       continue;
     auto kind = record::kind_of(w);
-    if ((kind == record_kind::data || kind == record_kind::control)
-        && words[2].load(std::memory_order_relaxed) == pos) {
+    uint32_t payload_bytes = 0;
+    uint32_t destination = 0;
+    bool intact = false;
+    if (kind == record_kind::claimed || kind == record_kind::padding
+        || (check_committed(w, pos, payload_bytes, destination, intact) == nullptr
+            && intact)) {
       resume = pos;
       break;
     }
   }
-  if (resume == start) {
-    // Garbage where the next record should start: restore the free tag so
-    // producers can claim it again.
-    auto& w = ring_.word(start);
-    auto garbage = w.load(std::memory_order_acquire);
-    if (garbage != record::free_tag(start))
-      w.compare_exchange_strong(garbage, record::free_tag(start),
-                                std::memory_order_acq_rel);
-    return 0;
-  }
   release(resume - start);
   return resume - start;
+}
+
+bool inbox_reader::anything_after(uint64_t from) const noexcept {
+  for (auto pos = from + record::alignment; pos < head_ + ring_.capacity();
+       pos += record::alignment)
+    if (ring_.word(pos).load(std::memory_order_acquire) != record::free_tag(pos))
+      return true;
+  return false;
+}
+
+inbox_reader::audit_report inbox_reader::audit() noexcept {
+  audit_report report;
+  auto* control = ring_.control();
+  // Only we write the head: whatever else is there is put back (publish()
+  // puts it back too, and counts it).
+  if (control->head.load(std::memory_order_relaxed) != published_head_) {
+    control->head.store(published_head_, std::memory_order_release);
+    ++head_overwrites_;
+  }
+  report.head_restored = std::exchange(head_overwrites_, 0) > 0;
+  // Producers copy the published head into head_cache; it never runs ahead.
+  auto cache = control->head_cache.load(std::memory_order_acquire);
+  if (cache > published_head_ || cache % record::alignment != 0) {
+    control->head_cache.compare_exchange_strong(cache, published_head_,
+                                                std::memory_order_acq_rel);
+    report.head_cache_restored = true;
+  }
+  // An honest tail lags behind our head (producers move it on) or is one of
+  // the record boundaries from our head to the first free word. Loaded
+  // before the walk: only we turn words free, so a free word met on the
+  // walk was free when the tail was loaded, and no producer moves the tail
+  // past a free word.
+  auto t = control->tail.load(std::memory_order_acquire);
+  if (t % record::alignment == 0 && t <= head_)
+    return report;
+  auto p = head_;
+  uint64_t w = 0;
+  while (p - head_ < ring_.capacity() && p < t) {
+    w = ring_.word(p).load(std::memory_order_acquire);
+    if (w == record::free_tag(p) || !ring_.well_formed(w, p))
+      break;
+    p += record::length_of(w);
+  }
+  if (p == t)
+    return report;
+  bool stopped_at_free = p < t && w == record::free_tag(p);
+  if (p < t && !stopped_at_free)
+    return report; // garbage on the way: recover() deals with it when we get there
+  auto end = stopped_at_free ? std::optional<uint64_t>{p} : ring_.end_of_records(head_);
+  if (!end)
+    return report;
+  if (anything_after(*end)) {
+    // Records after a free word: producers followed a tail moved past the
+    // end of the records. Moving the tail back would let a claim overlap
+    // them; instead we skip the hole once it is at our head.
+    if (*end == head_) {
+      // Word by word, each only if still free: a producer that claims one
+      // meanwhile (its tail hint moved there) keeps its record.
+      auto start = head_;
+      auto limit = head_ + ring_.capacity();
+      for (auto pos = head_; pos < limit; pos += record::alignment) {
+        auto expected = record::free_tag(pos);
+        if (!ring_.word(pos).compare_exchange_strong(expected,
+                                                     record::free_tag(pos + ring_.capacity()),
+                                                     std::memory_order_acq_rel))
+          break;
+        head_ = pos + record::alignment;
+      }
+      report.hole_skipped = head_ - start;
+    }
+    return report;
+  }
+  // Beyond one capacity, misaligned, past the end of the records or in the
+  // middle of one, with nothing after the end: move it there.
+  if (control->tail.compare_exchange_strong(t, *end, std::memory_order_acq_rel)) {
+    report.tail_restored = true;
+    report.bad_tail = t;
+    report.tail = *end;
+  }
+  return report;
 }
 
 void inbox_reader::release(uint64_t bytes) noexcept {
@@ -164,8 +282,11 @@ void inbox_reader::publish(bool force) noexcept {
   if (head_ == published_head_
       || (!force && head_ - published_head_ < ring_.capacity() / 8))
     return;
-  published_head_ = head_;
   auto* control = ring_.control();
+  // Only we write the head: anything else there was put by someone else.
+  if (control->head.load(std::memory_order_relaxed) != published_head_)
+    ++head_overwrites_;
+  published_head_ = head_;
   // Release: producers that acquire the new head see the free tags.
   control->head.store(head_, std::memory_order_release);
   // An RMW, not a plain load: a producer's later fetch_add in

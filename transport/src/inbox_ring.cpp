@@ -6,13 +6,27 @@
 
 namespace shmbus::transport {
 
+namespace {
+
+/// Rounds of one try_claim before it gives up with `full` (the caller
+/// waits and retries): every round but the last sees another party's
+/// progress, so only garbage or extreme contention gets here.
+constexpr int max_claim_rounds = 4096;
+
+bool aligned(uint64_t position) {
+  return position % record::alignment == 0;
+}
+
+} // namespace
+
 inbox_ring::inbox_ring(ring_control* control, std::byte* buffer,
-                       uint32_t capacity) noexcept
+                       uint32_t capacity, bool checksums) noexcept
   : control_(control),
     buffer_(buffer),
     words_(reinterpret_cast<std::atomic<uint64_t>*>(buffer)),
     capacity_(capacity),
-    mask_(uint64_t{capacity} - 1) {
+    mask_(uint64_t{capacity} - 1),
+    checksums_(checksums) {
   // nop
 }
 
@@ -33,6 +47,30 @@ bool inbox_ring::initialized() const noexcept {
          == ring_initialized_magic;
 }
 
+bool inbox_ring::well_formed(uint64_t header, uint64_t position) const noexcept {
+  auto length = uint64_t{record::length_of(header)};
+  return !record::is_free(header) && length >= record::alignment
+         && length % record::alignment == 0 && index_of(position) + length <= capacity_;
+}
+
+std::optional<uint64_t> inbox_ring::end_of_records(uint64_t from) const noexcept {
+  if (!aligned(from))
+    return std::nullopt;
+  auto p = from;
+  while (p - from < capacity_) {
+    // Acquire pairs with the claim CAS: a header we follow is complete.
+    auto w = word(p).load(std::memory_order_acquire);
+    if (w == record::free_tag(p))
+      return p;
+    if (!well_formed(w, p))
+      return std::nullopt;
+    p += record::length_of(w);
+  }
+  if (p - from > capacity_)
+    return std::nullopt;
+  return p; // the ring is full
+}
+
 inbox_ring::claim_status
 inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
                       uint32_t producer_slot, uint32_t producer_incarnation,
@@ -42,17 +80,43 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
                                      static_cast<uint32_t>(length),
                                      producer_slot, producer_incarnation);
   auto& tail = control_->tail;
-  for (;;) {
+  // The tail is a hint: when it cannot be right, find the real end of the
+  // records from the head and move the hint there.
+  out.repaired = false;
+  auto move_tail = [&](uint64_t bad_tail, uint64_t to) {
+    if (tail.compare_exchange_strong(bad_tail, to, std::memory_order_acq_rel))
+      out.repaired = true;
+  };
+  auto rederive_tail = [&](uint64_t bad_tail, uint64_t h) {
+    auto end = end_of_records(h);
+    if (!end)
+      return false;
+    move_tail(bad_tail, *end);
+    return true;
+  };
+  for (int round = 0; round < max_claim_rounds; ++round) {
     // Acquire pairs with other producers' release CAS of tail.
     auto t = tail.load(std::memory_order_acquire);
-    auto idx = index_of(t);
-    bool wraps = idx + length > capacity_;
-    uint64_t needed = wraps ? capacity_ - idx : length;
     // Acquire pairs with refresh_head's release: whoever refreshed the copy
     // saw the free tags up to it, and so do we.
     auto h = control_->head_cache.load(std::memory_order_acquire);
-    if (t < h || t + needed - h > capacity_) {
+    auto idx = index_of(t);
+    bool wraps = idx + length > capacity_;
+    uint64_t needed = wraps ? capacity_ - idx : length;
+    if (!aligned(t) || !aligned(h) || t < h || t + needed - h > capacity_) {
+      auto cached = h;
       h = refresh_head();
+      // The cache is a copy of an earlier head: never ahead of it.
+      if (cached > h || !aligned(cached))
+        out.repaired = true;
+      if (!aligned(h))
+        return claim_status::corrupt; // the consumer re-publishes its head
+      if (!aligned(t) || (t > h && t - h > capacity_)) {
+        // No producer ever moves the tail there: garbage.
+        if (t < h || !rederive_tail(t, h))
+          move_tail(t, h);
+        continue;
+      }
       if (t < h) {
         // The consumer overtook a lagging tail hint (it skipped a dead
         // producer's claim): move the hint to its head.
@@ -65,49 +129,70 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
     auto& w = word(t);
     auto current = w.load(std::memory_order_acquire);
     if (current == record::free_tag(t)) {
+      // The word before a free tail is never free in this lap: it is the
+      // last word of a record (its claimant marks it at once) or a word the
+      // consumer freed for the next lap. If it is, the tail was moved past
+      // the end of the records: claiming there would leave a hole that
+      // later claims could fill over newer records. Unless the record
+      // before is being claimed right now, the walk from the head says so.
+      if (word(t - record::alignment).load(std::memory_order_acquire)
+          == record::free_tag(t - record::alignment)) {
+        auto end = end_of_records(control_->head.load(std::memory_order_acquire));
+        if (end && *end != t) {
+          move_tail(t, *end);
+          continue;
+        }
+      }
       if (wraps) {
         // Fill the end of the buffer; the record goes at the next lap start.
         auto pad = record::make_header(record_kind::padding,
                                        static_cast<uint32_t>(needed),
                                        producer_slot, producer_incarnation);
-        if (w.compare_exchange_strong(current, pad, std::memory_order_acq_rel))
-          tail.compare_exchange_strong(t, t + needed,
-                                       std::memory_order_acq_rel);
+        if (w.compare_exchange_strong(current, pad, std::memory_order_acq_rel)) {
+          mark_last_word(t, needed);
+          tail.compare_exchange_strong(t, t + needed, std::memory_order_acq_rel);
+        }
         continue;
       }
       if (!w.compare_exchange_strong(current, claimed,
                                      std::memory_order_acq_rel))
         continue;
+      mark_last_word(t, length);
       auto expected_tail = t; // a failed CAS overwrites its first argument
       tail.compare_exchange_strong(expected_tail, t + length,
                                    std::memory_order_acq_rel);
-      auto* words = &w;
-      words[1].store(uint64_t{payload_bytes}
-                       | (uint64_t{destination_incarnation} << 32),
-                     std::memory_order_relaxed);
-      words[2].store(t, std::memory_order_relaxed);
       out.position = t;
       out.header = claimed;
       out.kind = kind;
       out.payload = bytes_at(t) + record::header_bytes;
       out.payload_bytes = payload_bytes;
+      out.destination_incarnation = destination_incarnation;
       return claim_status::claimed;
     }
-    if (!record::is_free(current)) {
-      // Someone claimed t and has not moved the tail yet: help, then retry.
-      auto m = record::length_of(current);
-      if (m >= record::alignment && m % record::alignment == 0
-          && idx + m <= capacity_) {
-        tail.compare_exchange_strong(t, t + m, std::memory_order_acq_rel);
-        continue;
-      }
+    // Someone claimed t and has not moved the tail yet: help, then retry.
+    // Only within one capacity of the head: further on, the word is an
+    // unconsumed record of the previous lap, not a claim of this one.
+    if (well_formed(current, t) && t + record::length_of(current) - h <= capacity_) {
+      tail.compare_exchange_strong(t, t + record::length_of(current),
+                                   std::memory_order_acq_rel);
+      continue;
     }
-    // A free tag of another position, or a malformed header: garbage unless
-    // our view of the tail or the head was stale.
+    // A free tag of another position, or a malformed header: our view of
+    // the tail or the head was stale, the tail points into the middle of a
+    // record, or the ring holds garbage there.
     if (tail.load(std::memory_order_acquire) != t || refresh_head() > t)
+      continue;
+    if (rederive_tail(t, control_->head.load(std::memory_order_acquire)))
       continue;
     return claim_status::corrupt;
   }
+  return claim_status::full;
+}
+
+void inbox_ring::mark_last_word(uint64_t position, uint64_t length) noexcept {
+  // Any value but a free tag; the payload (or the stamp) overwrites it.
+  if (length > record::alignment)
+    word(position + length - record::alignment).store(0, std::memory_order_release);
 }
 
 uint64_t inbox_ring::refresh_head() noexcept {
@@ -122,12 +207,16 @@ bool inbox_ring::commit(const claim& c) noexcept {
   auto committed = record::make_header(
     c.kind, record::length_of(c.header), record::slot_of(c.header),
     record::incarnation_bits_of(c.header));
+  auto sizes = uint64_t{c.payload_bytes} | (uint64_t{c.destination_incarnation} << 32);
+  auto crc = checksums_ ? record::record_crc(committed, sizes, c.payload, c.payload_bytes) : 0;
+  auto* words = &word(c.position);
+  words[1].store(sizes, std::memory_order_relaxed);
+  words[2].store(record::make_stamp_word(c.position, crc), std::memory_order_relaxed);
   auto expected = c.header;
-  // Release publishes the payload (pairs with the consumer's acquire load of
-  // the header); seq_cst also orders it before wake_consumer's load of the
-  // parked flag (Dekker with the consumer's park).
-  return word(c.position).compare_exchange_strong(expected, committed,
-                                                  std::memory_order_seq_cst);
+  // Release publishes the payload and the words above (pairs with the
+  // consumer's acquire load of the header); seq_cst also orders it before
+  // wake_consumer's load of the parked flag (Dekker with the consumer's park).
+  return words[0].compare_exchange_strong(expected, committed, std::memory_order_seq_cst);
 }
 
 void inbox_ring::wake_consumer() noexcept {
@@ -151,7 +240,7 @@ void inbox_ring::wait_for_space(uint64_t bytes,
 uint64_t inbox_ring::used_bytes() const noexcept {
   auto h = control_->head.load(std::memory_order_seq_cst);
   auto t = control_->tail.load(std::memory_order_seq_cst);
-  return t > h ? t - h : 0;
+  return t > h ? std::min<uint64_t>(t - h, capacity_) : 0;
 }
 
 } // namespace shmbus::transport

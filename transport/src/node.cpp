@@ -6,6 +6,7 @@
 
 #include "duration_text.hpp"
 #include "liveness_watcher.hpp"
+#include "segment_acceptor.hpp"
 
 namespace shmbus::transport {
 
@@ -59,8 +60,25 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   self->names_ = std::make_unique<name_table>(self->seg_);
   if (auto err = self->start_liveness())
     return err;
+  if (auto err = self->start_handout())
+    return err;
   self->membership_.admit_clients();
   return self;
+}
+
+error node::start_handout() {
+  if (seg_.handout_fd() < 0)
+    return {};
+  try {
+    acceptor_ = std::make_unique<detail::segment_acceptor>(seg_.handout_fd(), seg_.memfd(),
+                                                           seg_.size_bytes());
+    acceptor_->start();
+  } catch (const std::exception& ex) {
+    watcher_->stop();
+    membership_.abandon();
+    return make_error(errc::system_error, ex.what());
+  }
+  return {};
 }
 
 error node::start_liveness() {
@@ -90,7 +108,34 @@ void node::leave() noexcept {
   membership_.say_goodbye();
   names_->unpublish_all(slot(), incarnation());
   watcher_->stop();
+  if (acceptor_)
+    acceptor_->stop();
+  seg_.close_handout(); // when the last process of a bus closes it, joiners are refused
   membership_.release();
+}
+
+error node::rejoin() noexcept {
+  if (left_.load() || !watcher_)
+    return make_error(errc::not_attached, "this node has left bus '" + options_.bus + "'");
+  if (!membership_.evicted())
+    return make_error(errc::not_attached,
+                      "node '" + options_.name + "' (slot " + std::to_string(slot())
+                        + ") of bus '" + options_.bus + "' is not evicted: nothing to rejoin");
+  // The liveness thread watches for one incarnation of this slot: the next
+  // one gets a thread of its own.
+  watcher_->stop();
+  auto err = membership_.rejoin(options_);
+  if (!err)
+    consumer_.rejoin(incarnation());
+  try {
+    watcher_ = std::make_unique<liveness_watcher>(consumer_, seg_, slot(), incarnation(),
+                                                  options_.kill_hung_peers);
+    watcher_->start();
+  } catch (const std::exception& ex) {
+    membership_.abandon();
+    return make_error(errc::system_error, ex.what());
+  }
+  return err;
 }
 
 // -- sending --------------------------------------------------------------------
@@ -114,6 +159,13 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
   };
   if (left_.load(std::memory_order_relaxed))
     return fail(errc::not_attached, "this node has left bus '" + options_.bus + "'");
+  // One load of a line that only changes when membership does.
+  auto own_word = self.state.load(std::memory_order_acquire);
+  if (own_word != make_state_word(node_state::alive, incarnation())) {
+    if (own_word == make_state_word(node_state::leaving, incarnation()))
+      return fail(errc::not_attached, "this node is leaving bus '" + options_.bus + "'");
+    return fail(errc::evicted, evicted_text(own_word));
+  }
   if (size > seg_.limits().max_message_bytes)
     return fail(errc::message_too_large,
                 "message of " + std::to_string(size) + " bytes exceeds the maximum of "
@@ -128,6 +180,7 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
   auto ring = seg_.ring(to_slot);
   auto until = clock::time_point::max();
   bool counted_wait = false;
+  bool saw_garbage = false;
   for (int round = 0;; ++round) {
     if (dest.state.load(std::memory_order_acquire) != expected_word)
       return fail(errc::peer_lost,
@@ -136,21 +189,34 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
                     + ") of bus '" + options_.bus + "' is gone");
     auto status = ring.try_claim(kind, static_cast<uint32_t>(size), slot(),
                                  incarnation(), to_incarnation, out);
+    if (out.repaired)
+      self.producer_repairs.fetch_add(1, std::memory_order_relaxed);
     if (status == inbox_ring::claim_status::claimed)
       return {};
-    if (status == inbox_ring::claim_status::corrupt)
-      return fail(errc::corrupt_record,
-                  "the inbox of node '" + dest.name.load() + "' (slot "
-                    + std::to_string(to_slot) + ") holds garbage at its tail; "
-                    "its consumer recovers it, retry later");
-    // Full: wait for the consumer, never past the deadline.
+    // Full, or garbage that the destination's consumer repairs (it audits
+    // its ring once per heartbeat interval): wake it, wait, never past the
+    // deadline.
+    if (status == inbox_ring::claim_status::corrupt) {
+      saw_garbage = true;
+      ring.wake_consumer();
+    }
     auto now = clock::now();
     if (!counted_wait) {
       counted_wait = true;
       self.full_inbox_waits.fetch_add(1, std::memory_order_relaxed);
       until = now + max_wait;
     }
-    if (now >= until)
+    if (now >= until) {
+      // inbox_full, as for a full inbox: it is a wait that ran out, and
+      // callers that queue on inbox_full retry once the consumer repaired it.
+      if (saw_garbage)
+        return fail(errc::inbox_full,
+                    "the inbox of node '" + dest.name.load() + "' (slot "
+                      + std::to_string(to_slot) + ") on bus '" + options_.bus
+                      + "' holds garbage at its tail that its consumer did not repair within "
+                      + detail::ms_text(max_wait)
+                      + " (it does within a heartbeat interval unless it is hung); "
+                        "the message was not sent");
       return fail(errc::inbox_full,
                   "the inbox of node '" + dest.name.load() + "' (slot "
                     + std::to_string(to_slot) + ") on bus '" + options_.bus
@@ -158,12 +224,16 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
                     + " (" + std::to_string(ring.used_bytes())
                     + " bytes queued): its consumer is not keeping up; "
                       "the message was not sent");
+    }
     if (round < full_inbox_yields) {
       std::this_thread::yield();
       continue;
     }
-    ring.wait_for_space(record::record_bytes(size),
-                        std::min<clock::duration>(until - now, full_inbox_nap));
+    auto nap = std::min<clock::duration>(until - now, full_inbox_nap);
+    if (status == inbox_ring::claim_status::corrupt)
+      std::this_thread::sleep_for(nap); // until the consumer's next audit
+    else
+      ring.wait_for_space(record::record_bytes(size), nap);
   }
 }
 
@@ -181,6 +251,20 @@ error node::finish_send(uint32_t to_slot, const inbox_ring::claim& c) noexcept {
   self.msgs_out.fetch_add(1, std::memory_order_relaxed);
   self.bytes_out.fetch_add(c.payload_bytes, std::memory_order_relaxed);
   return {};
+}
+
+std::string node::evicted_text(uint64_t own_word) const {
+  auto& self = seg_.slot(slot());
+  peer_loss loss;
+  loss.peer = read_peer_info(self, slot(), incarnation());
+  loss.cause = incarnation_of(own_word) == incarnation()
+                 ? static_cast<loss_cause>(self.loss_cause.load(std::memory_order_acquire))
+                 : loss_cause::none;
+  loss.detail = self.loss_detail.load(std::memory_order_acquire);
+  return "this node (incarnation " + std::to_string(incarnation()) + ") was evicted from bus '"
+         + options_.bus + "': its slot says " + to_string(state_of(own_word)) + " (incarnation "
+         + std::to_string(incarnation_of(own_word)) + "), peers report " + loss.describe()
+         + "; every receiver would drop what it sends: leave the bus or rejoin()";
 }
 
 // -- peers ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "shmbus/transport/node_membership.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -21,6 +22,14 @@ constexpr std::chrono::milliseconds lock_retry_interval{1};
 
 /// Attempts to get a lock file that is not replaced while we lock it.
 constexpr int lock_file_attempts = 4;
+
+/// Asking a running bus who is in the way, for an error message.
+attach_options describe_options() {
+  attach_options how;
+  how.timeout = defaults::describe_timeout;
+  how.read_only = true;
+  return how;
+}
 
 } // namespace
 
@@ -58,7 +67,7 @@ error node_membership::join_as_server(const node_options& options) {
     lock_ = std::move(*lock);
     if (!lock_.try_lock(bus_lock::server_byte, bus_lock::mode::exclusive)) {
       std::string who;
-      if (auto old = segment::attach(bus)) {
+      if (auto old = segment::attach(bus, describe_options())) {
         auto& s = old->slot(0);
         who = " (node '" + s.name.load() + "', pid "
               + std::to_string(s.pid.load(std::memory_order_relaxed)) + ")";
@@ -71,7 +80,7 @@ error node_membership::join_as_server(const node_options& options) {
     while (!lock_.try_lock(bus_lock::members_byte, bus_lock::mode::exclusive)) {
       if (clock::now() >= until) {
         std::string who;
-        if (auto old = segment::attach(bus))
+        if (auto old = segment::attach(bus, describe_options()))
           who = live_clients(*old);
         return make_error(errc::clients_alive,
                           "bus '" + bus + "' still has live clients" + who
@@ -87,14 +96,15 @@ error node_membership::join_as_server(const node_options& options) {
                         "the lock file " + lock_.path()
                           + " keeps being replaced; is `shmbusctl clean` running?");
   }
-  if (segment::exists(bus)) {
-    std::string old_creator;
-    if (auto old = segment::attach(bus))
-      old_creator = " (created by pid " + std::to_string(old->header().creator_pid) + ")";
-    start_notes_.push_back("replaced the stale segment of bus '" + bus + "'"
-                           + old_creator + ": every process that used it is gone");
-  }
-  auto created = segment::create(bus, options.limits, options.timing, options.file_mode);
+  if (segment::exists(bus))
+    start_notes_.push_back("replaced the stale segment of bus '" + bus
+                           + "': every process that used it is gone");
+  segment_params params;
+  params.limits = options.limits;
+  params.timing = options.timing;
+  params.file_mode = options.file_mode;
+  params.checksums = options.checksums;
+  auto created = segment::create(bus, params);
   if (!created)
     return created.err();
   *seg_ = std::move(*created);
@@ -128,10 +138,12 @@ error node_membership::join_as_client(const node_options& options) {
   }
   if (!lock_.held_by_other(bus_lock::server_byte, bus_lock::mode::shared))
     return make_error(errc::bus_not_found,
-                      "bus '" + bus + "' has no running server (what is left in "
-                        + segment_file_path(bus)
-                        + " belongs to a server that died); start the server first");
-  auto attached = segment::attach(bus);
+                      "bus '" + bus + "' has no running server (what is left of it "
+                        "belongs to a server that died); start the server first");
+  attach_options how;
+  how.timeout = std::max<std::chrono::nanoseconds>(until - clock::now(), lock_retry_interval);
+  how.keep_handout = true;
+  auto attached = segment::attach(bus, how);
   if (!attached)
     return attached.err();
   *seg_ = std::move(*attached);
@@ -161,7 +173,7 @@ error node_membership::claim_slot(uint32_t slot, const node_options& options) {
     word, make_state_word(node_state::joining, incarnation),
     std::memory_order_acq_rel));
   slot_ = slot;
-  incarnation_ = incarnation;
+  incarnation_.store(incarnation, std::memory_order_release);
   auto ring = seg_->ring(slot);
   if (!ring.initialized())
     ring.initialize();
@@ -178,9 +190,9 @@ error node_membership::claim_slot(uint32_t slot, const node_options& options) {
   s.heartbeat_ns.store(detail::monotonic_ns(), std::memory_order_relaxed);
   s.loss_cause.store(0, std::memory_order_relaxed);
   s.loss_detail.store(0, std::memory_order_relaxed);
-  for (auto* c : {&s.msgs_out, &s.bytes_out, &s.send_errors, &s.full_inbox_waits,
+  for (auto* c : {&s.msgs_out, &s.bytes_out, &s.send_errors, &s.full_inbox_waits, &s.producer_repairs,
                   &s.msgs_in, &s.bytes_in, &s.corrupt_records, &s.stale_dropped,
-                  &s.skipped_claims})
+                  &s.skipped_claims, &s.checksum_failures, &s.ring_repairs, &s.bytes_lost})
     c->store(0, std::memory_order_relaxed);
   // Pairs with readers' acquire loads: the identity above is visible first.
   s.state.store(make_state_word(node_state::alive, incarnation),
@@ -190,16 +202,37 @@ error node_membership::claim_slot(uint32_t slot, const node_options& options) {
 }
 
 void node_membership::abandon() noexcept {
-  seg_->slot(slot_).state.store(make_state_word(node_state::dead, incarnation_),
+  seg_->slot(slot_).state.store(make_state_word(node_state::dead, incarnation()),
                                 std::memory_order_release);
+}
+
+bool node_membership::evicted() const noexcept {
+  auto word = seg_->slot(slot_).state.load(std::memory_order_acquire);
+  auto mine = incarnation();
+  return word != make_state_word(node_state::alive, mine)
+         && word != make_state_word(node_state::leaving, mine);
+}
+
+error node_membership::rejoin(const node_options& options) {
+  if (!evicted())
+    return make_error(errc::not_attached,
+                      "node '" + options.name + "' (slot " + std::to_string(slot_)
+                        + ") of bus '" + bus_ + "' is not evicted: nothing to rejoin");
+  // The slot lock is still ours (the kernel says so, not the table): no
+  // other process can hold this slot.
+  if (!lock_.valid() || !lock_.try_lock(bus_lock::slot_byte(slot_), bus_lock::mode::exclusive))
+    return make_error(errc::not_attached, "node '" + options.name + "' no longer holds slot "
+                                            + std::to_string(slot_) + " of bus '" + bus_ + "'");
+  return claim_slot(slot_, options);
 }
 
 // -- leaving ----------------------------------------------------------------------
 
 void node_membership::say_goodbye() noexcept {
-  auto alive = make_state_word(node_state::alive, incarnation_);
+  auto incarnation = this->incarnation();
+  auto alive = make_state_word(node_state::alive, incarnation);
   if (!seg_->slot(slot_).state.compare_exchange_strong(
-        alive, make_state_word(node_state::leaving, incarnation_),
+        alive, make_state_word(node_state::leaving, incarnation),
         std::memory_order_acq_rel))
     return;
   // Each peer reports us lost right after our last message to it.
@@ -215,7 +248,7 @@ void node_membership::say_goodbye() noexcept {
     auto ring = seg_->ring(i);
     for (;;) {
       auto status = ring.try_claim(record_kind::control, sizeof(goodbye), slot_,
-                                   incarnation_, incarnation_of(word), c);
+                                   incarnation, incarnation_of(word), c);
       if (status == inbox_ring::claim_status::claimed) {
         std::memcpy(c.payload, &goodbye, sizeof(goodbye));
         ring.commit(c);
@@ -234,8 +267,8 @@ void node_membership::release() noexcept {
   auto& s = seg_->slot(slot_);
   s.loss_cause.store(static_cast<uint32_t>(loss_cause::left), std::memory_order_relaxed);
   s.loss_detail.store(0, std::memory_order_release);
-  auto leaving = make_state_word(node_state::leaving, incarnation_);
-  s.state.compare_exchange_strong(leaving, make_state_word(node_state::dead, incarnation_),
+  auto leaving = make_state_word(node_state::leaving, incarnation());
+  s.state.compare_exchange_strong(leaving, make_state_word(node_state::dead, incarnation()),
                                   std::memory_order_acq_rel);
   seg_->header().membership_epoch.fetch_add(1, std::memory_order_release);
   if (role_ == node_role::server

@@ -34,8 +34,10 @@ node_counters read_counters(const node_slot& s) noexcept {
     return c.load(std::memory_order_relaxed);
   };
   return {get(s.msgs_out),         get(s.bytes_out),       get(s.send_errors),
-          get(s.full_inbox_waits), get(s.msgs_in),         get(s.bytes_in),
-          get(s.corrupt_records),  get(s.stale_dropped),   get(s.skipped_claims)};
+          get(s.full_inbox_waits), get(s.producer_repairs),    get(s.msgs_in),
+          get(s.bytes_in),
+          get(s.corrupt_records),  get(s.stale_dropped),   get(s.skipped_claims),
+          get(s.checksum_failures), get(s.ring_repairs),   get(s.bytes_lost)};
 }
 
 } // namespace shmbus::transport

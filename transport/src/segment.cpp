@@ -1,15 +1,21 @@
 #include "shmbus/transport/segment.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
 
 #include "shmbus/transport/bus_name.hpp"
+
+#include "segment_handout.hpp"
+#include "unique_fd.hpp"
 
 namespace bip = boost::interprocess;
 
@@ -26,12 +32,68 @@ std::string version_remedy(std::string_view bus) {
          + std::string(bus) + "` once none is running";
 }
 
+/// Boost.Interprocess maps anything that names its descriptor this way (a
+/// MemoryMappable); its own shared_memory_object cannot be a memfd.
+class memfd_mapping {
+public:
+  explicit memfd_mapping(int fd) noexcept : fd_(fd) {}
+  bip::mapping_handle_t get_mapping_handle() const noexcept {
+    return bip::ipcdetail::mapping_handle_from_file_handle(fd_);
+  }
+
+private:
+  int fd_;
+};
+
+std::string mib_text(uint64_t bytes) {
+  return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
+
 } // namespace
 
 segment::segment() = default;
-segment::segment(segment&&) noexcept = default;
-segment& segment::operator=(segment&&) noexcept = default;
-segment::~segment() = default;
+
+segment::segment(segment&& other) noexcept
+  : region_(std::move(other.region_)),
+    header_(std::exchange(other.header_, nullptr)),
+    base_(std::exchange(other.base_, nullptr)),
+    memfd_(std::exchange(other.memfd_, -1)),
+    handout_(std::exchange(other.handout_, -1)),
+    geometry_(other.geometry_),
+    limits_(other.limits_),
+    timing_(other.timing_),
+    checksums_(other.checksums_),
+    bus_(std::move(other.bus_)) {
+  // nop
+}
+
+segment& segment::operator=(segment&& other) noexcept {
+  if (this != &other) {
+    segment doomed{std::move(*this)};
+    region_ = std::move(other.region_);
+    header_ = std::exchange(other.header_, nullptr);
+    base_ = std::exchange(other.base_, nullptr);
+    memfd_ = std::exchange(other.memfd_, -1);
+    handout_ = std::exchange(other.handout_, -1);
+    geometry_ = other.geometry_;
+    limits_ = other.limits_;
+    timing_ = other.timing_;
+    checksums_ = other.checksums_;
+    bus_ = std::move(other.bus_);
+  }
+  return *this;
+}
+
+segment::~segment() {
+  close_handout();
+  if (memfd_ >= 0)
+    ::close(memfd_);
+}
+
+void segment::close_handout() noexcept {
+  if (handout_ >= 0)
+    ::close(std::exchange(handout_, -1));
+}
 
 std::optional<error> segment::validate_limits(const bus_limits& l) {
   auto bad = [](std::string what) {
@@ -61,116 +123,130 @@ std::optional<error> segment::validate_limits(const bus_limits& l) {
   return std::nullopt;
 }
 
-result<segment> segment::create(std::string_view bus, const bus_limits& l,
-                                const liveness_timing& timing,
-                                unsigned file_mode) {
+result<segment> segment::create(std::string_view bus, const segment_params& p) {
   if (auto err = validate_bus_name(bus))
     return *err;
-  if (auto err = validate_limits(l))
+  if (auto err = validate_limits(p.limits))
     return *err;
-  auto geometry = compute_geometry(l);
-  auto object = segment_object_name(bus);
-  segment seg;
-  try {
-    bip::shared_memory_object::remove(object.c_str());
-    bip::permissions perms;
-    perms.set_permissions(static_cast<int>(file_mode));
-    bip::shared_memory_object shm(bip::create_only, object.c_str(),
-                                  bip::read_write, perms);
-    // tmpfs allocates pages on first touch: untouched inboxes cost nothing.
-    shm.truncate(static_cast<bip::offset_t>(geometry.segment_bytes));
-    seg.region_ = std::make_unique<bip::mapped_region>(shm, bip::read_write);
-  } catch (const bip::interprocess_exception& ex) {
+  auto geometry = compute_geometry(p.limits);
+  auto failed = [&](const std::string& what, int code) {
     return make_error(errc::system_error,
-                      "cannot create shared memory " + segment_file_path(bus)
-                        + " (" + std::to_string(geometry.segment_bytes)
-                        + " bytes): " + ex.what());
-  }
-  seg.base_ = static_cast<std::byte*>(seg.region_->get_address());
-  seg.header_ = reinterpret_cast<segment_header*>(seg.base_);
+                      "cannot create the segment of bus '" + std::string(bus) + "' ("
+                        + mib_text(geometry.segment_bytes) + "): " + what + ": "
+                        + std::strerror(code));
+  };
+  detail::unique_fd fd{::memfd_create(memfd_name(bus).c_str(),
+                                      MFD_CLOEXEC | MFD_ALLOW_SEALING)};
+  if (!fd.valid())
+    return failed("memfd_create", errno);
+  if (::ftruncate(fd.get(), static_cast<off_t>(geometry.segment_bytes)) != 0)
+    return failed("ftruncate", errno);
+  // Commit every page now: a machine (or memory cgroup) without the memory
+  // refuses here, instead of a SIGBUS when a ring is first written.
+  if (int code = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(geometry.segment_bytes)))
+    return make_error(errc::system_error,
+                      "cannot commit " + mib_text(geometry.segment_bytes)
+                        + " of memory for the segment of bus '" + std::string(bus)
+                        + "': " + std::strerror(code)
+                        + "; lower node-slots or inbox-size, or raise the memory "
+                          "limit (segment memory counts against the memory cgroup)");
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    return failed("sealing", errno);
+  auto listener = detail::listen_for_joiners(bus, p.file_mode);
+  if (!listener)
+    return listener.err();
+  segment seg;
+  if (auto err = seg.map_region(fd.get(), bus, false))
+    return err;
+  seg.memfd_ = fd.release();
+  seg.handout_ = listener->release();
   seg.geometry_ = geometry;
-  seg.limits_ = l;
-  seg.timing_ = timing;
-  seg.bus_ = std::string(bus);
+  seg.limits_ = p.limits;
+  seg.timing_ = p.timing;
+  seg.checksums_ = p.checksums;
   auto& h = *seg.header_;
   h.magic = segment_magic;
   h.header_bytes = static_cast<uint32_t>(page_bytes);
   h.segment_bytes = geometry.segment_bytes;
-  h.node_slots = l.node_slots;
-  h.inbox_bytes = l.inbox_bytes;
-  h.max_message_bytes = l.max_message_bytes;
-  h.name_entries = l.name_entries;
+  h.node_slots = p.limits.node_slots;
+  h.inbox_bytes = p.limits.inbox_bytes;
+  h.max_message_bytes = p.limits.max_message_bytes;
+  h.name_entries = p.limits.name_entries;
   h.node_table_offset = geometry.node_table_offset;
   h.name_table_offset = geometry.name_table_offset;
   h.rings_offset = geometry.rings_offset;
   h.ring_stride = geometry.ring_stride;
-  h.heartbeat_interval_ns = timing.heartbeat_interval.count();
-  h.heartbeat_timeout_ns = timing.heartbeat_timeout.count();
+  h.heartbeat_interval_ns = p.timing.heartbeat_interval.count();
+  h.heartbeat_timeout_ns = p.timing.heartbeat_timeout.count();
   h.creator_pid = static_cast<int32_t>(::getpid());
+  h.flags = p.checksums ? segment_flag_checksums : 0;
   h.created_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
   std::strncpy(h.bus_name, seg.bus_.c_str(), sizeof(h.bus_name) - 1);
   h.membership_epoch.store(0, std::memory_order_relaxed);
   h.names_epoch.store(0, std::memory_order_relaxed);
-  // The fresh object is zero-filled: slots are `free`, name entries `free`,
+  // The fresh memfd is zero-filled: slots are `free`, name entries `free`,
   // rings uninitialized. Pairs with the acquire load in attach().
   h.layout_version.store(layout_version, std::memory_order_release);
   return seg;
 }
 
-result<segment> segment::attach(std::string_view bus) {
+result<segment> segment::attach(std::string_view bus, attach_options opts) {
   if (auto err = validate_bus_name(bus))
     return *err;
-  auto object = segment_object_name(bus);
-  auto path = segment_file_path(bus);
+  auto received = detail::fetch_segment(bus, opts.timeout);
+  if (!received)
+    return received.err();
+  auto seg = attach_memfd(received->memfd.get(), bus, opts.read_only);
+  if (!seg)
+    return seg.err();
+  seg->memfd_ = received->memfd.release();
+  if (opts.keep_handout)
+    seg->handout_ = received->listener.release();
+  return seg;
+}
+
+result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read_only) {
+  auto where = "the segment of bus '" + std::string(bus) + "'";
+  auto seals = ::fcntl(memfd, F_GET_SEALS);
+  if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+    return make_error(errc::layout_mismatch, where + " is not sealed against truncation");
+  struct stat st;
+  if (::fstat(memfd, &st) != 0)
+    return make_error(errc::system_error, "cannot stat " + where + ": " + std::strerror(errno));
+  if (static_cast<uint64_t>(st.st_size) < page_bytes)
+    return make_error(errc::layout_mismatch,
+                      where + " is too small to be a shmbus segment ("
+                        + std::to_string(st.st_size) + " bytes); " + version_remedy(bus));
   segment seg;
-  try {
-    bip::shared_memory_object shm(bip::open_only, object.c_str(),
-                                  bip::read_write);
-    bip::offset_t size = 0;
-    if (!shm.get_size(size) || size < static_cast<bip::offset_t>(page_bytes))
-      return make_error(errc::layout_mismatch,
-                        path + " is too small to be a shmbus segment ("
-                          + std::to_string(size) + " bytes); "
-                          + version_remedy(bus));
-    seg.region_ = std::make_unique<bip::mapped_region>(shm, bip::read_write);
-  } catch (const bip::interprocess_exception& ex) {
-    if (ex.get_error_code() == bip::not_found_error)
-      return make_error(errc::bus_not_found,
-                        "no bus named '" + std::string(bus) + "' (" + path
-                          + " does not exist); start the server first");
-    return make_error(errc::system_error,
-                      "cannot map " + path + ": " + ex.what());
-  }
-  seg.base_ = static_cast<std::byte*>(seg.region_->get_address());
-  seg.header_ = reinterpret_cast<segment_header*>(seg.base_);
-  seg.bus_ = std::string(bus);
+  if (auto err = seg.map_region(memfd, bus, read_only))
+    return err;
   auto& h = *seg.header_;
   if (h.magic != segment_magic)
     return make_error(errc::layout_mismatch,
-                      path + " is not a shmbus segment (bad magic); "
-                        + version_remedy(bus));
+                      where + " is not a shmbus segment (bad magic); " + version_remedy(bus));
   // Pairs with the creator's release store: the rest of the header is set.
   auto version = h.layout_version.load(std::memory_order_acquire);
-  if (version == 0)
-    return make_error(errc::layout_mismatch,
-                      "segment " + path + " is still being created");
   if (version != layout_version)
     return make_error(errc::layout_mismatch,
-                      "segment " + path + " was created by layout version "
-                        + std::to_string(version) + ", this build reads version "
-                        + std::to_string(layout_version) + ": "
-                        + version_remedy(bus));
+                      where + " was created by layout version " + std::to_string(version)
+                        + ", this build reads version " + std::to_string(layout_version)
+                        + ": " + version_remedy(bus));
+  // Copies: the header stays writable by every process of the bus.
   bus_limits l;
   l.node_slots = h.node_slots;
   l.inbox_bytes = h.inbox_bytes;
   l.max_message_bytes = h.max_message_bytes;
   l.name_entries = h.name_entries;
+  auto segment_bytes = h.segment_bytes;
+  auto interval = h.heartbeat_interval_ns;
+  auto timeout = h.heartbeat_timeout_ns;
+  auto flags = h.flags;
   auto corrupt = [&](const std::string& what) {
     return make_error(errc::layout_mismatch,
-                      "segment " + path + " has an inconsistent header (" + what
-                        + "); " + version_remedy(bus));
+                      where + " has an inconsistent header (" + what + "); "
+                        + version_remedy(bus));
   };
   if (auto err = validate_limits(l))
     return corrupt(err->message);
@@ -178,26 +254,44 @@ result<segment> segment::attach(std::string_view bus) {
   if (h.node_table_offset != g.node_table_offset
       || h.name_table_offset != g.name_table_offset
       || h.rings_offset != g.rings_offset || h.ring_stride != g.ring_stride
-      || h.segment_bytes != g.segment_bytes
-      || h.segment_bytes > seg.region_->get_size())
+      || segment_bytes != g.segment_bytes
+      || segment_bytes != static_cast<uint64_t>(st.st_size)
+      || segment_bytes > seg.region_->get_size())
     return corrupt("offsets do not match its sizes");
-  if (h.heartbeat_interval_ns <= 0
-      || h.heartbeat_timeout_ns <= h.heartbeat_interval_ns)
+  if (interval <= 0 || timeout <= interval)
     return corrupt("heartbeat timing");
+  if ((flags & ~segment_known_flags) != 0)
+    return corrupt("unknown flags " + std::to_string(flags));
   seg.geometry_ = g;
   seg.limits_ = l;
-  seg.timing_.heartbeat_interval = std::chrono::nanoseconds{h.heartbeat_interval_ns};
-  seg.timing_.heartbeat_timeout = std::chrono::nanoseconds{h.heartbeat_timeout_ns};
+  seg.timing_.heartbeat_interval = std::chrono::nanoseconds{interval};
+  seg.timing_.heartbeat_timeout = std::chrono::nanoseconds{timeout};
+  seg.checksums_ = (flags & segment_flag_checksums) != 0;
   return seg;
 }
 
+error segment::map_region(int memfd, std::string_view bus, bool read_only) {
+  bus_ = std::string(bus);
+  try {
+    region_ = std::make_unique<bip::mapped_region>(
+      memfd_mapping{memfd}, read_only ? bip::read_only : bip::read_write);
+  } catch (const bip::interprocess_exception& ex) {
+    return make_error(errc::system_error,
+                      "cannot map the segment of bus '" + bus_ + "': " + ex.what());
+  }
+  base_ = static_cast<std::byte*>(region_->get_address());
+  header_ = reinterpret_cast<segment_header*>(base_);
+  return {};
+}
+
 void segment::unlink(std::string_view bus) noexcept {
-  bip::shared_memory_object::remove(segment_object_name(bus).c_str());
+  if (!validate_bus_name(bus))
+    ::unlink(socket_path(bus).c_str());
 }
 
 bool segment::exists(std::string_view bus) noexcept {
   struct stat st;
-  return ::stat(segment_file_path(bus).c_str(), &st) == 0;
+  return !validate_bus_name(bus) && ::lstat(socket_path(bus).c_str(), &st) == 0;
 }
 
 node_slot& segment::slot(uint32_t i) const noexcept {
@@ -211,7 +305,7 @@ name_entry& segment::name(uint32_t i) const noexcept {
 inbox_ring segment::ring(uint32_t i) const noexcept {
   auto* start = base_ + geometry_.rings_offset + geometry_.ring_stride * i;
   return inbox_ring{reinterpret_cast<ring_control*>(start),
-                    start + ring_control_bytes, limits_.inbox_bytes};
+                    start + ring_control_bytes, limits_.inbox_bytes, checksums_};
 }
 
 } // namespace shmbus::transport

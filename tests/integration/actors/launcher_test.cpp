@@ -112,6 +112,19 @@ TEST_CASE("the launcher passes the bus to its server unless told otherwise") {
                                     "--shmbus.wait-for-clients=3000ms"});
 }
 
+TEST_CASE("the launcher refuses a bus name that is not one, as every entry point does") {
+  for (std::string bad : {std::string(65, 'x'), std::string{"../../tmp/x"}, std::string{".."},
+                          std::string{"a b"}, std::string{"x\n"}}) {
+    auto arg = "--bus=" + bad;
+    char* argv[] = {const_cast<char*>("shmbus-launch"), arg.data(),
+                    const_cast<char*>("--"), const_cast<char*>("server")};
+    auto parsed = actors::launcher_options::parse(4, argv);
+    REQUIRE_FALSE(parsed);
+    CHECK_MESSAGE(to_string(parsed.error()).find("invalid bus name") != std::string::npos,
+                  to_string(parsed.error()));
+  }
+}
+
 TEST_CASE("a second launcher for the same bus is refused") {
   scoped_bus bus{"second-launcher"};
   auto first = launch(bus.name, {}, {"--child", "dummy-server"});

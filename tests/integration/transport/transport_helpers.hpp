@@ -26,19 +26,39 @@ inline transport::liveness_timing fast_timing() {
   return t;
 }
 
-inline std::unique_ptr<transport::node>
-start_node(const std::string& bus, transport::node_role role,
-           const std::string& name,
-           transport::liveness_timing timing = fast_timing()) {
+/// Liveness timing for tests that are not about hang detection: a loaded
+/// machine (sanitizers, a CPU hog) must not make a busy peer look hung.
+inline transport::liveness_timing steady_timing() {
+  transport::liveness_timing t;
+  t.heartbeat_interval = 100ms;
+  t.heartbeat_timeout = 2s;
+  return t;
+}
+
+/// node::start's result, for tests that expect a refusal.
+inline transport::result<std::unique_ptr<transport::node>>
+try_start(const std::string& bus, transport::node_role role, const std::string& name,
+          transport::liveness_timing timing = fast_timing()) {
   transport::node_options opts;
   opts.bus = bus;
   opts.role = role;
   opts.name = name;
   opts.timing = timing;
-  auto n = transport::node::start(opts);
+  return transport::node::start(opts);
+}
+
+/// A started node; fails the test if it cannot start.
+inline std::unique_ptr<transport::node>
+start_node(const std::string& bus, transport::node_role role, const std::string& name,
+           transport::liveness_timing timing = fast_timing()) {
+  auto n = try_start(bus, role, name, timing);
   if (!n)
     FAIL("cannot start node '" << name << "': " << n.err().message);
   return std::move(*n);
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
 /// Records what a node's consumer thread hands over.

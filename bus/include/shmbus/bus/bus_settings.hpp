@@ -31,6 +31,9 @@ struct bus_settings {
   size_t max_message_size = transport::bus_limits{}.max_message_bytes;
   size_t node_slots = transport::bus_limits{}.node_slots;
   size_t name_entries = transport::bus_limits{}.name_entries;
+  /// Server only: "on" (a CRC32C per record, checked by every receiver) or
+  /// "off".
+  std::string checksums = transport::defaults::checksums ? "on" : "off";
   /// How the I/O thread waits for messages: "adaptive" (spin, yield, then
   /// park), "busy-spin", "park" or "adaptive:<spin us>:<yield us>".
   std::string idle_strategy = "adaptive";

@@ -1,7 +1,9 @@
 // Looking at and removing buses from outside (shmbusctl, tests): nothing
-// here joins a bus, and nothing waits (a few system calls and reads of the
-// segment). Thread-safe: the functions share no state. Reports are
-// snapshots of a bus that keeps changing.
+// here joins a bus. inspect_bus maps the segment read-only, got from one of
+// the bus's processes (segment.hpp), so it waits for an answer up to the
+// attach timeout; the rest is a few system calls. Thread-safe: the
+// functions share no state. Reports are snapshots of a bus that keeps
+// changing.
 #pragma once
 
 #include <string>
@@ -41,14 +43,19 @@ struct bus_report {
   std::vector<published_name> names;
 };
 
-/// Reads the state of bus `bus` without joining it.
+/// Reads the state of bus `bus` without joining it. A bus whose processes
+/// are all gone has no segment left to read: bus_not_found.
+/// @warning Blocks the caller up to defaults::attach_timeout (a hung bus).
 result<bus_report> inspect_bus(std::string_view bus);
 
-/// Removes the segment and lock file of `bus`. Refuses with bus_in_use
-/// while its server or any client runs.
+/// Removes the socket and lock file of `bus` (the lock file last). Refuses
+/// with bus_in_use while its server, a client or its launcher runs. Returns
+/// an error naming the file, the reason and the remedy for the first file
+/// that exists and cannot be removed (or that is not the bus's own: a
+/// symlink, another user's file); success means both are gone. Never blocks.
 error remove_bus(std::string_view bus);
 
-/// Names of the buses that have a segment or lock file in /dev/shm.
+/// Names of the buses that have a lock file or socket in /dev/shm.
 std::vector<std::string> list_buses();
 
 } // namespace shmbus::transport

@@ -9,6 +9,11 @@
 // conflict within one process; OFD locks belong to one open() and conflict
 // with every other, which also lets tests run several nodes in one process.
 //
+// The lock file is opened without following links, and used only if it is a
+// regular file of ours (or of our group's bus owner when its mode grants the
+// group): a file planted in /dev/shm by another user is refused with its
+// owner's name, never chmod-ed or locked (see bus_file.hpp).
+//
 // Nothing here waits: every call is one non-blocking fcntl/open/stat.
 // Threads: one bus_lock belongs to one thread at a time (its locks are the
 // state of one open file description); path() and valid() are constant.
@@ -22,6 +27,10 @@
 #include "shmbus/transport/error.hpp"
 
 namespace shmbus::transport {
+
+namespace detail {
+enum class file_owner;
+} // namespace detail
 
 class bus_lock {
 public:
@@ -45,9 +54,17 @@ public:
   bus_lock& operator=(const bus_lock&) = delete;
   ~bus_lock();
 
-  /// Opens (with `create`, creates with `file_mode`) the lock file of `bus`.
+  /// Opens the lock file of `bus`; with `create`, creates it first if it
+  /// does not exist (mode `file_mode`, exactly: the umask does not apply).
+  /// Refuses an invalid bus name, a symlink, a file of another type or
+  /// owner, naming the owner and the remedy.
   static result<bus_lock> open(std::string_view bus, bool create,
                                unsigned file_mode);
+
+  /// Opens the existing lock file of `bus` whoever owns it (never following
+  /// a link): for looking at a bus or removing it, which takes locks but
+  /// changes nothing in the file (shmbusctl, also as root).
+  static result<bus_lock> open_for_admin(std::string_view bus);
 
   /// Takes the lock on `byte` without waiting; false if another holds it.
   /// Re-locking a byte this object holds converts its mode.
@@ -69,6 +86,9 @@ public:
   bool valid() const noexcept { return fd_ >= 0; }
 
 private:
+  static result<bus_lock> open_file(std::string_view bus, bool create, unsigned file_mode,
+                                    detail::file_owner who);
+
   int fd_ = -1;
   std::string path_;
 };

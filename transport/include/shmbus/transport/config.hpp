@@ -57,8 +57,16 @@ constexpr std::chrono::nanoseconds yield_budget = 100us;
 /// Upper bound of one park, so a parked consumer re-checks on its own.
 constexpr std::chrono::nanoseconds max_park = 100ms;
 
-/// Permission bits of a bus's segment and lock file.
+/// Permission bits of a bus's lock file and hand-out socket.
 constexpr unsigned file_mode = 0600;
+
+/// A CRC32C per record, written by its producer and checked by the
+/// consumer (the server's choice for the whole bus).
+constexpr bool checksums = true;
+
+/// How long a node that refuses to start asks the running bus who is in
+/// the way (for its error message).
+constexpr std::chrono::nanoseconds describe_timeout = 200ms;
 
 static_assert(heartbeat_timeout > 2 * heartbeat_interval,
               "a peer must miss several heartbeats before it is declared lost");

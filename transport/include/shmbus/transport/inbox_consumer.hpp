@@ -13,6 +13,15 @@
 // When the inbox is empty, the idle strategy says how the consumer waits
 // (poll, sched_yield, then park on the ring's futex word).
 //
+// Garbage in the inbox is counted in the node's slot and reported through
+// on_error: a corrupt record is skipped (bytes_lost), a record that fails
+// its checksum is handed over marked not intact (checksum_failures), a
+// claim that its live producer leaves uncommitted for twice the heartbeat
+// timeout (once, if it already carries a committed record's stamp and
+// checksum: a record whose kind was overwritten) is discarded, and about
+// once per heartbeat interval the ring's control words are audited and
+// repaired (ring_repairs).
+//
 // Threads: attach() once, before any other call; post() and wake() from any
 // thread; poll(), run_once() and has_work() from the one consumer thread.
 #pragma once
@@ -83,6 +92,11 @@ public:
   /// Makes the consumer return from its wait. Never blocks; any thread.
   void wake() noexcept;
 
+  /// This node's slot now holds `incarnation` (node::rejoin): records for
+  /// older incarnations are dropped from now on. Never blocks. Consumer
+  /// thread, or while no poll() runs.
+  void rejoin(uint32_t incarnation) noexcept;
+
 private:
   bool has_work() const noexcept;
   void idle(std::chrono::nanoseconds max_wait) noexcept;
@@ -92,8 +106,11 @@ private:
                    int32_t detail, inbox_handler& handler);
   bool handle_record(const inbox_reader::entry& e, inbox_handler& handler);
   bool producer_gone(uint32_t slot, uint32_t incarnation_bits) const noexcept;
+  bool claim_too_old(const inbox_reader::entry& e) noexcept;
+  void report(inbox_handler& handler, const std::string& what);
   void report_corruption(const inbox_reader::entry& e, uint64_t skipped,
                          inbox_handler& handler);
+  void audit(inbox_handler& handler, bool drained);
 
   // Set by attach(), read-only afterwards.
   const segment* seg_ = nullptr;
@@ -104,9 +121,17 @@ private:
   idle_strategy idle_;
   liveness_watcher* watcher_ = nullptr;
   std::string where_;
+  std::chrono::nanoseconds audit_interval_{};
+  std::chrono::nanoseconds max_claim_age_{};
 
   // Consumer thread only.
   inbox_reader reader_;
+  std::chrono::steady_clock::time_point next_audit_{};
+  int polls_since_audit_check_ = 0;
+  /// The uncommitted claim at the head, and since when we wait for it.
+  uint64_t pending_position_ = ~uint64_t{0};
+  std::chrono::steady_clock::time_point pending_since_{};
+  bool pending_looks_committed_ = false;
   struct known_peer {
     uint32_t incarnation = 0;
     bool alive = false;

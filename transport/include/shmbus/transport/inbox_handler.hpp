@@ -16,6 +16,11 @@ struct message_view {
   uint32_t sender_incarnation;
   const std::byte* data;
   size_t size;
+  /// False if the record failed its checksum: some of its bytes (payload
+  /// or header) are not what the sender wrote. Already counted and reported
+  /// through on_error; the handler decides what to salvage (e.g. answer a
+  /// request in it with an error) and must not trust any field.
+  bool intact = true;
 };
 
 /// Receives, on the consumer thread and in order, what poll() finds.
@@ -33,7 +38,10 @@ public:
   /// Also called with this node itself as the peer and cause `evicted` when
   /// peers declared this node lost.
   virtual void on_peer_lost(const peer_loss&) {}
-  /// A problem found in the inbox (corrupt record, ...), already counted.
+  /// A problem found in the inbox, already counted in this node's slot:
+  /// corrupt_record (garbage skipped, with how many bytes were lost; a
+  /// record that failed its checksum; a claim that stayed uncommitted too
+  /// long) or a repaired control word of the ring.
   virtual void on_error(const error&) {}
 };
 

@@ -1,6 +1,15 @@
 // Consumer side of an inbox ring: one per ring, used by one thread. Reads
 // records in place (zero copy), validates everything it reads from shared
-// memory before using it, and hands the space back to producers.
+// memory before using it (and each record's checksum on a bus that has
+// them), and hands the space back to producers.
+//
+// The consumer owns the ring's truth: its private head. Garbage at the head
+// is skipped to the next record boundary (recover), and audit() finds and
+// repairs impossible control words (a published head or head cache that is
+// not ours, a tail that is misaligned, beyond the records or inside one).
+// Every walk is bounded by the capacity. A checksum is checked before the
+// record is handed over; a process that writes into a record after that
+// check is not caught (zero copy has that price).
 //
 // Threads: not thread-safe; one consumer thread owns a reader. Only park()
 // waits; every other call returns at once.
@@ -33,10 +42,30 @@ public:
     uint32_t payload_bytes = 0;
     uint64_t position = 0;
     uint64_t raw_header = 0;
+    /// For status record: false if its checksum does not match.
+    bool intact = true;
     const char* problem = nullptr; ///< what failed validation, if corrupt
   };
 
+  /// What audit() found wrong and put right.
+  struct audit_report {
+    bool head_restored = false;       ///< the published head was not ours
+    bool head_cache_restored = false; ///< the producers' copy ran ahead
+    bool tail_restored = false;       ///< the tail hint was impossible
+    uint64_t bad_tail = 0;
+    uint64_t tail = 0;
+    /// Free words skipped at the head because records follow them: a tail
+    /// moved forward past the end of the records, which producers followed.
+    uint64_t hole_skipped = 0;
+
+    bool any() const noexcept {
+      return head_restored || head_cache_restored || tail_restored || hole_skipped > 0;
+    }
+  };
+
   inbox_reader() = default;
+  /// Reads `ring` from its published head (where the previous owner
+  /// stopped), checking checksums if the ring has them.
   inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
                uint32_t node_slots) noexcept;
 
@@ -50,9 +79,21 @@ public:
   /// dead. Returns false if it was committed in the meantime (peek again).
   bool skip_pending() noexcept;
 
-  /// After a corrupt peek: skips to the next record that validates (or to
-  /// the tail) and returns the number of bytes skipped.
+  /// Whether the claim at the head already has the stamp (and checksum) of
+  /// a committed record: a committed record whose kind was overwritten, or
+  /// a producer between writing those words and committing (nanoseconds).
+  bool pending_looks_committed() const noexcept;
+
+  /// After a corrupt peek: skips to the next record boundary (a committed
+  /// record whose stamp names its position and whose checksum holds, a
+  /// claim, or the end of the records), frees what it skipped and returns
+  /// how many bytes that was (at least 8, at most the capacity: then the
+  /// whole ring was garbage and is reset).
   uint64_t recover() noexcept;
+
+  /// Repairs control words that no honest party writes (see audit_report);
+  /// call it about once per heartbeat interval. Reads at most one ring.
+  audit_report audit() noexcept;
 
   /// Hands the space of everything consumed since the last publish back to
   /// producers and wakes those waiting for it. Without `force`, only once an
@@ -84,6 +125,13 @@ private:
   static void park_on(std::atomic<uint32_t>& parked,
                       std::chrono::nanoseconds timeout) noexcept;
   const char* validate(uint64_t header, uint64_t position) const noexcept;
+  /// Whether any word after `from`, up to one capacity from the head, is
+  /// not the free tag of its position.
+  bool anything_after(uint64_t from) const noexcept;
+  /// Checks the words after a committed header; reports its sizes and
+  /// whether its checksum holds. A problem text, or nullptr.
+  const char* check_committed(uint64_t header, uint64_t position, uint32_t& payload_bytes,
+                              uint32_t& destination, bool& intact) const noexcept;
 
   inbox_ring ring_;
   uint64_t head_ = 0;
@@ -91,6 +139,8 @@ private:
   uint64_t current_length_ = 0;
   uint64_t max_record_bytes_ = 0;
   uint32_t node_slots_ = 0;
+  /// Times publish() or audit() found a head word that was not ours.
+  uint64_t head_overwrites_ = 0;
 };
 
 } // namespace shmbus::transport

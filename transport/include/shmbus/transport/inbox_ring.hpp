@@ -7,12 +7,20 @@
 // commit, wake_consumer, wait_for_space and used_bytes at once; only
 // wait_for_space waits. initialize() runs before any producer can address
 // the ring. The consumer side is inbox_reader.
+//
+// The control words are hints that any process could have overwritten: a
+// producer that finds an impossible tail (misaligned, more than a capacity
+// ahead of the head, or pointing where no record starts) derives the real
+// one by walking the record headers from the consumer's head, and every
+// loop is bounded, so garbage costs a producer a walk of at most one ring,
+// never a hang.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "shmbus/transport/inbox_ring_data.hpp"
 
@@ -28,17 +36,24 @@ public:
     record_kind kind = record_kind::data;
     std::byte* payload = nullptr;
     uint32_t payload_bytes = 0;
+    uint32_t destination_incarnation = 0;
+    /// Set by try_claim whatever it returns: it put right a control word
+    /// that no honest party writes (an impossible tail or head cache).
+    bool repaired = false;
   };
 
   enum class claim_status {
     claimed, ///< `out` holds the claim
     full,    ///< no room now; wait for space and retry
-    corrupt, ///< the word at the tail is garbage; the ring needs recovery
+    corrupt, ///< garbage at the tail or in the head word: the consumer
+             ///< repairs it (wake it, wait for space and retry)
   };
 
   inbox_ring() = default;
-  inbox_ring(ring_control* control, std::byte* buffer,
-             uint32_t capacity) noexcept;
+  /// `checksums`: the bus's segment_flag_checksums; commit() then writes
+  /// each record's CRC32C.
+  inbox_ring(ring_control* control, std::byte* buffer, uint32_t capacity,
+             bool checksums) noexcept;
 
   /// Tags every word of the buffer free for the first lap. Done once, by the
   /// slot's first owner, before any producer can address the slot.
@@ -57,9 +72,11 @@ public:
                          uint32_t destination_incarnation,
                          claim& out) noexcept;
 
-  /// Publishes the record. False when the consumer discarded the claim in
-  /// the meantime (it declared this producer dead, or recovered from
-  /// corruption): the message was not delivered. Never blocks; any thread.
+  /// Writes the record's sizes, stamp and checksum (of the payload as it is
+  /// in the ring now), then publishes it. False when the consumer discarded
+  /// the claim in the meantime (it declared this producer dead, found the
+  /// claim too old, or recovered from corruption): the message was not
+  /// delivered. Never blocks; any thread.
   bool commit(const claim& c) noexcept;
 
   /// Wakes the consumer if it is parked. Call after commit. Never blocks
@@ -71,10 +88,24 @@ public:
   /// @warning Blocks the caller up to `timeout`. Any thread.
   void wait_for_space(uint64_t bytes, std::chrono::nanoseconds timeout) noexcept;
 
-  /// Bytes claimed and not yet consumed (a snapshot). Never blocks.
+  /// Bytes claimed and not yet consumed (a snapshot; 0 or at most the
+  /// capacity even when the control words are garbage). Never blocks.
   uint64_t used_bytes() const noexcept;
 
+  /// Where the records that start at `from` (a record boundary, such as
+  /// the consumer's head) end: the first word that is the free tag of its
+  /// own position, found by following the headers; nullopt if a word on the
+  /// way is neither (garbage, or the consumer moved on meanwhile).
+  /// Reads at most one ring. Never blocks; any thread.
+  std::optional<uint64_t> end_of_records(uint64_t from) const noexcept;
+
+  /// Whether `header` at `position` can be followed: not a free tag, length
+  /// a positive multiple of 8 within the buffer. (The consumer checks more:
+  /// sizes, sender slot, padding only to the end of the buffer.)
+  bool well_formed(uint64_t header, uint64_t position) const noexcept;
+
   uint32_t capacity() const noexcept { return capacity_; }
+  bool checksums() const noexcept { return checksums_; }
   ring_control* control() const noexcept { return control_; }
 
   /// The word at `position` (any lap).
@@ -94,11 +125,16 @@ private:
   /// Reads the consumer's head and refreshes the producers' copy of it.
   uint64_t refresh_head() noexcept;
 
+  /// Marks the last word of a record just claimed at `position` as taken,
+  /// before the tail moves past it (see try_claim).
+  void mark_last_word(uint64_t position, uint64_t length) noexcept;
+
   ring_control* control_ = nullptr;
   std::byte* buffer_ = nullptr;
   std::atomic<uint64_t>* words_ = nullptr;
   uint32_t capacity_ = 0;
   uint64_t mask_ = 0;
+  bool checksums_ = false;
 };
 
 } // namespace shmbus::transport

@@ -21,7 +21,21 @@
 // new head (release).
 //
 // Record: [header word][payload bytes u32 | destination incarnation u32]
-//         [position u64][payload ... padded to 8 bytes]
+//         [position / 8 u32 | crc32c u32][payload ... padded to 8 bytes]
+//
+// The producer writes the second and third words when it commits. The
+// position stamp (low 32 bits of position / 8) ties a record to the place
+// it was claimed for. On a bus with checksums (segment_flag_checksums) the
+// CRC32C covers the committed header word, the second word and the payload
+// (record_crc; the stamp needs none: it must equal its position exactly);
+// elsewhere it is 0 and not checked. A record
+// that fails the check is still handed over, marked not intact, so that a
+// request in it can be answered with an error.
+//
+// Padding is only ever read where a producer wrote it: from its position
+// to the end of the buffer (the consumer pads a dead producer's claim and
+// frees it at once). Nothing read here is trusted; the consumer also
+// repairs impossible control words (see inbox_reader.hpp).
 //
 // A control record's first payload byte is its record::control_type; a
 // `leaving` record (one byte) is a node's goodbye, sent after its last
@@ -31,7 +45,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
+#include "shmbus/transport/crc32c.hpp"
 #include "shmbus/transport/segment_layout.hpp"
 
 namespace shmbus::transport {
@@ -81,6 +97,26 @@ constexpr uint32_t slot_of(uint64_t h) {
 }
 constexpr uint32_t incarnation_bits_of(uint64_t h) {
   return static_cast<uint32_t>(h >> 44) & incarnation_mask;
+}
+
+/// The position stamp of a record claimed at `position`.
+constexpr uint32_t stamp_of(uint64_t position) {
+  return static_cast<uint32_t>(position >> 3);
+}
+
+/// The third word of a record: its stamp and its checksum.
+constexpr uint64_t make_stamp_word(uint64_t position, uint32_t crc) {
+  return uint64_t{stamp_of(position)} | (uint64_t{crc} << 32);
+}
+
+/// The checksum of a record: over its committed header, its second word
+/// and its `payload_bytes` payload bytes.
+inline uint32_t record_crc(uint64_t header, uint64_t sizes, const std::byte* payload,
+                           uint32_t payload_bytes) noexcept {
+  alignas(8) unsigned char head[16]; // whole aligned words: the fast path
+  std::memcpy(head, &header, 8);
+  std::memcpy(head + 8, &sizes, 8);
+  return crc32c_extend(crc32c_extend(0, head, sizeof(head)), payload, payload_bytes);
 }
 
 /// Bytes a record with `payload` bytes occupies.

@@ -9,7 +9,8 @@
 //                     the idle strategy (inbox_consumer.hpp);
 //
 // plus a liveness thread (heartbeat out, loss detection in) that feeds the
-// consumer's events, and the bus's name table.
+// consumer's events, a hand-out thread that gives the segment to processes
+// that join the bus or look at it (segment.hpp), and the bus's name table.
 //
 // Threads: send(), send_with(), wake(), watch(), the peer queries and the
 // name calls may be used from any thread at once; poll() and run_once() from
@@ -41,6 +42,10 @@ namespace shmbus::transport {
 
 class liveness_watcher;
 
+namespace detail {
+class segment_acceptor;
+} // namespace detail
+
 class node {
 public:
   /// Creates (server) or joins (client) the bus named in `options`.
@@ -57,12 +62,23 @@ public:
   /// after its last message), unpublishes its names and releases its slot.
   /// A server also removes the bus when no client is left. Idempotent.
   /// @warning Blocks the caller up to defaults::leave_timeout, plus joining
-  /// the liveness thread. Owner thread; no poll()/run_once() may run.
+  /// the liveness and hand-out threads. Owner thread; no poll()/run_once()
+  /// may run.
   void leave() noexcept;
+
+  /// After peers declared this node lost (send() fails with errc::evicted):
+  /// takes the next incarnation of its slot, which it still holds, and
+  /// announces it to peers as a new node (they saw the old one lost). Names
+  /// published by the old incarnation are gone: publish them again.
+  /// Refused (not_attached) while the node is not evicted or has left.
+  /// @warning Blocks the caller while the liveness thread is restarted
+  /// (one round of it). Owner thread; no poll()/run_once() may run.
+  error rejoin() noexcept;
 
   // -- identity (constant after start; any thread) ----------------------------
 
   uint32_t slot() const noexcept { return membership_.slot(); }
+  /// Changes only in rejoin().
   uint32_t incarnation() const noexcept { return membership_.incarnation(); }
   node_role role() const noexcept { return options_.role; }
   const std::string& bus() const noexcept { return options_.bus; }
@@ -83,8 +99,9 @@ public:
 
   /// Copies `size` bytes into the inbox of (slot, incarnation). Waits up to
   /// `max_wait` for room (zero: not at all); fails with inbox_full after
-  /// that and with peer_lost as soon as the destination is known dead.
-  /// Never drops silently.
+  /// that, with peer_lost as soon as the destination is known dead, and
+  /// with evicted once peers declared this node lost (every receiver would
+  /// drop what it sends: leave or rejoin()). Never drops silently.
   /// @warning Blocks the caller while the destination inbox is full, up to
   /// `max_wait` (default_wait: node_options::full_inbox_timeout). Any thread.
   error send(uint32_t to_slot, uint32_t to_incarnation, const void* data,
@@ -172,10 +189,12 @@ private:
   explicit node(node_options options);
 
   error start_liveness();
+  error start_handout();
   error claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t size,
                        record_kind kind, std::chrono::nanoseconds max_wait,
                        inbox_ring::claim& out) noexcept;
   error finish_send(uint32_t to_slot, const inbox_ring::claim& c) noexcept;
+  std::string evicted_text(uint64_t own_word) const;
 
   node_options options_;
   segment seg_;
@@ -184,6 +203,7 @@ private:
   std::atomic<bool> left_{false};
   inbox_consumer consumer_;
   std::unique_ptr<liveness_watcher> watcher_;
+  std::unique_ptr<detail::segment_acceptor> acceptor_;
 };
 
 } // namespace shmbus::transport

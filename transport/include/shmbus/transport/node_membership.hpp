@@ -18,11 +18,18 @@
 // last message to it, so its loss comes in order), then `dead` with cause
 // `left`; a server that leaves last removes the bus.
 //
-// Threads: the owner calls join(), admit_clients(), abandon(), say_goodbye()
-// and release() from one thread, in that order; slot(), incarnation() and
-// start_notes() are constant after join() and may be read from any thread.
+// Rejoining: a node that its peers declared lost (its state word no longer
+// says alive with its incarnation) still holds its slot's lock, so the
+// slot is still its own: it takes the next incarnation there, which peers
+// see as a new node in that slot.
+//
+// Threads: the owner calls join(), admit_clients(), abandon(), rejoin(),
+// say_goodbye() and release() from one thread, in that order (rejoin any
+// number of times); slot() and start_notes() are constant after join(),
+// incarnation() changes only in rejoin(); both may be read from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,6 +62,15 @@ public:
   /// Never blocks.
   void abandon() noexcept;
 
+  /// After peers declared this node lost: claims the next incarnation of
+  /// its slot, identity re-written, published `alive`. Refused (not_attached)
+  /// while this node is still alive or leaving. Never blocks.
+  error rejoin(const node_options& options);
+
+  /// Whether peers declared this node lost: the slot says neither alive
+  /// nor leaving with our incarnation (a snapshot). Never blocks; any thread.
+  bool evicted() const noexcept;
+
   /// alive -> leaving, then a goodbye to every live peer; waits for room in
   /// full inboxes at most defaults::leave_timeout in total (best effort: a
   /// peer that misses it still sees us go through its liveness thread).
@@ -68,7 +84,9 @@ public:
   void release() noexcept;
 
   uint32_t slot() const noexcept { return slot_; }
-  uint32_t incarnation() const noexcept { return incarnation_; }
+  uint32_t incarnation() const noexcept {
+    return incarnation_.load(std::memory_order_acquire);
+  }
 
   /// Lines about what join() found, e.g. a stale segment it replaced.
   const std::vector<std::string>& start_notes() const noexcept {
@@ -86,7 +104,7 @@ private:
   node_role role_ = node_role::client;
   std::string bus_;
   uint32_t slot_ = 0;
-  uint32_t incarnation_ = 0;
+  std::atomic<uint32_t> incarnation_{0};
   std::vector<std::string> start_notes_;
 };
 

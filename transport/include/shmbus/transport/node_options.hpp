@@ -23,8 +23,11 @@ struct node_options {
   /// Server only: sizes and timing of the bus (clients read the segment's).
   bus_limits limits;
   liveness_timing timing;
-  /// Server only: permission bits of the segment and lock file.
+  /// Server only: permission bits of the lock file and the hand-out
+  /// socket (who may join the bus: 0600 its user, 0660 also its group).
   unsigned file_mode = defaults::file_mode;
+  /// Server only: a CRC32C per record, checked by every receiver.
+  bool checksums = defaults::checksums;
   /// Server only: how long to wait for clients of a previous server to exit
   /// before refusing to start.
   std::chrono::nanoseconds wait_for_clients = defaults::wait_for_clients;

@@ -80,13 +80,16 @@ struct alignas(cache_line) node_slot {
   std::atomic<uint64_t> bytes_out;          // 264
   std::atomic<uint64_t> send_errors;        // 272
   std::atomic<uint64_t> full_inbox_waits;   // 280
+  std::atomic<uint64_t> producer_repairs;   // 288: impossible inbox tails/head caches put right
   // -- counters written by the owner's consumer thread ----------------------
   alignas(cache_line) std::atomic<uint64_t> msgs_in;     // 320
   std::atomic<uint64_t> bytes_in;           // 328
   std::atomic<uint64_t> corrupt_records;    // 336
   std::atomic<uint64_t> stale_dropped;      // 344: addressed to an older incarnation
   std::atomic<uint64_t> skipped_claims;     // 352: left uncommitted by dead producers
-  std::atomic<uint64_t> reserved1[3];       // 360
+  std::atomic<uint64_t> checksum_failures;  // 360: records handed over not intact
+  std::atomic<uint64_t> ring_repairs;       // 368: control words put right
+  std::atomic<uint64_t> bytes_lost;         // 376: skipped as garbage by recovery
   std::atomic<uint64_t> reserved2[16];      // 384
 };
 

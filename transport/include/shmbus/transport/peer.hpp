@@ -24,8 +24,9 @@ struct peer_info {
 
 /// Counters of one node (from its slot; see node_slot).
 struct node_counters {
-  uint64_t msgs_out, bytes_out, send_errors, full_inbox_waits;
+  uint64_t msgs_out, bytes_out, send_errors, full_inbox_waits, producer_repairs;
   uint64_t msgs_in, bytes_in, corrupt_records, stale_dropped, skipped_claims;
+  uint64_t checksum_failures, ring_repairs, bytes_lost;
 };
 
 struct peer_loss {

@@ -17,6 +17,7 @@
 //
 // All offsets are page aligned. The segment holds no pointers, no mutexes and
 // no allocator: a process killed at any instruction leaves nothing locked.
+// It is a sealed memfd (segment.hpp): its size never changes.
 // `magic` (offset 0) and `layout_version` (offset 8) never move, so any build
 // can tell which layout a segment has.
 #pragma once
@@ -32,7 +33,7 @@
 namespace shmbus::transport {
 
 constexpr uint64_t segment_magic = 0x3130'5355'424d'4853; // "SHMBUS01"
-constexpr uint32_t layout_version = 1;
+constexpr uint32_t layout_version = 2;
 constexpr size_t page_bytes = 4096;
 /// Hot atomics written by different parties get a line of their own.
 constexpr size_t cache_line = 64;
@@ -68,7 +69,8 @@ struct segment_header {
   int64_t heartbeat_interval_ns;           // 72
   int64_t heartbeat_timeout_ns;            // 80
   int32_t creator_pid;                     // 88
-  uint32_t reserved0;                      // 92
+  /// segment_flag_* bits, fixed by the creator.
+  uint32_t flags;                          // 92
   int64_t created_unix_ns;                 // 96
   char bus_name[bus_name_field_bytes];     // 104
   /// Bumped (and futex-woken) when a node joins or leaves; watchers and
@@ -78,6 +80,11 @@ struct segment_header {
   /// park on it.
   alignas(cache_line) std::atomic<uint32_t> names_epoch;      // 256
 };
+
+/// Every record carries a CRC32C that its consumer checks (inbox_ring_data.hpp).
+constexpr uint32_t segment_flag_checksums = 1;
+/// Flags this build knows; a segment with others is of another layout.
+constexpr uint32_t segment_known_flags = segment_flag_checksums;
 
 static_assert(offsetof(segment_header, magic) == 0);
 static_assert(offsetof(segment_header, layout_version) == 8);
