@@ -66,12 +66,18 @@ result<std::unique_ptr<node>> node::start(node_options options) {
 error node::start_liveness() {
   auto slot = membership_.slot();
   auto incarnation = membership_.incarnation();
+  auto where = "node '" + options_.name + "' (slot " + std::to_string(slot) + ") on bus '"
+               + options_.bus + "'";
   try {
-    watcher_ = std::make_unique<liveness_watcher>(consumer_, seg_, slot, incarnation,
-                                                  options_.kill_hung_peers);
-    consumer_.attach(seg_, slot, incarnation, options_.idle, watcher_.get(),
-                     "node '" + options_.name + "' (slot " + std::to_string(slot)
-                       + ") on bus '" + options_.bus + "'");
+    liveness_watcher::settings config;
+    config.own_slot = slot;
+    config.own_incarnation = incarnation;
+    config.own_description = where;
+    config.kill_hung_peers = options_.kill_hung_peers;
+    config.on_stall = options_.on_stall;
+    watcher_ = std::make_unique<liveness_watcher>(consumer_, seg_, membership_.lock(),
+                                                  std::move(config));
+    consumer_.attach(seg_, slot, incarnation, options_.idle, watcher_.get(), where);
     watcher_->start();
   } catch (const std::exception& ex) {
     membership_.abandon();
@@ -87,6 +93,7 @@ node::~node() {
 void node::leave() noexcept {
   if (left_.exchange(true) || !watcher_)
     return;
+  watcher_->begin_leave();
   membership_.say_goodbye();
   names_->unpublish_all(slot(), incarnation());
   watcher_->stop();

@@ -31,9 +31,12 @@ public:
   virtual void on_message(const message_view& msg) = 0;
   virtual void on_peer_joined(const peer_info&) {}
   /// Also called with this node itself as the peer and cause `evicted` when
-  /// peers declared this node lost.
+  /// peers declared this node lost, or `stalled` when it declared itself
+  /// lost because its consumer stopped (delivered once the consumer runs
+  /// again).
   virtual void on_peer_lost(const peer_loss&) {}
-  /// A problem found in the inbox (corrupt record, ...), already counted.
+  /// A problem found in the inbox (corrupt record, ...) or in the node
+  /// table (errc::table_tampered), already counted.
   virtual void on_error(const error&) {}
 };
 

@@ -8,12 +8,17 @@
 //   inbox_consumer    the receiving half: records and peer events in order,
 //                     the idle strategy (inbox_consumer.hpp);
 //
-// plus a liveness thread (heartbeat out, loss detection in) that feeds the
-// consumer's events, and the bus's name table.
+// plus a liveness thread (loss detection, guard of the own slot) that feeds
+// the consumer's events, and the bus's name table.
+//
+// The heartbeat is the consumer's: poll() and run_once() stamp it. A node
+// whose consumer does not run for the heartbeat timeout declares itself
+// lost, and its peers declare it hung (and kill it, when the kernel agrees
+// that it is), so call them at least once per heartbeat interval.
 //
 // Threads: send(), send_with(), wake(), watch(), the peer queries and the
 // name calls may be used from any thread at once; poll() and run_once() from
-// one consumer thread only; start() and leave() from the owner.
+// one consumer thread at a time; start() and leave() from the owner.
 #pragma once
 
 #include <atomic>

@@ -32,7 +32,7 @@
 namespace shmbus::transport {
 
 constexpr uint64_t segment_magic = 0x3130'5355'424d'4853; // "SHMBUS01"
-constexpr uint32_t layout_version = 1;
+constexpr uint32_t layout_version = 2;
 constexpr size_t page_bytes = 4096;
 /// Hot atomics written by different parties get a line of their own.
 constexpr size_t cache_line = 64;
