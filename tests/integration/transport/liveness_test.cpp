@@ -80,7 +80,7 @@ TEST_CASE("a client that leaves cleanly is reported as left, after its last mess
 
 TEST_CASE("a hung client (SIGSTOP) is reported after the heartbeat timeout and fenced off") {
   scoped_bus bus{"hang"};
-  auto server = start_node(bus.name, node_role::server, "srv");
+  auto server = start_node(bus.name, node_role::server, "srv", fast_timing());
   recorder seen;
   pump consumer{*server, seen};
   auto client = child_process::spawn("node", {bus.name, "client", "sleeper"});

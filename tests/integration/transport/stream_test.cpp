@@ -181,7 +181,7 @@ TEST_CASE("a producer killed inside a claim is skipped: the consumer keeps recei
   opts.bus = bus.name;
   opts.role = node_role::server;
   opts.name = "consumer";
-  opts.timing = fast_timing();
+  opts.timing = test_timing();
   opts.limits.node_slots = 8;
   opts.limits.inbox_bytes = 1u << 16; // small: producers fill it while blocked
   opts.limits.max_message_bytes = 1024;

@@ -18,6 +18,15 @@ namespace shmbus::test {
 
 using namespace std::chrono_literals;
 
+/// Liveness timing of tests that are not about hangs: a loaded machine
+/// (the suite runs beside a CPU hog in CI) must not make a node look hung.
+inline transport::liveness_timing test_timing() {
+  transport::liveness_timing t;
+  t.heartbeat_interval = 100ms;
+  t.heartbeat_timeout = 2s;
+  return t;
+}
+
 /// Fast liveness timing so that hang tests finish quickly.
 inline transport::liveness_timing fast_timing() {
   transport::liveness_timing t;
@@ -26,10 +35,15 @@ inline transport::liveness_timing fast_timing() {
   return t;
 }
 
+/// "fast" or anything else (test_timing), as child roles take it.
+inline transport::liveness_timing timing_named(const std::string& name) {
+  return name == "fast" ? fast_timing() : test_timing();
+}
+
 inline std::unique_ptr<transport::node>
 start_node(const std::string& bus, transport::node_role role,
            const std::string& name,
-           transport::liveness_timing timing = fast_timing()) {
+           transport::liveness_timing timing = test_timing()) {
   transport::node_options opts;
   opts.bus = bus;
   opts.role = role;
