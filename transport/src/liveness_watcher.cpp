@@ -220,23 +220,33 @@ void liveness_watcher::watch_slot(uint32_t slot, uint32_t incarnation) {
   p.last_change = detail::monotonic_ns();
   // Pairs with the acquire load in watch().
   watching_[slot].store(incarnation, std::memory_order_release);
+  // Proven before it is announced: whoever sees the join and then kills the
+  // peer gets its exit status from the pidfd.
+  auto now = detail::monotonic_ns();
+  if (prover_.incarnation_held(slot, incarnation))
+    prove(slot, now);
+  // Unproven (the proof raced an exit, or the kernel did not tell): follow
+  // the process the slot names for its exit, so a kill -9 is still seen at
+  // once; on_exit believes it only once the incarnation's lock is gone.
+  if (!peers_[slot].proven)
+    follow_claimed_exit(slot);
   consumer_.post({inbox_event::kind::joined, slot, incarnation});
-  if (!prover_.incarnation_held(slot, incarnation)) {
-    // Gone before we looked.
-    incarnation_ended(slot, detail::monotonic_ns());
-    return;
-  }
-  prove(slot, detail::monotonic_ns());
+  if (!prover_.incarnation_held(slot, incarnation))
+    incarnation_ended(slot, now); // gone before (or while) we looked
 }
 
 void liveness_watcher::prove(uint32_t slot, int64_t now) {
   auto& p = peers_[slot];
   auto claimed = static_cast<pid_t>(seg_.slot(slot).pid.load(std::memory_order_acquire));
-  bool search = now >= p.next_search;
+  // A search reads every process's fdinfo (milliseconds): at most one per
+  // slot per timeout, and one per tick in all.
+  bool search = now >= p.next_search && now >= next_search_;
   auto result = prover_.prove(slot, claimed, search);
   p.claimed_pid = claimed;
-  if (search)
+  if (search) {
     p.next_search = now + timeout_ns_;
+    next_search_ = now + interval_ns_;
+  }
   switch (result.status) {
     case proof_status::proven:
       if (result.member.incarnation != 0 && result.member.incarnation != p.incarnation) {
@@ -245,6 +255,7 @@ void liveness_watcher::prove(uint32_t slot, int64_t now) {
         result.member.close();
         return;
       }
+      forget(slot); // drops a process followed for its exit only
       p.member = result.member;
       p.proven = true;
       if (p.member.pid != claimed) {
@@ -304,7 +315,7 @@ void liveness_watcher::check_peer(uint32_t slot, int64_t now) {
 
 void liveness_watcher::incarnation_ended(uint32_t slot, int64_t now) {
   auto& p = peers_[slot];
-  if (p.proven && detail::pidfd_exited(p.member.pidfd)) {
+  if (p.member.pidfd >= 0 && detail::pidfd_exited(p.member.pidfd)) {
     on_exit(slot);
     return;
   }
@@ -315,48 +326,60 @@ void liveness_watcher::incarnation_ended(uint32_t slot, int64_t now) {
   bool left = ours
               && (state_of(word) == node_state::leaving
                   || (state_of(word) == node_state::dead && recorded == loss_cause::left));
-  // A process that exits drops its locks a moment before its pidfd turns
-  // readable: give a proven member one tick to show its exit status.
-  if (p.proven && !left && p.ended_at == 0) {
+  if (!left && p.ended_at == 0 && p.member.pidfd >= 0) {
+    // A process that exits drops its locks a moment before its pidfd turns
+    // readable: wait for the pidfd (on_exit), at most until the next tick.
     p.ended_at = now;
     return;
   }
   auto cause = left ? loss_cause::left : loss_cause::vanished;
   int32_t detail = 0;
-  if (!left && ours) {
-    // Nobody proven: the exit status, if the process the slot names is a
-    // zombie of the start time the slot names, says more than "vanished".
-    // It only explains a loss the kernel already showed (the lock is gone).
-    if (auto status = claimed_exit_status(slot)) {
+  if (!left && p.member.proc_dir >= 0)
+    if (auto status = detail::zombie_exit_status(p.member.proc_dir)) {
       cause = status->signaled ? loss_cause::killed : loss_cause::exited;
       detail = status->value;
     }
-  }
   mark_dead(slot, p.incarnation, cause, detail);
   post_loss(slot, cause, detail);
   forget(slot);
 }
 
-std::optional<detail::exit_status> liveness_watcher::claimed_exit_status(uint32_t slot) const {
+void liveness_watcher::follow_claimed_exit(uint32_t slot) {
   auto& s = seg_.slot(slot);
+  auto& m = peers_[slot].member;
+  if (m.pidfd >= 0)
+    return;
   auto pid = static_cast<pid_t>(s.pid.load(std::memory_order_acquire));
   if (pid <= 0)
-    return std::nullopt;
-  int dir = detail::open_proc_dir(pid);
-  if (dir < 0)
-    return std::nullopt;
-  std::optional<detail::exit_status> result;
-  if (detail::process_start_time(dir) == s.process_start.load(std::memory_order_acquire))
-    result = detail::zombie_exit_status(dir);
-  ::close(dir);
-  return result;
+    return;
+  m.pidfd = detail::open_pidfd(pid);
+  if (m.pidfd < 0)
+    return;
+  m.pid = pid;
+  m.proc_dir = detail::open_proc_dir(pid);
+  if (m.proc_dir < 0
+      || detail::process_start_time(m.proc_dir)
+           != s.process_start.load(std::memory_order_acquire)) {
+    m.close();
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = slot;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, m.pidfd, &ev);
 }
 
 void liveness_watcher::on_exit(uint32_t slot) {
   if (slot >= peers_.size())
     return;
   auto& p = peers_[slot];
-  if (p.incarnation == 0 || !p.proven) {
+  if (p.incarnation == 0 || p.member.pidfd < 0) {
+    forget(slot);
+    return;
+  }
+  if (!p.proven && !p.lost && prover_.incarnation_held(slot, p.incarnation)) {
+    // The process the slot named exited, but the incarnation lives on (its
+    // locks go before an exit completes): it was not the member.
     forget(slot);
     return;
   }

@@ -106,6 +106,8 @@ private:
     uint32_t incarnation = 0; ///< 0: nothing watched in this slot
     bool lost = false;        ///< its loss was posted
     bool proven = false;      ///< `member` holds the slot's lock
+    /// The proven member; or, once its incarnation ended unproven, the
+    /// process the slot names, followed only for its exit status.
     proven_member member;
     pid_t claimed_pid = 0;    ///< the pid word at the last proof attempt
     int64_t next_search = 0;  ///< when a search for the real holder may run
@@ -133,7 +135,7 @@ private:
   void check_peer(uint32_t slot, int64_t now);
   void on_exit(uint32_t slot);
   void incarnation_ended(uint32_t slot, int64_t now);
-  std::optional<detail::exit_status> claimed_exit_status(uint32_t slot) const;
+  void follow_claimed_exit(uint32_t slot);
   void check_heartbeat(uint32_t slot, int64_t now);
   void take_baseline(watched_peer& p, uint32_t slot, int64_t now);
   verdict judge(watched_peer& p, uint32_t slot, int64_t now);
@@ -164,6 +166,7 @@ private:
   int64_t prev_round_ = 0;      ///< the consumer's stamp at the last tick
   int64_t last_long_gap_ = 0;   ///< when the consumer was last seen silent for long
   int32_t prev_tid_ = 0;
+  int64_t next_search_ = 0;     ///< when the next search for a lock holder may run
   int64_t own_reports_[static_cast<size_t>(problem_kind::count_)] = {};
 
   // watch() requests: one incarnation per slot, read by the liveness thread.

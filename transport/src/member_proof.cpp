@@ -79,6 +79,10 @@ proof member_prover::prove(uint32_t slot, pid_t claimed, bool search) const {
   if (!slot_held(slot))
     return proof{proof_status::vacant, {}};
   auto result = try_pid(slot, claimed);
+  // The member may have left between the two looks at its lock (a member
+  // that exits drops it first): no search for a holder that is gone.
+  if (result.status == proof_status::lie && !slot_held(slot))
+    result.status = proof_status::vacant;
   if (result.status == proof_status::lie && search && file_) {
     auto holder = detail::find_lock_holder(*file_, bus_lock::slot_byte(slot));
     if (holder && *holder != claimed) {
@@ -87,9 +91,6 @@ proof member_prover::prove(uint32_t slot, pid_t claimed, bool search) const {
         return found;
     }
   }
-  // The member may have left between the two looks at its lock.
-  if (result.status == proof_status::lie && !slot_held(slot))
-    result.status = proof_status::vacant;
   return result;
 }
 

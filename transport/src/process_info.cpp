@@ -256,11 +256,15 @@ std::optional<std::vector<held_lock>> ofd_locks_on(int proc_dir,
                                                    const file_identity& file) noexcept {
   int fdinfo = ::openat(proc_dir, "fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<held_lock> locks;
+  int fds = 0;
   auto read = for_each_number(fdinfo, max_fds_scanned, [&](int dir, const char* name) {
+    ++fds;
     locks_of_fd(dir, name, file, locks);
     return true;
   });
-  if (!read)
+  // No descriptor at all: the process is exiting (its descriptor table is
+  // gone while its locks are still being released), or could hold no lock.
+  if (!read || fds == 0)
     return std::nullopt;
   return locks;
 }
