@@ -150,6 +150,7 @@ bus_core::~bus_core() {
 }
 
 void bus_core::join_io_threads() {
+  transport_->begin_leave(); // the consumer stops on purpose
   transport_->wake();
   token_.wake_all();
   for (auto* t : {&io_thread_, &standby_thread_})

@@ -124,7 +124,8 @@ private:
   /// The loop of I/O thread `me` (see consumer_token.hpp).
   void io_loop(int me);
   void stop_now();
-  /// Wakes the I/O threads (stopping_ is set) and joins them.
+  /// Tells the transport that its consumer stops on purpose, wakes the I/O
+  /// threads (stopping_ is set) and joins them.
   void join_io_threads();
   /// Delivers a message record; false if it is malformed.
   bool handle_message(peer_ref from, const std::byte* data, size_t size);

@@ -548,7 +548,8 @@ void liveness_watcher::guard_own_slot() {
     last_long_gap_ = now;
   prev_round_ = last_round;
   bool may_be_lost = last_long_gap_ != 0 && now - last_long_gap_ <= 2 * timeout_ns_;
-  if (last_round != 0 && silent > timeout_ns_ && !stall_declared_)
+  if (last_round != 0 && silent > timeout_ns_ && !stall_declared_
+      && !leaving_.load(std::memory_order_acquire))
     declare_stall(silent);
   uint64_t seen = 0;
   switch (guard_.check_state(may_be_lost, seen)) {

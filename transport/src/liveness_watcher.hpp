@@ -89,9 +89,13 @@ public:
   /// work. Any thread (also under CAF's locks).
   void watch(uint32_t slot, uint32_t incarnation);
 
-  /// The owner begins to leave: its state word may say `leaving` from now
-  /// on. Any thread.
-  void begin_leave() noexcept { guard_.begin_leave(); }
+  /// The owner begins to leave: its consumer may stop from now on without
+  /// the node declaring itself stuck, and its state word may say `leaving`.
+  /// Any thread.
+  void begin_leave() noexcept {
+    leaving_.store(true, std::memory_order_release);
+    guard_.begin_leave();
+  }
 
 private:
   enum class problem_kind : uint8_t {
@@ -162,6 +166,7 @@ private:
   std::vector<watched_peer> peers_;
   bool evicted_ = false;
   bool stall_declared_ = false;
+  std::atomic<bool> leaving_{false};
   int64_t last_tick_ = 0;
   int64_t prev_round_ = 0;      ///< the consumer's stamp at the last tick
   int64_t last_long_gap_ = 0;   ///< when the consumer was last seen silent for long

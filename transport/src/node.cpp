@@ -90,6 +90,11 @@ node::~node() {
   leave();
 }
 
+void node::begin_leave() noexcept {
+  if (watcher_)
+    watcher_->begin_leave();
+}
+
 void node::leave() noexcept {
   if (left_.exchange(true) || !watcher_)
     return;

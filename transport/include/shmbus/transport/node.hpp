@@ -58,6 +58,11 @@ public:
   /// Leaves the bus cleanly (see leave()).
   ~node();
 
+  /// Announces that this node is about to leave: its consumer may stop from
+  /// now on without the node declaring itself stuck. leave() implies it.
+  /// Never blocks; any thread.
+  void begin_leave() noexcept;
+
   /// Says goodbye to every peer (they report it lost with cause `left`
   /// after its last message), unpublishes its names and releases its slot.
   /// A server also removes the bus when no client is left. Idempotent.
