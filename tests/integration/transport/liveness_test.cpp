@@ -13,17 +13,6 @@ using namespace shmbus::test;
 using transport::loss_cause;
 using transport::node_role;
 
-namespace {
-
-uint32_t ready_slot(child_process& child) {
-  auto line = child.read_line(10s);
-  REQUIRE_MESSAGE(line.has_value(), "child did not report ready");
-  REQUIRE_MESSAGE(line->rfind("ready ", 0) == 0, *line);
-  return static_cast<uint32_t>(std::stoul(line->substr(6)));
-}
-
-} // namespace
-
 TEST_CASE("a kill -9ed client is reported to the server as killed by signal 9") {
   scoped_bus bus{"kill9"};
   auto server = start_node(bus.name, node_role::server, "srv");

@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include "child_process.hpp"
 #include "shmbus/transport/node.hpp"
 #include "wait.hpp"
 
@@ -53,6 +54,14 @@ start_node(const std::string& bus, transport::node_role role,
   if (!n)
     FAIL("cannot start node '" << name << "': " << n.err().message);
   return std::move(*n);
+}
+
+/// The slot of a "node" child (child_roles.cpp), from its "ready SLOT INC".
+inline uint32_t ready_slot(child_process& child) {
+  auto line = child.read_line(10s);
+  REQUIRE_MESSAGE(line.has_value(), "child did not report ready");
+  REQUIRE_MESSAGE(line->rfind("ready ", 0) == 0, *line);
+  return static_cast<uint32_t>(std::stoul(line->substr(6)));
 }
 
 /// Records what a node's consumer thread hands over.

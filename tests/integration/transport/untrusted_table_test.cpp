@@ -42,13 +42,6 @@ uint64_t start_time_of(pid_t pid) {
   return 0;
 }
 
-uint32_t ready_slot(child_process& child) {
-  auto line = child.read_line(10s);
-  REQUIRE_MESSAGE(line.has_value(), "child did not report ready");
-  REQUIRE_MESSAGE(line->rfind("ready ", 0) == 0, *line);
-  return static_cast<uint32_t>(std::stoul(line->substr(6)));
-}
-
 /// True once SIGTERM (blocked by block_stop_signals()) is pending.
 bool stop_requested() {
   sigset_t pending;
@@ -93,6 +86,29 @@ transport::liveness_timing freeze_timing() {
   t.heartbeat_timeout = 500ms;
   return t;
 }
+
+/// A server in this process (its consumer pumped into `seen`) and a client
+/// "node" child named "victim" that it watches.
+struct watched_victim {
+  watched_victim(const std::string& tag, transport::liveness_timing timing,
+                 const std::string& then = "stay")
+    : bus(tag),
+      server(start_node(bus.name, node_role::server, "srv", timing)),
+      consumer(*server, seen),
+      victim(child_process::spawn("node", {bus.name, "client", "victim", then})),
+      slot(ready_slot(victim)) {
+    REQUIRE(wait_until([&] { return server->peer(slot).has_value(); }, 5s));
+    incarnation = server->peer(slot)->incarnation;
+  }
+
+  scoped_bus bus;
+  std::unique_ptr<transport::node> server;
+  recorder seen;
+  pump consumer;
+  child_process victim;
+  uint32_t slot;
+  uint32_t incarnation = 0;
+};
 
 } // namespace
 
@@ -150,26 +166,21 @@ SHMBUS_CHILD_ROLE("table-scribbler") {
 }
 
 TEST_CASE("a pid word naming an unrelated process gets it neither signalled nor its exit taken for the member's") {
-  scoped_bus bus{"lie-pid"};
-  auto server = start_node(bus.name, node_role::server, "srv", fast_timing());
-  recorder seen;
-  pump server_consumer{*server, seen};
-  auto victim = child_process::spawn("node", {bus.name, "client", "victim"});
-  auto slot = ready_slot(victim);
+  watched_victim f{"lie-pid", fast_timing()};
   auto bystander = child_process::spawn("bystander");
   REQUIRE(bystander.read_line(10s) == std::optional<std::string>{"ready"});
   auto scribbler = child_process::spawn(
     "table-scribbler",
-    {bus.name, std::to_string(slot), "pid", "60000", std::to_string(bystander.pid())});
+    {f.bus.name, std::to_string(f.slot), "pid", "60000", std::to_string(bystander.pid())});
   REQUIRE(wait_until(
-    [&] { return server->shared_segment().slot(slot).pid.load() == bystander.pid(); }, 5s));
+    [&] { return f.server->shared_segment().slot(f.slot).pid.load() == bystander.pid(); }, 5s));
   // A node that joins while the lie stands proves who the member is.
-  auto late = start_node(bus.name, node_role::client, "late");
+  auto late = start_node(f.bus.name, node_role::client, "late");
   recorder late_seen;
   pump late_consumer{*late, late_seen};
   auto late_knows_victim = [&] {
     for (auto& j : late_seen.joins())
-      if (j.slot == slot)
+      if (j.slot == f.slot)
         return true;
     return false;
   };
@@ -181,50 +192,42 @@ TEST_CASE("a pid word naming an unrelated process gets it neither signalled nor 
   CHECK_MESSAGE(ended->exited, ended->to_string());
   CHECK(ended->code == 0);
   // The member lives on: nobody takes the bystander's exit for its own...
-  auto victim_peer = server->peer(slot);
-  REQUIRE(victim_peer.has_value());
-  auto victim_incarnation = victim_peer->incarnation;
   std::string hello = "hello";
-  CHECK_FALSE(late->send(slot, victim_incarnation, hello.data(), hello.size()));
-  CHECK(victim.expect_line("message hello", 10s));
-  CHECK_FALSE(seen.loss_of(slot).has_value());
-  CHECK_FALSE(late_seen.loss_of(slot).has_value());
+  CHECK_FALSE(late->send(f.slot, f.incarnation, hello.data(), hello.size()));
+  CHECK(f.victim.expect_line("message hello", 10s));
+  CHECK_FALSE(f.seen.loss_of(f.slot).has_value());
+  CHECK_FALSE(late_seen.loss_of(f.slot).has_value());
   // ... and the owner noticed the words written into its slot.
-  CHECK(saw_line_starting(victim, "error table_tampered", 10s));
-  CHECK(server->counters(slot).slot_repairs > 0);
+  CHECK(saw_line_starting(f.victim, "error table_tampered", 10s));
+  CHECK(f.server->counters(f.slot).slot_repairs > 0);
   scribbler.signal(SIGTERM);
   CHECK(scribbler.wait(10s).has_value());
 }
 
 TEST_CASE("a hung member whose pid word names an unrelated process is killed, the unrelated one never") {
-  scoped_bus bus{"lie-hung"};
   // A timeout long enough for a newcomer to join before the kill.
-  auto server = start_node(bus.name, node_role::server, "srv", test_timing());
-  recorder seen;
-  pump server_consumer{*server, seen};
-  auto victim = child_process::spawn("node", {bus.name, "client", "victim"});
-  auto slot = ready_slot(victim);
+  watched_victim f{"lie-hung", test_timing()};
   auto bystander = child_process::spawn("bystander");
   REQUIRE(bystander.read_line(10s) == std::optional<std::string>{"ready"});
   // Stopped, the member cannot repair its slot: the lie stands for sure.
-  victim.signal(SIGSTOP);
+  f.victim.signal(SIGSTOP);
   auto scribbler = child_process::spawn(
     "table-scribbler",
-    {bus.name, std::to_string(slot), "pid", "0", std::to_string(bystander.pid())});
+    {f.bus.name, std::to_string(f.slot), "pid", "0", std::to_string(bystander.pid())});
   REQUIRE(scribbler.read_line(10s) == std::optional<std::string>{"done"});
-  auto late = start_node(bus.name, node_role::client, "late");
+  auto late = start_node(f.bus.name, node_role::client, "late");
   recorder late_seen;
   pump late_consumer{*late, late_seen};
   // The newcomer is told the truth by the kernel and says what it found.
   CHECK(wait_until([&] { return reported(late_seen, "pid " + std::to_string(bystander.pid())); }, 10s));
   CHECK(late->counters(late->slot()).false_identities > 0);
   // The hung member is killed through its proven pidfd.
-  auto killed = victim.wait(10s);
+  auto killed = f.victim.wait(10s);
   REQUIRE(killed.has_value());
   CHECK_MESSAGE(killed->signaled, killed->to_string());
   CHECK(killed->signal == SIGKILL);
-  REQUIRE(wait_until([&] { return seen.loss_of(slot).has_value(); }, 5s));
-  CHECK(seen.loss_of(slot)->cause == loss_cause::heartbeat_timeout);
+  REQUIRE(wait_until([&] { return f.seen.loss_of(f.slot).has_value(); }, 5s));
+  CHECK(f.seen.loss_of(f.slot)->cause == loss_cause::heartbeat_timeout);
   // The bystander was never signalled: it still runs and ends cleanly.
   CHECK_FALSE(bystander.reaped());
   bystander.signal(SIGTERM);
@@ -235,107 +238,83 @@ TEST_CASE("a hung member whose pid word names an unrelated process is killed, th
 }
 
 TEST_CASE("a heartbeat word frozen by another process gets no live peer killed") {
-  scoped_bus bus{"frozen-heartbeat"};
-  auto server = start_node(bus.name, node_role::server, "srv", freeze_timing());
-  recorder seen;
-  pump server_consumer{*server, seen};
-  auto victim = child_process::spawn("node", {bus.name, "client", "victim"});
-  auto slot = ready_slot(victim);
-  REQUIRE(wait_until([&] { return !seen.joins().empty(); }, 5s));
-  auto incarnation = seen.joins().front().incarnation;
+  watched_victim f{"frozen-heartbeat", freeze_timing()};
   auto timeout = freeze_timing().heartbeat_timeout;
   auto scribbler = child_process::spawn(
     "table-scribbler",
-    {bus.name, std::to_string(slot), "heartbeat",
+    {f.bus.name, std::to_string(f.slot), "heartbeat",
      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(6 * timeout).count())});
   // Honest traffic goes on all along.
   for (int i = 0; i < 12; ++i) {
     auto text = "ping" + std::to_string(i);
-    CHECK_FALSE(server->send(slot, incarnation, text.data(), text.size()));
-    CHECK(victim.expect_line("message " + text, 10s));
+    CHECK_FALSE(f.server->send(f.slot, f.incarnation, text.data(), text.size()));
+    CHECK(f.victim.expect_line("message " + text, 10s));
     std::this_thread::sleep_for(timeout / 2); // spreads the pings over the freeze
   }
   REQUIRE(scribbler.read_line(20s) == std::optional<std::string>{"done"});
-  CHECK_FALSE(seen.loss_of(slot).has_value());
-  CHECK_FALSE(victim.reaped());
+  CHECK_FALSE(f.seen.loss_of(f.slot).has_value());
+  CHECK_FALSE(f.victim.reaped());
   // The peer reported the word that stood still while the kernel showed
   // the consumer running; the owner restored its word.
-  CHECK(reported(seen, "stood still"));
-  CHECK(server->counters(server->slot()).stale_heartbeats > 0);
-  CHECK(server->counters(slot).heartbeat_repairs > 0);
+  CHECK(reported(f.seen, "stood still"));
+  CHECK(f.server->counters(f.server->slot()).stale_heartbeats > 0);
+  CHECK(f.server->counters(f.slot).heartbeat_repairs > 0);
   scribbler.signal(SIGTERM);
 }
 
 TEST_CASE("garbage in a live peer's slot evicts nobody and its owner repairs it") {
-  scoped_bus bus{"garbage-slot"};
-  auto server = start_node(bus.name, node_role::server, "srv", fast_timing());
-  recorder seen;
-  pump server_consumer{*server, seen};
-  auto victim = child_process::spawn("node", {bus.name, "client", "victim"});
-  auto slot = ready_slot(victim);
-  REQUIRE(wait_until([&] { return !seen.joins().empty(); }, 5s));
-  auto incarnation = seen.joins().front().incarnation;
+  watched_victim f{"garbage-slot", fast_timing()};
   auto scribbler = child_process::spawn("table-scribbler",
-                                        {bus.name, std::to_string(slot), "garbage", "1000"});
+                                        {f.bus.name, std::to_string(f.slot), "garbage", "1000"});
   REQUIRE(scribbler.read_line(10s) == std::optional<std::string>{"done"});
   // The owner set its slot back: alive, its incarnation, its name.
-  auto& s = server->shared_segment().slot(slot);
+  auto& s = f.server->shared_segment().slot(f.slot);
   CHECK(wait_until(
     [&] {
-      return s.state.load() == transport::make_state_word(node_state::alive, incarnation)
+      return s.state.load() == transport::make_state_word(node_state::alive, f.incarnation)
              && s.name.load() == "victim";
     },
     5s));
-  CHECK(saw_line_starting(victim, "error table_tampered", 10s));
+  CHECK(saw_line_starting(f.victim, "error table_tampered", 10s));
   CHECK(s.slot_repairs.load() > 0);
-  // Nobody evicted it: no loss at the server, traffic flows both ways.
-  CHECK_FALSE(seen.loss_of(slot).has_value());
+  // Nobody evicted it: no loss at the server, traffic flows.
+  CHECK_FALSE(f.seen.loss_of(f.slot).has_value());
   std::string text = "still here";
-  CHECK_FALSE(server->send(slot, incarnation, text.data(), text.size()));
-  CHECK(victim.expect_line("message still here", 10s));
-  CHECK_FALSE(victim.reaped());
+  CHECK_FALSE(f.server->send(f.slot, f.incarnation, text.data(), text.size()));
+  CHECK(f.victim.expect_line("message still here", 10s));
+  CHECK_FALSE(f.victim.reaped());
   scribbler.signal(SIGTERM);
 }
 
 TEST_CASE("a process whose consumer thread blocks is declared hung and killed") {
-  scoped_bus bus{"blocked-consumer"};
-  auto server = start_node(bus.name, node_role::server, "srv", fast_timing());
-  recorder seen;
-  pump server_consumer{*server, seen};
-  auto victim = child_process::spawn("node", {bus.name, "client", "blocked", "block-consumer"});
-  auto slot = ready_slot(victim);
-  REQUIRE(victim.read_line(10s) == std::optional<std::string>{"blocking"});
+  watched_victim f{"blocked-consumer", fast_timing(), "block-consumer"};
+  REQUIRE(f.victim.read_line(10s) == std::optional<std::string>{"blocking"});
   auto blocked_at = std::chrono::steady_clock::now();
   // Its liveness thread still runs: only the consumer heartbeat tells.
-  REQUIRE(wait_until([&] { return seen.loss_of(slot).has_value(); }, 10s));
+  REQUIRE(wait_until([&] { return f.seen.loss_of(f.slot).has_value(); }, 10s));
   auto after = std::chrono::steady_clock::now() - blocked_at;
-  auto loss = *seen.loss_of(slot);
+  auto loss = *f.seen.loss_of(f.slot);
   CHECK_MESSAGE((loss.cause == loss_cause::heartbeat_timeout || loss.cause == loss_cause::stalled),
                 loss.describe());
   CHECK(after >= fast_timing().heartbeat_timeout - 20ms);
   MESSAGE("blocked consumer reported after "
           << std::chrono::duration_cast<std::chrono::milliseconds>(after).count() << " ms");
-  auto status = victim.wait(10s);
+  auto status = f.victim.wait(10s);
   REQUIRE(status.has_value());
   CHECK(status->signaled);
   CHECK(status->signal == SIGKILL);
 }
 
 TEST_CASE("a process whose consumer thread spins declares itself lost and is killed") {
-  scoped_bus bus{"spinning-consumer"};
-  auto server = start_node(bus.name, node_role::server, "srv", fast_timing());
-  recorder seen;
-  pump server_consumer{*server, seen};
-  auto victim = child_process::spawn("node", {bus.name, "client", "spinner", "spin-consumer"});
-  auto slot = ready_slot(victim);
-  REQUIRE(victim.read_line(10s) == std::optional<std::string>{"spinning"});
+  watched_victim f{"spinning-consumer", fast_timing(), "spin-consumer"};
+  REQUIRE(f.victim.read_line(10s) == std::optional<std::string>{"spinning"});
   // The kernel sees the thread run: only the process's own declaration
   // (its stall lock) tells that it consumes nothing.
-  REQUIRE(wait_until([&] { return seen.loss_of(slot).has_value(); }, 10s));
-  auto loss = *seen.loss_of(slot);
+  REQUIRE(wait_until([&] { return f.seen.loss_of(f.slot).has_value(); }, 10s));
+  auto loss = *f.seen.loss_of(f.slot);
   CHECK_MESSAGE(loss.cause == loss_cause::stalled, loss.describe());
   CHECK(contains(loss.describe(), "stuck"));
-  auto status = victim.wait(10s);
+  auto status = f.victim.wait(10s);
   REQUIRE(status.has_value());
   CHECK(status->signaled);
   CHECK(status->signal == SIGKILL);
