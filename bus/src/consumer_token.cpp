@@ -23,8 +23,10 @@ consumer_token::consumer_token(std::chrono::nanoseconds budget,
     x.store(0, std::memory_order_relaxed);
 }
 
-void consumer_token::enter_actor(int me) noexcept {
-  busy_since_[me].store(coarse_now_ns(), std::memory_order_relaxed);
+int64_t consumer_token::enter_actor(int me) noexcept {
+  auto now = coarse_now_ns();
+  busy_since_[me].store(now, std::memory_order_relaxed);
+  return now;
 }
 
 void consumer_token::leave_actor(int me) noexcept {

@@ -49,9 +49,15 @@ public:
   }
   void unlock_inbox() noexcept { inbox_locked_.store(false, std::memory_order_release); }
 
-  /// Thread `me` starts / finished running one actor. Lock-free.
-  void enter_actor(int me) noexcept;
+  /// Thread `me` starts running one actor; returns the (coarse) time it
+  /// recorded. Lock-free.
+  int64_t enter_actor(int me) noexcept;
+  /// Thread `me` finished running one actor. Lock-free.
   void leave_actor(int me) noexcept;
+
+  /// The inline budget in ns (also the longest batch of actor runs between
+  /// two polls of the inbox, so the consumer heartbeat keeps its pace).
+  int64_t budget_ns() const noexcept { return budget_ns_; }
 
   /// Standby thread `me`: waits until the consumer has run one actor for
   /// longer than the budget and takes the token (true), or until `stopping`

@@ -58,14 +58,21 @@ caf::resumable* io_execution_unit::pop() noexcept {
 
 size_t io_execution_unit::run_ready(int me, size_t max_jobs) {
   size_t ran = 0;
+  int64_t batch_start = 0;
   while (ran < max_jobs && token_.is_consumer(me)) {
     auto* job = has_ready() ? pop() : nullptr;
     if (job == nullptr)
       break;
     ++ran;
     // Same bookkeeping as CAF's worker loop (scheduler/worker.hpp). The
-    // standby takes over if this run outlasts the inline budget.
-    token_.enter_actor(me);
+    // standby takes over if this run outlasts the inline budget; a batch of
+    // short runs ends after the budget too, so that the inbox is polled
+    // (and the consumer heartbeat stamped) between them.
+    auto started = token_.enter_actor(me);
+    if (batch_start == 0)
+      batch_start = started;
+    else if (started - batch_start >= token_.budget_ns())
+      max_jobs = ran;
     auto outcome = job->resume(this, max_throughput_);
     token_.leave_actor(me);
     switch (outcome) {

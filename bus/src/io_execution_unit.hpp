@@ -37,7 +37,8 @@ public:
   void exec_later(caf::resumable* job) override;
 
   /// I/O thread `me`: runs up to `max_jobs` woken actors while it holds the
-  /// consumer token; an actor with more work than one run hands over to the
+  /// consumer token, for about the inline budget at most (one run may take
+  /// longer); an actor with more work than one run hands over to the
   /// scheduler. Returns how many ran.
   size_t run_ready(int me, size_t max_jobs);
 

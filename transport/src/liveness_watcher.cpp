@@ -153,11 +153,10 @@ void liveness_watcher::tick() {
       if (!p.lost)
         continue;
     }
-    // Nothing watched here (or it is gone): a new member shows in the table,
-    // and only counts once the kernel holds its incarnation's lock.
-    // A member that died before we looked holds no lock any more, but its
-    // slot still says it is there: it is reported (joined, then lost) and
-    // its slot marked dead, so that nobody sends into a dead inbox.
+    // Nothing watched here (or it is gone): a new member shows in the table.
+    // watch_slot() asks the kernel whether its incarnation lives; one that
+    // died before we looked (or never lived: garbage) is reported joined,
+    // then lost, and its slot marked dead, so nobody sends into a dead inbox.
     auto word = seg_.slot(i).state.load(std::memory_order_acquire);
     auto incarnation = incarnation_of(word);
     if (is_present(state_of(word)) && incarnation != 0 && incarnation != p.incarnation)
