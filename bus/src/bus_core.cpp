@@ -238,6 +238,11 @@ void bus_core::io_loop(int me) {
       continue;
     }
     auto n = eu_.handle_records(poll);
+    if (!token_.is_consumer(me)) {
+      // The standby took over while we read: it runs what we queued.
+      transport_->wake();
+      continue;
+    }
     n += eu_.run_ready(me, outbox::io_batch);
     outbox_.flush();
     if (n == 0 && !eu_.has_ready() && token_.is_consumer(me)) {

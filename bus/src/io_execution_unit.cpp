@@ -33,11 +33,12 @@ void io_execution_unit::set_in_record_handler(bool value) noexcept {
 
 void io_execution_unit::exec_later(caf::resumable* job) {
   // The job arrives with a reference for us (scheduled_actor::enqueue).
-  // Only the consumer queues it for itself: an I/O thread that lost the
-  // token (stuck in an actor) would leave it to a consumer that may be
-  // parked and not know.
+  // The consumer queues it for whichever I/O thread consumes next; so does
+  // a thread reading records that lost the token meanwhile (the standby took
+  // over during its poll: bus_core::io_loop wakes the new consumer). An I/O
+  // thread stuck in an actor leaves what that actor wakes to the scheduler.
   auto me = io_index();
-  if (inline_dispatch_ && me >= 0 && token_.is_consumer(me)) {
+  if (inline_dispatch_ && me >= 0 && (token_.is_consumer(me) || in_record_handler_flag)) {
     std::lock_guard<std::mutex> guard(ready_mtx_);
     ready_.push_back(job);
     ready_count_.store(ready_.size(), std::memory_order_relaxed);

@@ -258,8 +258,11 @@ void inbox_consumer::idle(std::chrono::nanoseconds max_wait) noexcept {
   auto start = clock::now();
   auto until = start + max_wait;
   auto poll_until = [&](clock::time_point limit, bool yield) {
+    // A yield on a busy machine may give the core away for a whole time
+    // slice: then the clock (and the heartbeat) is read after each one.
+    auto polls = yield ? 1 : polls_per_clock_read;
     for (;;) {
-      for (int i = 0; i < polls_per_clock_read; ++i) {
+      for (int i = 0; i < polls; ++i) {
         if (has_work())
           return true;
         if (yield)

@@ -142,14 +142,19 @@ void liveness_watcher::run() {
 }
 
 void liveness_watcher::tick() {
-  guard_own_slot();
+  // Time this thread saw pass since its last tick, at most two intervals:
+  // verdicts rest on silences observed while this thread ran regularly, so
+  // a machine that froze everyone (a stopped VM, a starved process) does not
+  // make a peer, or this node, look stuck when it runs again.
   auto now = detail::monotonic_ns();
+  auto observed = std::min(now - last_tick_, 2 * interval_ns_);
+  guard_own_slot(observed);
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     if (i == config_.own_slot)
       continue;
     auto& p = peers_[i];
     if (p.incarnation != 0 && !p.lost) {
-      check_peer(i, now);
+      check_peer(i, now, observed);
       if (!p.lost)
         continue;
     }
@@ -186,7 +191,7 @@ void liveness_watcher::on_request(uint32_t slot, uint32_t incarnation) {
   if (prover_.incarnation_held(slot, incarnation)) {
     // A newer member than the one we watch: that one must have ended.
     if (p.incarnation != 0 && !p.lost)
-      check_peer(slot, detail::monotonic_ns());
+      check_peer(slot, detail::monotonic_ns(), 0);
     if (p.lost || p.incarnation == 0)
       watch_slot(slot, incarnation);
     return;
@@ -295,7 +300,7 @@ void liveness_watcher::prove(uint32_t slot, int64_t now) {
 
 // -- watching a peer -------------------------------------------------------------
 
-void liveness_watcher::check_peer(uint32_t slot, int64_t now) {
+void liveness_watcher::check_peer(uint32_t slot, int64_t now, int64_t observed) {
   auto& p = peers_[slot];
   if (!prover_.incarnation_held(slot, p.incarnation)) {
     incarnation_ended(slot, now);
@@ -309,7 +314,7 @@ void liveness_watcher::check_peer(uint32_t slot, int64_t now) {
     if (claimed != p.claimed_pid || now >= p.next_search)
       prove(slot, now);
   }
-  check_heartbeat(slot, now);
+  check_heartbeat(slot, now, observed);
 }
 
 void liveness_watcher::incarnation_ended(uint32_t slot, int64_t now) {
@@ -414,7 +419,7 @@ void liveness_watcher::on_exit(uint32_t slot) {
   forget(slot);
 }
 
-void liveness_watcher::check_heartbeat(uint32_t slot, int64_t now) {
+void liveness_watcher::check_heartbeat(uint32_t slot, int64_t now, int64_t observed) {
   auto& p = peers_[slot];
   auto& s = seg_.slot(slot);
   auto word = s.heartbeat_ns.load(std::memory_order_acquire);
@@ -442,9 +447,13 @@ void liveness_watcher::check_heartbeat(uint32_t slot, int64_t now) {
   }
   if (!p.suspect) {
     p.suspect = true;
-    take_baseline(p, slot, now);
+    take_baseline(p, slot);
+  } else {
+    p.window_ns += observed;
   }
-  if (silent <= timeout_ns_)
+  // Progress needs a window in which a parked consumer wakes at least once
+  // (a park lasts at most one interval, less than half the timeout).
+  if (silent <= timeout_ns_ || p.window_ns < timeout_ns_ / 2)
     return;
   if (!p.proven) {
     // Nobody proven to ask the kernel about: the heartbeat decides, and an
@@ -452,9 +461,7 @@ void liveness_watcher::check_heartbeat(uint32_t slot, int64_t now) {
     declare_hung(slot, loss_cause::heartbeat_timeout, silent, false);
     return;
   }
-  switch (judge(p, slot, now)) {
-    case verdict::undecided:
-      return;
+  switch (judge(p, slot)) {
     case verdict::hung:
       declare_hung(slot, loss_cause::heartbeat_timeout, silent, true);
       return;
@@ -475,29 +482,24 @@ void liveness_watcher::check_heartbeat(uint32_t slot, int64_t now) {
                      + std::to_string(to_ms(silent))
                      + " ms while its bus thread runs (the kernel shows it progressing): "
                        "was the word tampered with? The node is not declared lost");
-      take_baseline(p, slot, now); // judge the next silent period on its own
+      take_baseline(p, slot); // judge the next silent period on its own
       return;
   }
 }
 
-void liveness_watcher::take_baseline(watched_peer& p, uint32_t slot, int64_t now) {
-  p.baseline_at = now;
+void liveness_watcher::take_baseline(watched_peer& p, uint32_t slot) {
+  p.window_ns = 0;
   p.baseline_tid = seg_.slot(slot).consumer_tid.load(std::memory_order_acquire);
   p.baseline_thread = p.proven ? detail::task_progress(p.member.proc_dir, p.baseline_tid)
                                : std::nullopt;
   p.baseline_process = p.proven ? detail::process_progress(p.member.proc_dir) : std::nullopt;
 }
 
-liveness_watcher::verdict liveness_watcher::judge(watched_peer& p, uint32_t slot,
-                                                  int64_t now) {
+liveness_watcher::verdict liveness_watcher::judge(watched_peer& p, uint32_t slot) {
   if (auto state = detail::process_state(p.member.proc_dir); state && (*state == 'T' || *state == 't'))
     return verdict::hung; // stopped (SIGSTOP) or stopped by a tracer
   if (prover_.stall_held(slot) && prover_.declared_stall(p.member, slot).value_or(false))
     return verdict::stalled;
-  // Progress needs a window in which a parked consumer wakes at least once
-  // (a park lasts at most one interval, less than half the timeout).
-  if (now - p.baseline_at < timeout_ns_ / 2)
-    return verdict::undecided;
   auto tid = seg_.slot(slot).consumer_tid.load(std::memory_order_acquire);
   if (tid == p.baseline_tid && p.baseline_thread) {
     // The thread the peer says consumes, verified to be one of its threads.
@@ -534,9 +536,10 @@ void liveness_watcher::declare_hung(uint32_t slot, loss_cause cause, int64_t sil
 
 // -- the own slot ------------------------------------------------------------------
 
-void liveness_watcher::guard_own_slot() {
+void liveness_watcher::guard_own_slot(int64_t observed) {
   auto last_round = consumer_.last_round_ns();
   auto now = detail::monotonic_ns();
+  own_quiet_ns_ = last_round != prev_round_ ? 0 : own_quiet_ns_ + observed;
   // Silences long enough that a peer may rightly have declared us lost: the
   // consumer's (between two stamps, or now), or this thread's own (the
   // process was stopped).
@@ -547,8 +550,8 @@ void liveness_watcher::guard_own_slot() {
     last_long_gap_ = now;
   prev_round_ = last_round;
   bool may_be_lost = last_long_gap_ != 0 && now - last_long_gap_ <= 2 * timeout_ns_;
-  if (last_round != 0 && silent > timeout_ns_ && !stall_declared_
-      && !leaving_.load(std::memory_order_acquire))
+  if (last_round != 0 && silent > timeout_ns_ && own_quiet_ns_ > timeout_ns_
+      && !stall_declared_ && !leaving_.load(std::memory_order_acquire))
     declare_stall(silent);
   uint64_t seen = 0;
   switch (guard_.check_state(may_be_lost, seen)) {

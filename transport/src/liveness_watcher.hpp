@@ -121,14 +121,15 @@ private:
     int64_t last_change = 0;
     // Progress samples since the heartbeat went quiet.
     bool suspect = false;
-    int64_t baseline_at = 0;
+    /// Silence this thread observed since the baseline (see tick()).
+    int64_t window_ns = 0;
     pid_t baseline_tid = 0;
     std::optional<detail::thread_progress> baseline_thread;
     std::optional<detail::thread_progress> baseline_process;
     int64_t last_report[static_cast<size_t>(problem_kind::count_)] = {};
   };
 
-  enum class verdict { hung, stalled, progressing, unknown, undecided };
+  enum class verdict { hung, stalled, progressing, unknown };
 
   void run();
   void tick();
@@ -136,15 +137,15 @@ private:
   void on_request(uint32_t slot, uint32_t incarnation);
   void watch_slot(uint32_t slot, uint32_t incarnation);
   void prove(uint32_t slot, int64_t now);
-  void check_peer(uint32_t slot, int64_t now);
+  void check_peer(uint32_t slot, int64_t now, int64_t observed);
   void on_exit(uint32_t slot);
   void incarnation_ended(uint32_t slot, int64_t now);
   void follow_claimed_exit(uint32_t slot);
-  void check_heartbeat(uint32_t slot, int64_t now);
-  void take_baseline(watched_peer& p, uint32_t slot, int64_t now);
-  verdict judge(watched_peer& p, uint32_t slot, int64_t now);
+  void check_heartbeat(uint32_t slot, int64_t now, int64_t observed);
+  void take_baseline(watched_peer& p, uint32_t slot);
+  verdict judge(watched_peer& p, uint32_t slot);
   void declare_hung(uint32_t slot, loss_cause cause, int64_t silent_ns, bool may_signal);
-  void guard_own_slot();
+  void guard_own_slot(int64_t observed);
   void declare_stall(int64_t silent_ns);
   void mark_dead(uint32_t slot, uint32_t incarnation, loss_cause cause,
                  int32_t detail) noexcept;
@@ -169,6 +170,7 @@ private:
   std::atomic<bool> leaving_{false};
   int64_t last_tick_ = 0;
   int64_t prev_round_ = 0;      ///< the consumer's stamp at the last tick
+  int64_t own_quiet_ns_ = 0;    ///< silence of the consumer this thread observed
   int64_t last_long_gap_ = 0;   ///< when the consumer was last seen silent for long
   int32_t prev_tid_ = 0;
   int64_t next_search_ = 0;     ///< when the next search for a lock holder may run

@@ -37,14 +37,25 @@ caf::behavior sleeper(caf::event_based_actor*, std::chrono::milliseconds how_lon
 }
 
 /// On `stuck_atom`: says "blocked NAME" and blocks for good on
-/// never_released.
+/// never_released. Doubles an int32_t.
 caf::behavior blocker(caf::event_based_actor*, std::string name) {
   return {
     [=](stuck_atom) {
       say("blocked " + name);
       std::lock_guard<std::mutex> forever(never_released);
     },
+    [](int32_t x) { return x * 2; },
   };
+}
+
+/// Asks `x` to double 21: once it answered, CAF has started the actor (its
+/// first run goes to the scheduler), so what a remote message wakes it for
+/// next runs on the bus's I/O thread.
+void await_started(caf::scoped_actor& self, const caf::actor& x) {
+  int32_t answer = 0;
+  self->request(x, std::chrono::seconds{10}, int32_t{21})
+    .receive([&](int32_t y) { answer = y; }, [](caf::error&) {});
+  REQUIRE(answer == 42);
 }
 
 } // namespace
@@ -86,6 +97,8 @@ TEST_CASE("an actor stuck in its handler holds up neither its process's other ac
   auto busy = must_lookup(server.node, "busy");
   auto echo = must_lookup(server.node, "echo");
   caf::scoped_actor self{*server.sys};
+  await_started(self, busy);
+  await_started(self, echo);
   self->monitor(busy);
   self->monitor(echo);
   std::promise<caf::expected<int32_t>> busy_answer;
@@ -139,6 +152,8 @@ TEST_CASE("a process whose bus threads are all stuck is reported after the heart
   auto a = must_lookup(server.node, "a");
   auto b = must_lookup(server.node, "b");
   caf::scoped_actor self{*server.sys};
+  await_started(self, a);
+  await_started(self, b);
   self->monitor(a);
   self->monitor(b);
   // "a" blocks the I/O thread; the standby takes over, runs "b" and blocks too.
