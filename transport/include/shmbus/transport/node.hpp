@@ -119,8 +119,9 @@ public:
   // -- receiving (consumer thread) ------------------------------------------------
 
   /// Hands up to `max_records` records and any due events to `handler`
-  /// without waiting. Returns how many it handed over.
-  /// Never blocks (beyond `handler`). Consumer thread only.
+  /// without waiting, and stamps the heartbeat (a thread that only sends
+  /// for a long time may poll zero records to do just that). Returns how
+  /// many it handed over. Never blocks (beyond `handler`). Consumer thread.
   size_t poll(inbox_handler& handler,
               size_t max_records = inbox_consumer::default_batch) noexcept {
     return consumer_.poll(handler, max_records);
@@ -147,7 +148,9 @@ public:
 
   /// Makes sure the loss of (slot, incarnation) will be reported, even if
   /// the liveness thread has not seen it join yet: if it is already gone,
-  /// the loss is queued at once. Takes the liveness thread's mutex briefly.
+  /// its loss is queued soon (the liveness thread asks the kernel). Never
+  /// waits for the liveness thread: lock-free when it watches that
+  /// incarnation already, else a brief mutex and an eventfd write.
   void watch(uint32_t slot, uint32_t incarnation);
 
   /// Counters of the node in `slot` (this node's if out of range).
