@@ -208,7 +208,8 @@ caf::error module_actor::exit_reason() const {
     return caf::exit_reason::normal;
   if (st.how == process_status::kind::signaled) {
     auto loss = bus_.loss_of(proc_->pid());
-    if (loss && loss->cause == transport::loss_cause::heartbeat_timeout)
+    if (loss && (loss->cause == transport::loss_cause::heartbeat_timeout
+                 || loss->cause == transport::loss_cause::stalled))
       return make_error(errc::module_hung,
                         who() + " hung (" + loss->text + ") and the bus " + how);
     return make_error(errc::module_killed, who() + " was " + how);

@@ -53,6 +53,10 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.attach_timeout = settings.attach_timeout;
   opts.wait_for_clients = settings.wait_for_clients;
   opts.idle = *transport::parse_idle_strategy(settings.idle_strategy);
+  // The I/O threads are stuck: nothing else of the bus can say so.
+  opts.on_stall = [name = settings.node_name](const transport::error& err) {
+    once_log{name}.write_always(err.message);
+  };
   auto id = wire::to_bytes(self);
   opts.user_data.assign(id.begin(), id.end());
   return opts;
@@ -89,15 +93,23 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
     if (peer.slot != core->transport_->slot())
       core->peers_.remember(peer);
   core->names_.start();
-  std::promise<void> running;
-  auto ready = running.get_future();
-  core->io_thread_ = std::thread([raw = core.get(), &running] {
-    ::pthread_setname_np(::pthread_self(), "shmbus.io");
-    raw->eu_.bind_to_this_thread();
-    running.set_value();
-    raw->io_loop();
-  });
-  ready.wait();
+  // Both threads are known to the execution unit before either runs.
+  std::promise<void> go;
+  auto bound = go.get_future().share();
+  auto spawn = [raw = core.get(), bound](int me, const char* name) {
+    return std::thread([raw, bound, me, name] {
+      ::pthread_setname_np(::pthread_self(), name);
+      bound.wait();
+      raw->io_loop(me);
+    });
+  };
+  core->io_thread_ = spawn(0, "shmbus.io");
+  core->eu_.bind_thread(0, core->io_thread_.get_id());
+  if (core->settings_.dispatch == "inline") {
+    core->standby_thread_ = spawn(1, "shmbus.io2");
+    core->eu_.bind_thread(1, core->standby_thread_.get_id());
+  }
+  go.set_value();
   return core;
 }
 
@@ -107,7 +119,8 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     settings_(std::move(settings)),
     transport_(std::move(transport)),
     proxies_(sys, *this),
-    eu_(sys, proxies_, settings_.dispatch == "inline"),
+    token_(settings_.inline_budget, transport_->timing().heartbeat_interval),
+    eu_(sys, proxies_, token_, settings_.dispatch == "inline"),
     log_(settings_.node_name),
     peers_(*transport_),
     pending_(sys),
@@ -133,11 +146,17 @@ bus_core::~bus_core() {
   // stop() ran before (bus_module::stop() or node::stop()) and the actor
   // system may be gone: only the transport is left to release. The I/O
   // thread holds no reference, so this never runs on it.
-  if (io_thread_.joinable()) {
-    stopping_.store(true, std::memory_order_release);
-    transport_->wake();
-    io_thread_.join();
-  }
+  stopping_.store(true, std::memory_order_release);
+  join_io_threads();
+}
+
+void bus_core::join_io_threads() {
+  transport_->begin_leave(); // the consumer stops on purpose
+  transport_->wake();
+  token_.wake_all();
+  for (auto* t : {&io_thread_, &standby_thread_})
+    if (t->joinable())
+      t->join();
 }
 
 void bus_core::stop() {
@@ -146,6 +165,7 @@ void bus_core::stop() {
     // end: refuse work at once, finish on a thread of its own.
     stopping_.store(true, std::memory_order_release);
     transport_->wake();
+    token_.wake_all();
     std::thread([self = shared_from_this()] { self->stop_now(); }).detach();
     return;
   }
@@ -160,9 +180,7 @@ void bus_core::stop_now() {
   // 1. From now on the send path bounces; the I/O thread ends.
   stopping_.store(true, std::memory_order_release);
   peers_.close();
-  transport_->wake();
-  if (io_thread_.joinable())
-    io_thread_.join();
+  join_io_threads();
   // 2. Waiting lookups fail; every proxy dies: local monitors and links of
   //    remote actors fire.
   names_.stop();
@@ -213,15 +231,30 @@ caf::strong_actor_ptr bus_core::make_proxy(caf::node_id nid, caf::actor_id aid) 
 
 // -- the I/O thread -------------------------------------------------------------
 
-void bus_core::io_loop() {
+void bus_core::io_loop(int me) {
   auto poll = [this] { return transport_->poll(*this, outbox::io_batch); };
   while (running()) {
+    if (!token_.is_consumer(me)) {
+      token_.stand_by(me, stopping_);
+      continue;
+    }
     auto n = eu_.handle_records(poll);
-    n += eu_.run_ready(outbox::io_batch);
+    if (!token_.is_consumer(me)) {
+      // The standby took over while we read: it runs what we queued.
+      transport_->wake();
+      continue;
+    }
+    n += eu_.run_ready(me, outbox::io_batch);
     outbox_.flush();
-    if (n == 0 && !eu_.has_ready()) {
+    if (n == 0 && !eu_.has_ready() && token_.is_consumer(me)) {
       auto wait = outbox_.has_queued() ? queued_recheck : idle_wait;
-      eu_.handle_records([&] { return transport_->run_once(*this, wait, outbox::io_batch); });
+      bool waited = false;
+      eu_.handle_records([&] {
+        waited = true;
+        return transport_->run_once(*this, wait, outbox::io_batch);
+      });
+      if (!waited) // an actor on the other thread drains the inbox briefly
+        std::this_thread::yield();
     }
   }
   eu_.hand_over_all();

@@ -1,6 +1,8 @@
 // The bus of one process: it joins the transport, wires the parts together
-// and runs the I/O thread, which turns inbox records into mailbox elements
-// and peer events into proxies killed and requests failed.
+// and runs the I/O threads, which turn inbox records into mailbox elements
+// and peer events into proxies killed and requests failed. With inline
+// dispatch there are two: one consumes, the other takes over when the first
+// is stuck in an actor's handler (consumer_token.hpp).
 //
 // The parts, each with its own state and lock:
 //   peer_table        who is on the bus (by node id, by slot+incarnation)
@@ -36,6 +38,7 @@
 #include "shmbus/bus/node.hpp"
 #include "shmbus/transport/node.hpp"
 
+#include "consumer_token.hpp"
 #include "forwarder.hpp"
 #include "io_execution_unit.hpp"
 #include "name_service.hpp"
@@ -118,8 +121,12 @@ private:
   bus_core(caf::actor_system& sys, bus_settings settings,
            std::unique_ptr<transport::node> transport);
 
-  void io_loop();
+  /// The loop of I/O thread `me` (see consumer_token.hpp).
+  void io_loop(int me);
   void stop_now();
+  /// Tells the transport that its consumer stops on purpose, wakes the I/O
+  /// threads (stopping_ is set) and joins them.
+  void join_io_threads();
   /// Delivers a message record; false if it is malformed.
   bool handle_message(peer_ref from, const std::byte* data, size_t size);
 
@@ -128,6 +135,7 @@ private:
   std::atomic<bool> stopping_{false};
   std::unique_ptr<transport::node> transport_;
   caf::proxy_registry proxies_;
+  consumer_token token_;
   io_execution_unit eu_;
   once_log log_;
   peer_table peers_;
@@ -139,7 +147,9 @@ private:
   stop_policy stop_;
   forwarder forwarder_;
 
+  /// I/O thread 0, and with inline dispatch thread 1, its standby.
   std::thread io_thread_;
+  std::thread standby_thread_;
   /// Serializes stop(): the user's and the actor system's may overlap.
   std::mutex lifecycle_mtx_;
   bool stopped_ = false;

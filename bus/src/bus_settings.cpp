@@ -55,6 +55,7 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   span("attach-timeout", x.attach_timeout);
   span("wait-for-clients", x.wait_for_clients);
   str("dispatch", x.dispatch);
+  span("inline-budget", x.inline_budget);
   if (auto err = x.validate())
     return err;
   return x;
@@ -94,6 +95,10 @@ caf::error bus_settings::validate() const {
     return bad("on-server-lost", "'" + on_server_lost + "' is neither \"exit\" nor \"continue\"");
   if (dispatch != "inline" && dispatch != "scheduler")
     return bad("dispatch", "'" + dispatch + "' is neither \"inline\" nor \"scheduler\"");
+  if (inline_budget.count() <= 0 || 2 * inline_budget >= heartbeat_timeout)
+    return bad("inline-budget",
+               "must be positive and less than half shmbus.heartbeat-timeout (the standby "
+               "I/O thread must take over before the process counts as stuck)");
   if (full_inbox_timeout.count() < 0 || attach_timeout.count() < 0
       || wait_for_clients.count() < 0)
     return bad("full-inbox-timeout", "timeouts cannot be negative");

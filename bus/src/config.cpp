@@ -37,7 +37,10 @@ config::config() {
     .add(shmbus.wait_for_clients, "wait-for-clients",
          "server: how long to wait for clients of a previous server to exit")
     .add(shmbus.dispatch, "dispatch",
-         "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"");
+         "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"")
+    .add(shmbus.inline_budget, "inline-budget",
+         "inline dispatch: how long one actor may hold the bus thread before the "
+         "standby thread takes over the inbox");
   load<caf::io::middleman>();
   load<bus_module>();
   bus::add_error_category(*this);
@@ -66,6 +69,7 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "attach-timeout", shmbus.attach_timeout);
   caf::put_missing(group, "wait-for-clients", shmbus.wait_for_clients);
   caf::put_missing(group, "dispatch", shmbus.dispatch);
+  caf::put_missing(group, "inline-budget", shmbus.inline_budget);
   return result;
 }
 

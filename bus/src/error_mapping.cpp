@@ -31,7 +31,8 @@ caf::error from_transport(const transport::error& err) {
     case errc::message_too_large: code = bus::errc::message_too_large; break;
     case errc::inbox_full: code = bus::errc::inbox_full; break;
     case errc::peer_lost: code = bus::errc::peer_lost; break;
-    case errc::corrupt_record: code = bus::errc::corrupt_record; break;
+    case errc::corrupt_record:
+    case errc::table_tampered: code = bus::errc::corrupt_record; break;
     case errc::name_not_found: code = bus::errc::name_not_found; break;
     case errc::name_in_use: code = bus::errc::name_in_use; break;
     case errc::name_table_full: code = bus::errc::name_table_full; break;

@@ -28,6 +28,12 @@ void peer_table::remember(const transport::peer_info& peer) {
     return; // not a CAF node (e.g. a transport-only tool)
   {
     std::lock_guard<std::mutex> guard(mtx_);
+    // Any process of the bus can write any node id into its slot: a live
+    // member of another slot keeps its node id, or the newcomer's loss would
+    // kill that member's proxies.
+    if (auto held = by_node_.find(x.node);
+        held != by_node_.end() && held->second.ref.slot != peer.slot && alive(held->second.ref))
+      return;
     auto& old = by_slot_[peer.slot];
     if (old.node && old.ref.incarnation != peer.incarnation)
       by_node_.erase(old.node);

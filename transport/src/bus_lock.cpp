@@ -131,4 +131,11 @@ bool bus_lock::still_linked() const noexcept {
   return by_fd.st_ino == by_path.st_ino && by_fd.st_dev == by_path.st_dev;
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> bus_lock::file_identity() const noexcept {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0)
+    return std::nullopt;
+  return std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+}
+
 } // namespace shmbus::transport

@@ -18,6 +18,7 @@ const char* to_string(errc x) noexcept {
     case errc::inbox_full: return "inbox_full";
     case errc::peer_lost: return "peer_lost";
     case errc::corrupt_record: return "corrupt_record";
+    case errc::table_tampered: return "table_tampered";
     case errc::name_not_found: return "name_not_found";
     case errc::name_in_use: return "name_in_use";
     case errc::name_table_full: return "name_table_full";

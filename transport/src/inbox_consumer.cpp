@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include "liveness_watcher.hpp"
+#include "process_info.hpp"
 
 namespace shmbus::transport {
 
@@ -44,6 +45,8 @@ void inbox_consumer::attach(const segment& seg, uint32_t own_slot,
   slot_ = own_slot;
   incarnation_ = own_incarnation;
   idle_ = idle;
+  max_park_ = std::min<std::chrono::nanoseconds>(defaults::max_park,
+                                                 seg.timing().heartbeat_interval);
   watcher_ = watcher;
   where_ = std::move(where);
   audit_interval_ = seg.timing().heartbeat_interval;
@@ -60,6 +63,23 @@ void inbox_consumer::attach(const segment& seg, uint32_t own_slot,
 
 void inbox_consumer::rejoin(uint32_t incarnation) noexcept {
   incarnation_ = incarnation;
+}
+
+// -- the consumer heartbeat ------------------------------------------------------
+
+void inbox_consumer::stamp() noexcept {
+  // The coarse clock costs a few ns and moves once per scheduler tick, so
+  // the shared word (a line that peers read) is written at most once a tick.
+  auto now = detail::coarse_monotonic_ns();
+  if (now != last_round_.load(std::memory_order_relaxed)) {
+    self_->heartbeat_ns.store(now, std::memory_order_relaxed);
+    last_round_.store(now, std::memory_order_release);
+  }
+  auto tid = detail::current_tid();
+  if (tid != tid_.load(std::memory_order_relaxed)) {
+    tid_.store(tid, std::memory_order_relaxed);
+    self_->consumer_tid.store(tid, std::memory_order_relaxed);
+  }
 }
 
 // -- events from the liveness thread -------------------------------------------
@@ -96,13 +116,19 @@ size_t inbox_consumer::deliver_events(inbox_handler& handler) {
     events_pending_.store(!events_.empty(), std::memory_order_release);
   }
   for (auto& e : ready) {
-    if (e.type == inbox_event::kind::joined) {
-      // Announced even if it died since: its loss follows.
-      auto word = seg_->slot(e.slot).state.load(std::memory_order_acquire);
-      if (incarnation_of(word) == e.incarnation)
+    switch (e.type) {
+      case inbox_event::kind::joined:
+        // The liveness thread saw the kernel hold this incarnation's lock
+        // (the state word may say otherwise): announced even if it died
+        // since, its loss follows.
         announce(e.slot, e.incarnation, handler);
-    } else {
-      report_loss(e.slot, e.incarnation, e.cause, e.detail, handler);
+        break;
+      case inbox_event::kind::lost:
+        report_loss(e.slot, e.incarnation, e.cause, e.detail, handler);
+        break;
+      case inbox_event::kind::problem:
+        handler.on_error(e.problem);
+        break;
     }
   }
   return ready.size();
@@ -129,7 +155,7 @@ void inbox_consumer::report_loss(uint32_t slot, uint32_t incarnation,
                                  loss_cause cause, int32_t detail,
                                  inbox_handler& handler) {
   auto& k = known_[slot];
-  if (slot == slot_ && cause == loss_cause::evicted) {
+  if (slot == slot_ && (cause == loss_cause::evicted || cause == loss_cause::stalled)) {
     handler.on_peer_lost(
       peer_loss{read_peer_info(*self_, slot, incarnation), cause, detail});
     return;
@@ -255,6 +281,7 @@ void inbox_consumer::audit(inbox_handler& handler, bool drained) {
 }
 
 size_t inbox_consumer::poll(inbox_handler& handler, size_t max_records) noexcept {
+  stamp();
   size_t handed = deliver_events(handler);
   size_t records = 0;
   bool drained = false;
@@ -320,8 +347,11 @@ void inbox_consumer::idle(std::chrono::nanoseconds max_wait) noexcept {
   auto start = clock::now();
   auto until = start + max_wait;
   auto poll_until = [&](clock::time_point limit, bool yield) {
+    // A yield on a busy machine may give the core away for a whole time
+    // slice: then the clock (and the heartbeat) is read after each one.
+    auto polls = yield ? 1 : polls_per_clock_read;
     for (;;) {
-      for (int i = 0; i < polls_per_clock_read; ++i) {
+      for (int i = 0; i < polls; ++i) {
         if (has_work())
           return true;
         if (yield)
@@ -329,6 +359,7 @@ void inbox_consumer::idle(std::chrono::nanoseconds max_wait) noexcept {
         else
           cpu_relax();
       }
+      stamp(); // a consumer that waits for records is alive
       if (clock::now() >= limit)
         return false;
     }
@@ -345,7 +376,7 @@ void inbox_consumer::idle(std::chrono::nanoseconds max_wait) noexcept {
   }
   auto now = clock::now();
   if (now < until)
-    reader_.park(std::min<std::chrono::nanoseconds>(until - now, defaults::max_park),
+    reader_.park(std::min<std::chrono::nanoseconds>(until - now, max_park_),
                  [this] { return has_work(); });
 }
 

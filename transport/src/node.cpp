@@ -81,15 +81,26 @@ error node::start_handout() {
   return {};
 }
 
+std::string node::where() const {
+  return "node '" + options_.name + "' (slot " + std::to_string(slot()) + ") on bus '"
+         + options_.bus + "'";
+}
+
+std::unique_ptr<liveness_watcher> node::make_watcher() {
+  liveness_watcher::settings config;
+  config.own_slot = slot();
+  config.own_incarnation = incarnation();
+  config.own_description = where();
+  config.kill_hung_peers = options_.kill_hung_peers;
+  config.on_stall = options_.on_stall;
+  return std::make_unique<liveness_watcher>(consumer_, seg_, membership_.lock(),
+                                            std::move(config));
+}
+
 error node::start_liveness() {
-  auto slot = membership_.slot();
-  auto incarnation = membership_.incarnation();
   try {
-    watcher_ = std::make_unique<liveness_watcher>(consumer_, seg_, slot, incarnation,
-                                                  options_.kill_hung_peers);
-    consumer_.attach(seg_, slot, incarnation, options_.idle, watcher_.get(),
-                     "node '" + options_.name + "' (slot " + std::to_string(slot)
-                       + ") on bus '" + options_.bus + "'");
+    watcher_ = make_watcher();
+    consumer_.attach(seg_, slot(), incarnation(), options_.idle, watcher_.get(), where());
     watcher_->start();
   } catch (const std::exception& ex) {
     membership_.abandon();
@@ -102,9 +113,15 @@ node::~node() {
   leave();
 }
 
+void node::begin_leave() noexcept {
+  if (watcher_)
+    watcher_->begin_leave();
+}
+
 void node::leave() noexcept {
   if (left_.exchange(true) || !watcher_)
     return;
+  watcher_->begin_leave();
   membership_.say_goodbye();
   names_->unpublish_all(slot(), incarnation());
   watcher_->stop();
@@ -128,8 +145,7 @@ error node::rejoin() noexcept {
   if (!err)
     consumer_.rejoin(incarnation());
   try {
-    watcher_ = std::make_unique<liveness_watcher>(consumer_, seg_, slot(), incarnation(),
-                                                  options_.kill_hung_peers);
+    watcher_ = make_watcher();
     watcher_->start();
   } catch (const std::exception& ex) {
     membership_.abandon();

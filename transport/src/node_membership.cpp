@@ -31,6 +31,10 @@ attach_options describe_options() {
   return how;
 }
 
+/// Incarnations a joining node tries before it gives up on a slot whose
+/// incarnation bytes another process squats.
+constexpr int incarnation_lock_attempts = 64;
+
 } // namespace
 
 error node_membership::join(const node_options& options, segment& seg) {
@@ -161,17 +165,24 @@ error node_membership::join_as_client(const node_options& options) {
 
 error node_membership::claim_slot(uint32_t slot, const node_options& options) {
   auto& s = seg_->slot(slot);
-  // We hold the slot's lock, so its previous owner is dead; watchers of
-  // other processes may still CAS its old state word to `dead`.
-  auto word = s.state.load(std::memory_order_acquire);
-  uint32_t incarnation;
-  do {
-    incarnation = incarnation_of(word) + 1;
-    if (incarnation == 0)
+  // We hold the slot's lock, so its previous owner is gone. The incarnation
+  // is ours once we hold its lock byte (peers ask the kernel which one
+  // lives, not the state word); a byte someone else squats is skipped.
+  auto incarnation = incarnation_of(s.state.load(std::memory_order_acquire));
+  for (int attempt = 1;; ++attempt) {
+    if (++incarnation == 0)
       incarnation = 1;
-  } while (!s.state.compare_exchange_weak(
-    word, make_state_word(node_state::joining, incarnation),
-    std::memory_order_acq_rel));
+    if (lock_.try_lock(bus_lock::incarnation_byte(slot, incarnation),
+                       bus_lock::mode::exclusive))
+      break;
+    if (attempt == incarnation_lock_attempts)
+      return make_error(errc::bus_in_use,
+                        "cannot lock an incarnation of slot " + std::to_string(slot)
+                          + " in " + lock_.path()
+                          + ": another process holds the bytes it needs; stop it");
+  }
+  s.state.store(make_state_word(node_state::joining, incarnation),
+                std::memory_order_release);
   slot_ = slot;
   incarnation_.store(incarnation, std::memory_order_release);
   auto ring = seg_->ring(slot);
@@ -187,12 +198,15 @@ error node_membership::claim_slot(uint32_t slot, const node_options& options) {
                          std::memory_order_relaxed);
   s.name.store(options.name);
   s.user_data.store(options.user_data.data(), options.user_data.size());
-  s.heartbeat_ns.store(detail::monotonic_ns(), std::memory_order_relaxed);
+  s.heartbeat_ns.store(detail::coarse_monotonic_ns(), std::memory_order_relaxed);
   s.loss_cause.store(0, std::memory_order_relaxed);
   s.loss_detail.store(0, std::memory_order_relaxed);
-  for (auto* c : {&s.msgs_out, &s.bytes_out, &s.send_errors, &s.full_inbox_waits, &s.producer_repairs,
-                  &s.msgs_in, &s.bytes_in, &s.corrupt_records, &s.stale_dropped,
-                  &s.skipped_claims, &s.checksum_failures, &s.ring_repairs, &s.bytes_lost})
+  s.consumer_tid.store(0, std::memory_order_relaxed);
+  for (auto* c : {&s.msgs_out, &s.bytes_out, &s.send_errors, &s.full_inbox_waits,
+                  &s.producer_repairs, &s.msgs_in, &s.bytes_in, &s.corrupt_records,
+                  &s.stale_dropped, &s.skipped_claims, &s.checksum_failures,
+                  &s.ring_repairs, &s.bytes_lost, &s.slot_repairs, &s.heartbeat_repairs,
+                  &s.false_identities, &s.stale_heartbeats})
     c->store(0, std::memory_order_relaxed);
   // Pairs with readers' acquire loads: the identity above is visible first.
   s.state.store(make_state_word(node_state::alive, incarnation),
@@ -223,7 +237,12 @@ error node_membership::rejoin(const node_options& options) {
   if (!lock_.valid() || !lock_.try_lock(bus_lock::slot_byte(slot_), bus_lock::mode::exclusive))
     return make_error(errc::not_attached, "node '" + options.name + "' no longer holds slot "
                                             + std::to_string(slot_) + " of bus '" + bus_ + "'");
-  return claim_slot(slot_, options);
+  auto lost = incarnation();
+  if (auto err = claim_slot(slot_, options))
+    return err;
+  // The lost incarnation is over: the kernel must not vouch for it any more.
+  lock_.unlock(bus_lock::incarnation_byte(slot_, lost));
+  return {};
 }
 
 // -- leaving ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ const char* to_string(loss_cause x) noexcept {
     case loss_cause::vanished: return "vanished";
     case loss_cause::heartbeat_timeout: return "heartbeat_timeout";
     case loss_cause::evicted: return "evicted";
+    case loss_cause::stalled: return "stalled";
   }
   return "unknown";
 }

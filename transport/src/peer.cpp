@@ -13,6 +13,9 @@ std::string peer_loss::describe() const {
     case loss_cause::heartbeat_timeout:
       return who + " sent no heartbeat for " + std::to_string(detail) + " ms";
     case loss_cause::evicted: return who + " was declared lost by its peers";
+    case loss_cause::stalled:
+      return who + ": its bus thread was stuck for " + std::to_string(detail)
+             + " ms (it declared itself lost)";
     case loss_cause::none: break;
   }
   return who + " was lost";
@@ -33,11 +36,12 @@ node_counters read_counters(const node_slot& s) noexcept {
   auto get = [](const std::atomic<uint64_t>& c) {
     return c.load(std::memory_order_relaxed);
   };
-  return {get(s.msgs_out),         get(s.bytes_out),       get(s.send_errors),
-          get(s.full_inbox_waits), get(s.producer_repairs),    get(s.msgs_in),
-          get(s.bytes_in),
-          get(s.corrupt_records),  get(s.stale_dropped),   get(s.skipped_claims),
-          get(s.checksum_failures), get(s.ring_repairs),   get(s.bytes_lost)};
+  return {get(s.msgs_out),          get(s.bytes_out),         get(s.send_errors),
+          get(s.full_inbox_waits),  get(s.producer_repairs),  get(s.msgs_in),
+          get(s.bytes_in),          get(s.corrupt_records),   get(s.stale_dropped),
+          get(s.skipped_claims),    get(s.checksum_failures), get(s.ring_repairs),
+          get(s.bytes_lost),        get(s.slot_repairs),      get(s.heartbeat_repairs),
+          get(s.false_identities),  get(s.stale_heartbeats)};
 }
 
 } // namespace shmbus::transport

@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
+#include "text.hpp"
 #include "bus_fixture.hpp"
 #include "child_process.hpp"
 #include "shmbus/actors/errc.hpp"
@@ -101,8 +102,9 @@ struct module_fixture {
     settings.bus = bus.name;
     settings.role = "server";
     settings.node_name = "test-server";
-    settings.heartbeat_interval = 50ms;
-    settings.heartbeat_timeout = 400ms;
+    // Long enough that a loaded machine makes no module look hung.
+    settings.heartbeat_interval = 100ms;
+    settings.heartbeat_timeout = 2s;
     auto started = bus::node::start(*sys, settings);
     REQUIRE_MESSAGE(started, "cannot start the bus server: "
                                << sys->render(started.error()));
@@ -225,9 +227,5 @@ struct module_fixture {
     return sys->render(x);
   }
 };
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 } // namespace shmbus::test

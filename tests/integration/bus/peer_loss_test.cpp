@@ -43,7 +43,8 @@ using report = std::pair<std::string, caf::error>;
 /// its actor and has requests of all three forms pending at it.
 void check_peer_loss(int signal) {
   scoped_bus bus{signal == SIGKILL ? "lost-killed" : "lost-hung"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
+  bus_process<test_config> server{bus.name, "server", "srv",
+                                  [](test_config& cfg) { fast_heartbeats(cfg); }};
   auto child = child_process::spawn("bus-victim", {bus.name, "v"});
   await_ready(child);
   auto worker = must_lookup(server.node, "v.worker");

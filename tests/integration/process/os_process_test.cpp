@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "text.hpp"
 #include "child_process.hpp"
 #include "shmbus/process/os_process.hpp"
 #include "shmbus/process/process_status.hpp"
@@ -29,10 +30,6 @@ using process::process_status;
 using process::process_watcher;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::shared_ptr<os_process> spawn_role(const std::string& role,
                                        std::vector<std::string> args = {},

@@ -82,7 +82,7 @@ TEST_CASE("a lock file planted as a symlink is refused and what it points to is 
   victim_file victim;
   REQUIRE(::symlink(victim.path.c_str(), transport::lock_file_path(bus.name).c_str()) == 0);
   for (auto role : {node_role::server, node_role::client}) {
-    auto refused = try_start(bus.name, role, "srv", steady_timing());
+    auto refused = try_start(bus.name, role, "srv", test_timing());
     REQUIRE_FALSE(refused.has_value());
     CHECK_MESSAGE(contains(refused.err().message, "is a symbolic link"), refused.err().message);
     CHECK(contains(refused.err().message, transport::lock_file_path(bus.name)));
@@ -99,7 +99,7 @@ TEST_CASE("a socket path planted as a symlink is refused by servers and joiners"
   scoped_bus bus{"sock-symlink"};
   victim_file victim;
   REQUIRE(::symlink(victim.path.c_str(), transport::socket_path(bus.name).c_str()) == 0);
-  auto refused = try_start(bus.name, node_role::server, "srv", steady_timing());
+  auto refused = try_start(bus.name, node_role::server, "srv", test_timing());
   REQUIRE_FALSE(refused.has_value());
   CHECK_MESSAGE(contains(refused.err().message, "is a symbolic link"), refused.err().message);
   auto attached = transport::segment::attach(bus.name);
@@ -121,7 +121,7 @@ TEST_CASE("a lock file of another user is refused with that user's name, not tak
   }
   REQUIRE(::chown(path.c_str(), nobody, nogroup) == 0);
   ::chmod(path.c_str(), 0644);
-  auto refused = try_start(bus.name, node_role::server, "srv", steady_timing());
+  auto refused = try_start(bus.name, node_role::server, "srv", test_timing());
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.err().code != errc::server_running);
   CHECK_MESSAGE(contains(refused.err().message, "belongs to user nobody (uid 65534)"),
@@ -138,13 +138,13 @@ TEST_CASE("bus X.lock and bus X have files of their own: cleaning one leaves the
   scoped_bus x_lock{"pair"};
   x_lock.name = x.name + ".lock"; // the name built to hit X's lock file
   x_lock.remove();
-  auto server_x = try_start(x.name, node_role::server, "x", steady_timing());
+  auto server_x = try_start(x.name, node_role::server, "x", test_timing());
   REQUIRE_MESSAGE(server_x.has_value(), server_x.err().message);
   // The old attack: `shmbusctl clean X.lock` removed X's lock file.
   CHECK(transport::remove_bus(x_lock.name).code == errc::bus_not_found);
   CHECK(::access(transport::lock_file_path(x.name).c_str(), F_OK) == 0);
   {
-    auto server_x_lock = try_start(x_lock.name, node_role::server, "x-lock", steady_timing());
+    auto server_x_lock = try_start(x_lock.name, node_role::server, "x-lock", test_timing());
     REQUIRE_MESSAGE(server_x_lock.has_value(), server_x_lock.err().message);
     CHECK(transport::remove_bus(x_lock.name).code == errc::bus_in_use);
   }
@@ -153,10 +153,10 @@ TEST_CASE("bus X.lock and bus X have files of their own: cleaning one leaves the
   CHECK(::access(transport::lock_file_path(x.name).c_str(), F_OK) == 0);
   CHECK(::access(transport::socket_path(x.name).c_str(), F_OK) == 0);
   // X still refuses a second server and takes clients.
-  auto second = try_start(x.name, node_role::server, "x2", steady_timing());
+  auto second = try_start(x.name, node_role::server, "x2", test_timing());
   REQUIRE_FALSE(second.has_value());
   CHECK(second.err().code == errc::server_running);
-  auto client = try_start(x.name, node_role::client, "c", steady_timing());
+  auto client = try_start(x.name, node_role::client, "c", test_timing());
   REQUIRE_MESSAGE(client.has_value(), client.err().message);
 }
 

@@ -2,6 +2,7 @@
 // stdout, and producers for the streaming tests.
 #include <csignal>
 #include <cstring>
+#include <future>
 #include <iostream>
 
 #include <unistd.h>
@@ -30,23 +31,32 @@ public:
     std::printf("lost %u %s %d\n", loss.peer.slot, to_string(loss.cause), loss.detail);
     std::fflush(stdout);
   }
+  void on_error(const transport::error& err) override {
+    std::printf("error %s %s\n", to_string(err.code), err.message.c_str());
+    std::fflush(stdout);
+  }
 };
 
 } // namespace
 
-// args: bus role name [then]
-//   then = "stay" (default): run until killed
+// args: bus role name [then [timing]]
+//   then = "stay" (default): consume until killed
 //          "exit:N": _exit(N) without leaving
 //          "leave": leave cleanly and exit 0
 //          "send:SLOT:TEXT": send TEXT to SLOT's current incarnation, then stay
 //          "send-leave:SLOT:TEXT": the same, then leave cleanly and exit 0
+//          "block-consumer": consume a little, print "blocking", then the
+//            consumer thread blocks for good (the liveness thread runs on)
+//          "spin-consumer": the same, but it spins ("spinning"): the kernel
+//            sees the thread run although it consumes nothing
+//   timing = "fast" (server: fast_timing()) or "test" (default, test_timing())
 SHMBUS_CHILD_ROLE("node") {
   auto n = transport::node::start([&] {
     transport::node_options opts;
     opts.bus = args.at(0);
     opts.role = role_of(args.at(1));
     opts.name = args.at(2);
-    opts.timing = fast_timing();
+    opts.timing = timing_named(args.size() > 4 ? args[4] : "test");
     return opts;
   }());
   if (!n) {
@@ -80,6 +90,18 @@ SHMBUS_CHILD_ROLE("node") {
     }
   }
   printing_handler handler;
+  if (then == "block-consumer" || then == "spin-consumer") {
+    for (int i = 0; i < 3; ++i)
+      self.run_once(handler, 1ms);
+    std::printf(then == "block-consumer" ? "blocking\n" : "spinning\n");
+    std::fflush(stdout);
+    if (then == "block-consumer") {
+      std::promise<void> never;
+      never.get_future().wait();
+    }
+    for (volatile uint64_t spins = 0;; ++spins) {
+    }
+  }
   for (;;)
     self.run_once(handler, 100ms);
 }

@@ -29,7 +29,7 @@ void declare_lost(const transport::segment& seg, uint32_t slot, uint32_t incarna
 
 TEST_CASE("an evicted node's send fails with evicted and the cause; after rejoin it is heard again") {
   scoped_bus bus{"evicted"};
-  auto server = start_node(bus.name, node_role::server, "srv", steady_timing());
+  auto server = start_node(bus.name, node_role::server, "srv", test_timing());
   auto client = start_node(bus.name, node_role::client, "wallet");
   recorder at_server;
   recorder at_client;

@@ -155,7 +155,7 @@ SHMBUS_CHILD_ROLE("exchange") {
 TEST_CASE("two processes exchange a million checksummed records each way without loss or reordering") {
   constexpr uint64_t count = 1'000'000;
   scoped_bus bus{"exchange"};
-  auto server = start_node(bus.name, node_role::server, "srv", steady_timing());
+  auto server = start_node(bus.name, node_role::server, "srv", test_timing());
   verifier check{1};
   pump consumer{*server, check};
   auto peer = child_process::spawn("exchange", {bus.name, std::to_string(count)});
@@ -181,7 +181,7 @@ TEST_CASE("a producer killed inside a claim is skipped: the consumer keeps recei
   opts.bus = bus.name;
   opts.role = node_role::server;
   opts.name = "consumer";
-  opts.timing = steady_timing();
+  opts.timing = test_timing();
   opts.limits.node_slots = 8;
   opts.limits.inbox_bytes = 1u << 16; // small: producers fill it while blocked
   opts.limits.max_message_bytes = 1024;

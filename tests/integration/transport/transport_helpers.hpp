@@ -11,12 +11,23 @@
 
 #include <doctest/doctest.h>
 
+#include "text.hpp"
+#include "child_process.hpp"
 #include "shmbus/transport/node.hpp"
 #include "wait.hpp"
 
 namespace shmbus::test {
 
 using namespace std::chrono_literals;
+
+/// Liveness timing of tests that are not about hangs: a loaded machine
+/// (the suite runs beside a CPU hog in CI) must not make a node look hung.
+inline transport::liveness_timing test_timing() {
+  transport::liveness_timing t;
+  t.heartbeat_interval = 100ms;
+  t.heartbeat_timeout = 2s;
+  return t;
+}
 
 /// Fast liveness timing so that hang tests finish quickly.
 inline transport::liveness_timing fast_timing() {
@@ -26,19 +37,15 @@ inline transport::liveness_timing fast_timing() {
   return t;
 }
 
-/// Liveness timing for tests that are not about hang detection: a loaded
-/// machine (sanitizers, a CPU hog) must not make a busy peer look hung.
-inline transport::liveness_timing steady_timing() {
-  transport::liveness_timing t;
-  t.heartbeat_interval = 100ms;
-  t.heartbeat_timeout = 2s;
-  return t;
+/// "fast" or anything else (test_timing), as child roles take it.
+inline transport::liveness_timing timing_named(const std::string& name) {
+  return name == "fast" ? fast_timing() : test_timing();
 }
 
 /// node::start's result, for tests that expect a refusal.
 inline transport::result<std::unique_ptr<transport::node>>
 try_start(const std::string& bus, transport::node_role role, const std::string& name,
-          transport::liveness_timing timing = fast_timing()) {
+          transport::liveness_timing timing = test_timing()) {
   transport::node_options opts;
   opts.bus = bus;
   opts.role = role;
@@ -50,15 +57,19 @@ try_start(const std::string& bus, transport::node_role role, const std::string& 
 /// A started node; fails the test if it cannot start.
 inline std::unique_ptr<transport::node>
 start_node(const std::string& bus, transport::node_role role, const std::string& name,
-           transport::liveness_timing timing = fast_timing()) {
+           transport::liveness_timing timing = test_timing()) {
   auto n = try_start(bus, role, name, timing);
   if (!n)
     FAIL("cannot start node '" << name << "': " << n.err().message);
   return std::move(*n);
 }
 
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+/// The slot of a "node" child (child_roles.cpp), from its "ready SLOT INC".
+inline uint32_t ready_slot(child_process& child) {
+  auto line = child.read_line(10s);
+  REQUIRE_MESSAGE(line.has_value(), "child did not report ready");
+  REQUIRE_MESSAGE(line->rfind("ready ", 0) == 0, *line);
+  return static_cast<uint32_t>(std::stoul(line->substr(6)));
 }
 
 /// Records what a node's consumer thread hands over.

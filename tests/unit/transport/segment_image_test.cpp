@@ -72,7 +72,8 @@ std::vector<region> image_regions(const segment& seg, size_t message_bytes) {
                     fields_named("segment_header",
                                  {"creator_pid", "created_unix_ns", "bus_name"})});
   auto slot_varying
-    = fields_named("node_slot", {"pid", "process_start", "joined_unix_ns", "heartbeat_ns"});
+    = fields_named("node_slot", {"pid", "process_start", "joined_unix_ns", "heartbeat_ns",
+                               "consumer_tid"});
   for (uint32_t i = 0; i < seg.node_slots(); ++i)
     result.push_back({"node_slot[" + std::to_string(i) + "]", "node_slot",
                       g.node_table_offset + i * sizeof(node_slot), sizeof(node_slot),

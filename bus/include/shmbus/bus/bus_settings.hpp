@@ -52,6 +52,11 @@ struct bus_settings {
   /// (no scheduler wake-up on the latency path); "scheduler": they go to
   /// CAF's scheduler like any other message.
   std::string dispatch = "inline";
+  /// With inline dispatch: how long one actor may run on the bus's I/O
+  /// thread before the standby I/O thread takes over the inbox, so that one
+  /// busy actor holds up neither the process's other actors nor its
+  /// heartbeat. Less than half the heartbeat timeout.
+  caf::timespan inline_budget = std::chrono::milliseconds{10};
 
   /// Reads the settings from `cfg`: from a shmbus::bus::config directly,
   /// otherwise from its `shmbus.*` entries. Fails with a message naming the

@@ -17,13 +17,22 @@
 // Nothing here waits: every call is one non-blocking fcntl/open/stat.
 // Threads: one bus_lock belongs to one thread at a time (its locks are the
 // state of one open file description); path() and valid() are constant.
+// Exception: held_by_other(), file_identity() and try_lock()/unlock() of
+// bytes no other thread touches are single system calls on a descriptor that
+// stays open, so a node's liveness thread may use them while the owner
+// thread holds the object (until the owner releases it).
 #pragma once
 
+#include <climits>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <sys/types.h>
 
+#include "shmbus/transport/config.hpp"
 #include "shmbus/transport/error.hpp"
 
 namespace shmbus::transport {
@@ -41,8 +50,31 @@ public:
   static constexpr off_t launcher_byte = 2; ///< write-locked by the launcher
   /// Slot locks start here, with room for more role bytes before them.
   static constexpr off_t first_slot_byte = 64;
-  /// Write-locked by the node that owns `slot`.
+  /// Write-locked by the node that owns `slot`: the kernel's record of who
+  /// is the slot's member (peers read it from /proc/<pid>/fdinfo, so a
+  /// wrong pid word in the node table cannot fool them).
   static constexpr off_t slot_byte(uint32_t slot) { return first_slot_byte + off_t{slot}; }
+  /// Write-locked by the member of `slot` when its own consumer stopped
+  /// consuming: the process declares itself lost in a way no other process
+  /// can forge.
+  static constexpr off_t stall_byte(uint32_t slot) {
+    return first_slot_byte + off_t{limits::max_node_slots} + off_t{slot};
+  }
+  /// Write-locked by the member of `slot` for as long as it is incarnation
+  /// `incarnation`: whether an incarnation lives is a kernel fact, whatever
+  /// the state word says. One range of 2^32 bytes per slot, far past the
+  /// role bytes.
+  static constexpr off_t first_incarnation_byte = off_t{1} << 40;
+  static constexpr off_t incarnation_byte(uint32_t slot, uint32_t incarnation) {
+    return first_incarnation_byte + (off_t{slot} << 32) + off_t{incarnation};
+  }
+  /// The incarnation whose byte `byte` is for `slot`, if it is one.
+  static constexpr std::optional<uint32_t> incarnation_at(uint32_t slot, off_t byte) {
+    auto base = incarnation_byte(slot, 0);
+    if (byte < base || byte - base > off_t{UINT32_MAX})
+      return std::nullopt;
+    return static_cast<uint32_t>(byte - base);
+  }
   static_assert(first_slot_byte > launcher_byte);
 
   enum class mode { shared, exclusive };
@@ -82,6 +114,10 @@ public:
   /// our locks guard nothing: reopen).
   bool still_linked() const noexcept;
 
+  /// Device and inode of the open lock file, as /proc/<pid>/fdinfo names
+  /// it in the lock lines of its holders; nullopt if fstat fails.
+  std::optional<std::pair<uint64_t, uint64_t>> file_identity() const noexcept;
+
   const std::string& path() const noexcept { return path_; }
   bool valid() const noexcept { return fd_ >= 0; }
 
@@ -92,5 +128,10 @@ private:
   int fd_ = -1;
   std::string path_;
 };
+
+static_assert(bus_lock::stall_byte(limits::max_node_slots - 1)
+                < bus_lock::first_incarnation_byte);
+static_assert(bus_lock::incarnation_byte(limits::max_node_slots - 1, UINT32_MAX)
+                < (off_t{1} << 62), "lock offsets fit off_t");
 
 } // namespace shmbus::transport

@@ -25,6 +25,10 @@ enum class errc : uint8_t {
   inbox_full,
   peer_lost,
   corrupt_record,
+  /// A word of the node table that another process wrote contradicts the
+  /// kernel (a pid that does not hold its slot, an overwritten slot, a
+  /// heartbeat word set back): reported, repaired by its owner, never acted on.
+  table_tampered,
   name_not_found,
   name_in_use,
   name_table_full,

@@ -22,8 +22,16 @@
 // once per heartbeat interval the ring's control words are audited and
 // repaired (ring_repairs).
 //
-// Threads: attach() once, before any other call; post() and wake() from any
-// thread; poll(), run_once() and has_work() from the one consumer thread.
+// The consumer writes the node's heartbeat (Aeron's consumer heartbeat): a
+// round of poll(), and a wait that runs long, stamps it, and a park lasts at
+// most one heartbeat interval, so the heartbeat means "this process consumes
+// its inbox", not merely "some thread of it runs". It also publishes its
+// thread id, so peers can ask the kernel whether it progresses.
+//
+// Threads: attach() once, before any other call; post(), wake(),
+// last_round_ns() and consumer_tid() from any thread; poll(), run_once()
+// and rejoin() from one consumer thread at a time (callers that hand the
+// inbox from one thread to another order the calls themselves).
 #pragma once
 
 #include <atomic>
@@ -43,9 +51,10 @@ namespace shmbus::transport {
 
 class liveness_watcher;
 
-/// A membership change for the consumer thread, in order.
+/// A membership change, or a problem the liveness thread found, for the
+/// consumer thread, in order.
 struct inbox_event {
-  enum class kind { joined, lost } type;
+  enum class kind { joined, lost, problem } type;
   uint32_t slot;
   uint32_t incarnation;
   loss_cause cause = loss_cause::none;
@@ -54,6 +63,8 @@ struct inbox_event {
   /// record the lost peer committed to our inbox comes first. post() sets
   /// it for losses.
   uint64_t drain_to = 0;
+  /// kind::problem: handed to inbox_handler::on_error.
+  error problem = {};
 };
 
 class inbox_consumer {
@@ -79,7 +90,8 @@ public:
 
   /// poll(); if that found nothing, waits per the idle strategy until
   /// something arrives, wake() is called or `max_wait` passes (each park
-  /// capped at defaults::max_park), then polls again.
+  /// capped at defaults::max_park and at the heartbeat interval), then
+  /// polls again.
   /// @warning Blocks the caller up to `max_wait`. Consumer thread only.
   size_t run_once(inbox_handler& handler, std::chrono::nanoseconds max_wait,
                   size_t max_records) noexcept;
@@ -97,7 +109,20 @@ public:
   /// thread, or while no poll() runs.
   void rejoin(uint32_t incarnation) noexcept;
 
+  /// CLOCK_MONOTONIC ns (coarse) of the last heartbeat stamp of the
+  /// consumer; 0 before its first round. Lock-free; any thread.
+  int64_t last_round_ns() const noexcept {
+    // Pairs with the release store in stamp(): the heartbeat word written
+    // before it is at least this new unless another process set it back.
+    return last_round_.load(std::memory_order_acquire);
+  }
+
+  /// Kernel thread id of the thread that consumed last; 0 before the first
+  /// round. Lock-free; any thread.
+  int32_t consumer_tid() const noexcept { return tid_.load(std::memory_order_relaxed); }
+
 private:
+  void stamp() noexcept;
   bool has_work() const noexcept;
   void idle(std::chrono::nanoseconds max_wait) noexcept;
   size_t deliver_events(inbox_handler& handler);
@@ -119,10 +144,16 @@ private:
   uint32_t slot_ = 0;
   uint32_t incarnation_ = 0;
   idle_strategy idle_;
+  /// A park never outlasts a heartbeat interval: the parked consumer stamps.
+  std::chrono::nanoseconds max_park_{defaults::max_park};
   liveness_watcher* watcher_ = nullptr;
   std::string where_;
   std::chrono::nanoseconds audit_interval_{};
   std::chrono::nanoseconds max_claim_age_{};
+
+  // Written by the consumer thread, read by the liveness thread.
+  std::atomic<int64_t> last_round_{0};
+  std::atomic<int32_t> tid_{0};
 
   // Consumer thread only.
   inbox_reader reader_;

@@ -36,12 +36,15 @@ public:
   virtual void on_message(const message_view& msg) = 0;
   virtual void on_peer_joined(const peer_info&) {}
   /// Also called with this node itself as the peer and cause `evicted` when
-  /// peers declared this node lost.
+  /// peers declared this node lost, or `stalled` when it declared itself
+  /// lost because its consumer stopped (delivered once the consumer runs
+  /// again).
   virtual void on_peer_lost(const peer_loss&) {}
   /// A problem found in the inbox, already counted in this node's slot:
   /// corrupt_record (garbage skipped, with how many bytes were lost; a
   /// record that failed its checksum; a claim that stayed uncommitted too
-  /// long) or a repaired control word of the ring.
+  /// long) or a repaired control word of the ring; or in the node table
+  /// (errc::table_tampered).
   virtual void on_error(const error&) {}
 };
 

@@ -8,13 +8,19 @@
 //   inbox_consumer    the receiving half: records and peer events in order,
 //                     the idle strategy (inbox_consumer.hpp);
 //
-// plus a liveness thread (heartbeat out, loss detection in) that feeds the
-// consumer's events, a hand-out thread that gives the segment to processes
-// that join the bus or look at it (segment.hpp), and the bus's name table.
+// plus a liveness thread (loss detection, guard of the own slot) that feeds
+// the consumer's events, a hand-out thread that gives the segment to
+// processes that join the bus or look at it (segment.hpp), and the bus's
+// name table.
+//
+// The heartbeat is the consumer's: poll() and run_once() stamp it. A node
+// whose consumer does not run for the heartbeat timeout declares itself
+// lost, and its peers declare it hung (and kill it, when the kernel agrees
+// that it is), so call them at least once per heartbeat interval.
 //
 // Threads: send(), send_with(), wake(), watch(), the peer queries and the
 // name calls may be used from any thread at once; poll() and run_once() from
-// one consumer thread only; start() and leave() from the owner.
+// one consumer thread at a time; start() and leave() from the owner.
 #pragma once
 
 #include <atomic>
@@ -57,6 +63,11 @@ public:
   node& operator=(const node&) = delete;
   /// Leaves the bus cleanly (see leave()).
   ~node();
+
+  /// Announces that this node is about to leave: its consumer may stop from
+  /// now on without the node declaring itself stuck. leave() implies it.
+  /// Never blocks; any thread.
+  void begin_leave() noexcept;
 
   /// Says goodbye to every peer (they report it lost with cause `left`
   /// after its last message), unpublishes its names and releases its slot.
@@ -126,8 +137,9 @@ public:
   // -- receiving (consumer thread) ------------------------------------------------
 
   /// Hands up to `max_records` records and any due events to `handler`
-  /// without waiting. Returns how many it handed over.
-  /// Never blocks (beyond `handler`). Consumer thread only.
+  /// without waiting, and stamps the heartbeat (a thread that only sends
+  /// for a long time may poll zero records to do just that). Returns how
+  /// many it handed over. Never blocks (beyond `handler`). Consumer thread.
   size_t poll(inbox_handler& handler,
               size_t max_records = inbox_consumer::default_batch) noexcept {
     return consumer_.poll(handler, max_records);
@@ -154,7 +166,9 @@ public:
 
   /// Makes sure the loss of (slot, incarnation) will be reported, even if
   /// the liveness thread has not seen it join yet: if it is already gone,
-  /// the loss is queued at once. Takes the liveness thread's mutex briefly.
+  /// its loss is queued soon (the liveness thread asks the kernel). Never
+  /// waits for the liveness thread: lock-free when it watches that
+  /// incarnation already, else a brief mutex and an eventfd write.
   void watch(uint32_t slot, uint32_t incarnation);
 
   /// Counters of the node in `slot` (this node's if out of range).
@@ -189,6 +203,10 @@ private:
   explicit node(node_options options);
 
   error start_liveness();
+  /// "node 'NAME' (slot N) on bus 'BUS'", for messages.
+  std::string where() const;
+  /// A watcher of the current incarnation (after joining or rejoining).
+  std::unique_ptr<liveness_watcher> make_watcher();
   error start_handout();
   error claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t size,
                        record_kind kind, std::chrono::nanoseconds max_wait,

@@ -12,8 +12,10 @@
 //           while a server sets the bus up; refuses a bus whose server byte
 //           nobody holds; claims the first slot whose lock it wins.
 //
-// Claiming a slot writes the node's identity while the slot is `joining`
-// and then publishes `alive` with a release store of the state word.
+// Claiming a slot locks the slot's byte and an incarnation byte (the
+// kernel's record of who the member is and which incarnation lives), writes
+// the node's identity while the slot is `joining` and then publishes
+// `alive` with a release store of the state word.
 // Leaving: `leaving`, a goodbye control record to every live peer (after our
 // last message to it, so its loss comes in order), then `dead` with cause
 // `left`; a server that leaves last removes the bus.
@@ -87,6 +89,11 @@ public:
   uint32_t incarnation() const noexcept {
     return incarnation_.load(std::memory_order_acquire);
   }
+
+  /// The locks of this node: its slot and incarnation bytes, through which
+  /// peers prove who it is. Valid from join() until release(); the liveness
+  /// thread may use it as bus_lock.hpp allows.
+  bus_lock& lock() noexcept { return lock_; }
 
   /// Lines about what join() found, e.g. a stale segment it replaced.
   const std::vector<std::string>& start_notes() const noexcept {

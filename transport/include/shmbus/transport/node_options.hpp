@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "shmbus/transport/config.hpp"
+#include "shmbus/transport/error.hpp"
 #include "shmbus/transport/idle_strategy.hpp"
 #include "shmbus/transport/node_slot.hpp"
 
@@ -36,8 +38,15 @@ struct node_options {
   std::chrono::nanoseconds full_inbox_timeout = defaults::full_inbox_timeout;
   idle_strategy idle;
   /// SIGKILL a peer this node declares hung, so its unfinished records can
-  /// be skipped safely and its supervisor restarts it.
+  /// be skipped safely and its supervisor restarts it. Only a process the
+  /// kernel proves to be the peer (it holds the peer's slot lock) and shows
+  /// hung (stopped, its consumer thread not progressing, or stuck by its
+  /// own declaration) is ever signalled.
   bool kill_hung_peers = true;
+  /// Called on the node's liveness thread when this node declares itself
+  /// lost because its consumer did not run for the heartbeat timeout (its
+  /// events cannot be delivered then). Must not block.
+  std::function<void(const error&)> on_stall;
   /// Up to limits::max_user_data_bytes opaque bytes published with this
   /// node (see peer_info).
   std::vector<std::byte> user_data;

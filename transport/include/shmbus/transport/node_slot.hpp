@@ -8,6 +8,13 @@
 // packs state and incarnation so that transitions are tied to one
 // incarnation with a single CAS (a watcher cannot mark a newer incarnation
 // dead by mistake).
+//
+// Trust: any process of the bus can write any word here. Nobody signals or
+// evicts a process because of what a slot says: who the member is, which
+// incarnation lives and whether it declared itself stuck are locks in the
+// bus's lock file (bus_lock.hpp), which only the kernel reports. The owner
+// compares its slot with its private copy on every heartbeat tick and
+// restores what others changed.
 #pragma once
 
 #include <atomic>
@@ -52,8 +59,9 @@ enum class loss_cause : uint32_t {
   exited = 2,            ///< process exited; detail = exit code
   killed = 3,            ///< process killed; detail = signal number
   vanished = 4,          ///< process gone, status unknown (already reaped)
-  heartbeat_timeout = 5, ///< no heartbeat within the timeout (hung)
+  heartbeat_timeout = 5, ///< no heartbeat within the timeout (hung); detail = ms
   evicted = 6,           ///< this node itself was declared lost by a peer
+  stalled = 7,           ///< its own consumer stopped for detail ms: it declared itself lost
 };
 
 /// "left", "killed", ...; never blocks, thread-safe.
@@ -70,11 +78,16 @@ struct alignas(cache_line) node_slot {
   atomic_text<name_field_bytes> name;       // 64
   atomic_bytes<user_data_field_bytes> user_data; // 128: opaque to the transport
   // -- liveness -------------------------------------------------------------
-  /// CLOCK_MONOTONIC ns of the owner's last heartbeat (system-wide clock).
+  /// CLOCK_MONOTONIC ns (coarse) of the last round of the owner's inbox
+  /// consumer: the heartbeat means "this process consumes its inbox".
   alignas(cache_line) std::atomic<int64_t> heartbeat_ns; // 192
   /// Written by the watcher that declared this incarnation lost.
   std::atomic<uint32_t> loss_cause;         // 200
   std::atomic<int32_t> loss_detail;         // 204
+  /// Kernel thread id of the thread that consumed the inbox last, so peers
+  /// can ask the kernel whether it makes progress while the heartbeat stands.
+  std::atomic<int32_t> consumer_tid;        // 208
+  std::atomic<uint32_t> reserved3;          // 212
   // -- counters written by the owner's senders (any thread) -----------------
   alignas(cache_line) std::atomic<uint64_t> msgs_out;    // 256
   std::atomic<uint64_t> bytes_out;          // 264
@@ -90,7 +103,18 @@ struct alignas(cache_line) node_slot {
   std::atomic<uint64_t> checksum_failures;  // 360: records handed over not intact
   std::atomic<uint64_t> ring_repairs;       // 368: control words put right
   std::atomic<uint64_t> bytes_lost;         // 376: skipped as garbage by recovery
-  std::atomic<uint64_t> reserved2[16];      // 384
+  // -- counters written by the owner's liveness thread ----------------------
+  /// Words of this node's own slot that another process changed and this
+  /// node restored.
+  alignas(cache_line) std::atomic<uint64_t> slot_repairs;  // 384
+  /// Times this node found its heartbeat word set back by another process.
+  std::atomic<uint64_t> heartbeat_repairs;  // 392
+  /// Peers whose pid word named a process that does not hold their slot.
+  std::atomic<uint64_t> false_identities;   // 400
+  /// Peers whose heartbeat word stood still while the kernel showed their
+  /// consumer thread running.
+  std::atomic<uint64_t> stale_heartbeats;   // 408
+  std::atomic<uint64_t> reserved2[12];      // 416
 };
 
 static_assert(sizeof(node_slot) == node_slot_bytes);
@@ -99,6 +123,8 @@ static_assert(offsetof(node_slot, user_data) == 128);
 static_assert(offsetof(node_slot, heartbeat_ns) == 192);
 static_assert(offsetof(node_slot, msgs_out) == 256);
 static_assert(offsetof(node_slot, msgs_in) == 320);
+static_assert(offsetof(node_slot, consumer_tid) == 208);
+static_assert(offsetof(node_slot, slot_repairs) == 384);
 static_assert(decltype(node_slot::name)::capacity == limits::max_name_length);
 static_assert(sizeof(node_slot::user_data) == limits::max_user_data_bytes);
 static_assert(std::is_standard_layout_v<node_slot>);

@@ -27,6 +27,10 @@ struct node_counters {
   uint64_t msgs_out, bytes_out, send_errors, full_inbox_waits, producer_repairs;
   uint64_t msgs_in, bytes_in, corrupt_records, stale_dropped, skipped_claims;
   uint64_t checksum_failures, ring_repairs, bytes_lost;
+  /// Tampering this node found: words of its own slot (and its heartbeat)
+  /// it restored, peers' pid words the kernel contradicted, peers' heartbeat
+  /// words that stood still while their consumer ran.
+  uint64_t slot_repairs, heartbeat_repairs, false_identities, stale_heartbeats;
 };
 
 struct peer_loss {
