@@ -61,6 +61,10 @@ struct argv_builder {
 //   fail-if-exists=PATH exit 3 at once if PATH exists
 //   ignore-stop-request never return from init (SIGTERM still ends it)
 //   ignore-sigterm      ... and ignore SIGTERM as well
+//   watch=NAME          an actor that monitors the actor published as NAME
+//                       and prints "down <reason>" for its down_msg and
+//                       "exit <reason>" for its own exit_msg, then quits;
+//                       prints "watching" once it monitors
 SHMBUS_CHILD_ROLE("module") {
   // Like a real module program, it must not rely on dying with its parent
   // thread: the supervisor reaps it, and the bus makes it exit (code 75)
@@ -84,6 +88,26 @@ SHMBUS_CHILD_ROLE("module") {
         if (auto err = node.publish(echo, name))
           return err;
         actors.push_back(echo);
+      }
+      for (auto& name : values_of(args, "watch")) {
+        auto target = node.lookup(name, caf::timespan{std::chrono::seconds{5}});
+        if (!target)
+          return std::move(target.error());
+        actors.push_back(sys.spawn([target = *target](caf::event_based_actor* self)
+                                     -> caf::behavior {
+          self->monitor(target);
+          self->set_down_handler([self](caf::down_msg& dm) {
+            std::printf("down %s\n", self->system().render(dm.reason).c_str());
+            std::fflush(stdout);
+          });
+          self->set_exit_handler([self](caf::exit_msg& em) {
+            std::printf("exit %s\n", self->system().render(em.reason).c_str());
+            std::fflush(stdout);
+            self->quit(em.reason);
+          });
+          return {[](const std::string&) {}};
+        }));
+        std::printf("watching\n");
       }
       for (auto& x : values_of(args, "say"))
         std::printf("%s\n", x.c_str());
@@ -180,6 +204,32 @@ SHMBUS_CHILD_ROLE("exit-with-module") {
   std::printf("module pid %d\n", actors::process_id_of(*echo).value_or(0));
   std::fflush(stdout);
   std::exit(0);
+}
+
+// A bus server (bus = args[0]) that publishes an echo actor as "srv.echo",
+// prints "ready" and waits for SIGTERM/SIGINT (or its SIGKILL).
+SHMBUS_CHILD_ROLE("plain-server") {
+  block_stop_signals();
+  bus::config cfg;
+  caf::actor_system sys{cfg};
+  bus::bus_settings settings;
+  settings.bus = args.at(0);
+  settings.role = "server";
+  auto node = bus::node::start(sys, settings);
+  if (!node) {
+    std::printf("server: %s\n", sys.render(node.error()).c_str());
+    return 1;
+  }
+  auto echo = sys.spawn(echo_actor, std::string{"srv.echo"});
+  if (auto err = node->publish(echo, "srv.echo")) {
+    std::printf("server: %s\n", sys.render(err).c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  wait_for_stop_signal(std::chrono::seconds{60});
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  return 0;
 }
 
 // A stand-in for a server: prints "dummy server pid P", then exits with
