@@ -154,7 +154,7 @@ void bus_core::stop() {
   stop_now();
 }
 
-void bus_core::stop_now() {
+void bus_core::stop_now(const std::string& evicted) {
   std::lock_guard<std::mutex> guard(lifecycle_mtx_);
   if (stopped_)
     return;
@@ -183,7 +183,12 @@ void bus_core::stop_now() {
   entries_.release_all();
   strays_.purge(proxies_);
   codec_.registry_released();
-  stop_.stopped();
+  // 6. The cause goes out last: whoever waits for it finds the down
+  //    messages and failed requests in the mailboxes already.
+  if (evicted.empty())
+    stop_.stopped();
+  else
+    stop_.evicted(evicted);
 }
 
 caf::error bus_core::stopped_error() const {
@@ -286,9 +291,11 @@ void bus_core::evicted(const transport::peer_loss& loss) {
     log_.write_always(text + "; it cannot rejoin (" + sys_.render(err) + ") and leaves");
   }
   log_.write_always(text + "; it leaves the bus (shmbus.on-evicted=leave)");
-  stop_.evicted(text);
-  // On the I/O thread: stop() finishes on a thread of its own.
-  stop();
+  // The I/O thread cannot wait for its own end: refuse work at once and
+  // finish on a thread of its own, as stop() does.
+  stopping_.store(true, std::memory_order_release);
+  transport_->wake();
+  std::thread([self = shared_from_this(), text] { self->stop_now(text); }).detach();
 }
 
 caf::error bus_core::rejoin() {
