@@ -1,8 +1,11 @@
 #include "guarded_deserializer.hpp"
 
 #include <array>
+#include <cmath>
 
 #include <caf/sec.hpp>
+
+#include "guarded_serializer.hpp"
 
 namespace shmbus::bus {
 
@@ -85,6 +88,25 @@ caf::error guarded_deserializer::end_sequence() {
   if (depth_ > 0)
     --depth_;
   return inner_.end_sequence();
+}
+
+template <class Float>
+caf::error read_finite(caf::binary_deserializer& in, Float& x) {
+  if (auto err = in.apply(x))
+    return err;
+  return std::isfinite(x) ? caf::none : not_finite_error();
+}
+
+caf::error guarded_deserializer::apply_impl(float& x) {
+  return read_finite(inner_, x);
+}
+
+caf::error guarded_deserializer::apply_impl(double& x) {
+  return read_finite(inner_, x);
+}
+
+caf::error guarded_deserializer::apply_impl(long double& x) {
+  return read_finite(inner_, x);
 }
 
 caf::error guarded_deserializer::apply_raw(size_t num_bytes, void* data) {

@@ -6,7 +6,9 @@
 // overflows the I/O thread's stack), and some types act on the receiving
 // process while they are read: a group handle creates local groups or
 // group proxies that are never freed, stream messages index the receiver's
-// stream state with unchecked slots and types. This reader refuses those
+// stream state with unchecked slots and types, and a floating-point value
+// that reads as infinite makes CAF loop forever when it is sent on (see
+// guarded_serializer.hpp). This reader refuses those
 // with an error instead; the caller still catches exceptions (a variant
 // with an unknown type tag throws "invalid type found").
 #pragma once
@@ -53,9 +55,9 @@ protected:
   caf::error apply_impl(uint32_t& x) override { return inner_.apply(x); }
   caf::error apply_impl(int64_t& x) override { return inner_.apply(x); }
   caf::error apply_impl(uint64_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(float& x) override { return inner_.apply(x); }
-  caf::error apply_impl(double& x) override { return inner_.apply(x); }
-  caf::error apply_impl(long double& x) override { return inner_.apply(x); }
+  caf::error apply_impl(float& x) override;
+  caf::error apply_impl(double& x) override;
+  caf::error apply_impl(long double& x) override;
   caf::error apply_impl(std::string& x) override { return inner_.apply(x); }
   caf::error apply_impl(std::u16string& x) override { return inner_.apply(x); }
   caf::error apply_impl(std::u32string& x) override { return inner_.apply(x); }

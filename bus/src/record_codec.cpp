@@ -6,12 +6,12 @@
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
-#include <caf/binary_serializer.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/proxy_registry.hpp>
 #include <caf/sec.hpp>
 
 #include "guarded_deserializer.hpp"
+#include "guarded_serializer.hpp"
 
 namespace shmbus::bus {
 
@@ -71,8 +71,8 @@ caf::error record_codec::put_content(std::vector<char>& buf,
                                      std::vector<caf::strong_actor_ptr>& stages,
                                      const caf::message& content) {
   // A fresh serializer per record: reusing one after clearing its buffer
-  // writes past the end.
-  caf::binary_serializer sink{sys_, buf};
+  // writes past the end. Guarded: CAF 0.17.6 hangs on infinite values.
+  guarded_serializer sink{sys_, buf};
   if (!stages.empty())
     if (auto err = sink(stages))
       return err;
@@ -83,7 +83,7 @@ void record_codec::reason_record(std::vector<char>& buf, wire::kind k, caf::acto
                                  const caf::error& reason) {
   wire::start_record(buf, k);
   wire::put_u64(buf, aid);
-  caf::binary_serializer sink{sys_, buf};
+  guarded_serializer sink{sys_, buf};
   auto copy = reason;
   sink(copy);
 }
@@ -94,7 +94,7 @@ void record_codec::exit_record(std::vector<char>& buf, caf::actor_id receiver,
   wire::put_u64(buf, receiver);
   wire::put_u64(buf, msg.source.id());
   wire::put_node(buf, msg.source.node());
-  caf::binary_serializer sink{sys_, buf};
+  guarded_serializer sink{sys_, buf};
   auto reason = msg.reason;
   sink(reason);
 }
