@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,20 @@ struct argv_builder {
   std::vector<std::string> storage;
   std::vector<char*> ptrs;
 };
+
+/// The server node of `bus` with default settings, or nothing (the error
+/// printed as "server: <text>").
+std::optional<bus::node> start_server(caf::actor_system& sys, const std::string& bus) {
+  bus::bus_settings settings;
+  settings.bus = bus;
+  settings.role = "server";
+  auto node = bus::node::start(sys, settings);
+  if (!node) {
+    std::printf("server: %s\n", sys.render(node.error()).c_str());
+    return std::nullopt;
+  }
+  return std::move(*node);
+}
 
 } // namespace
 
@@ -183,14 +198,9 @@ SHMBUS_CHILD_ROLE("bus-server") {
 SHMBUS_CHILD_ROLE("exit-with-module") {
   bus::config cfg;
   caf::actor_system sys{cfg};
-  bus::bus_settings settings;
-  settings.bus = args.at(0);
-  settings.role = "server";
-  auto node = bus::node::start(sys, settings);
-  if (!node) {
-    std::printf("server: %s\n", sys.render(node.error()).c_str());
+  auto node = start_server(sys, args.at(0));
+  if (!node)
     return 1;
-  }
   actors::module_spec spec;
   spec.name = "echo";
   spec.executable = self_executable();
@@ -212,14 +222,9 @@ SHMBUS_CHILD_ROLE("plain-server") {
   block_stop_signals();
   bus::config cfg;
   caf::actor_system sys{cfg};
-  bus::bus_settings settings;
-  settings.bus = args.at(0);
-  settings.role = "server";
-  auto node = bus::node::start(sys, settings);
-  if (!node) {
-    std::printf("server: %s\n", sys.render(node.error()).c_str());
+  auto node = start_server(sys, args.at(0));
+  if (!node)
     return 1;
-  }
   auto echo = sys.spawn(echo_actor, std::string{"srv.echo"});
   if (auto err = node->publish(echo, "srv.echo")) {
     std::printf("server: %s\n", sys.render(err).c_str());

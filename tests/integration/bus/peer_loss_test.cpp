@@ -304,14 +304,7 @@ TEST_CASE("a process that leaves the bus is lost to its peers: its actors go dow
       .then([=] { a->send(reporter, std::string{"answered"}, caf::error{}); },
             [=](caf::error& err) { a->send(reporter, std::string{"failed"}, err); });
   });
-  CHECK(wait_until(
-    [&] {
-      int32_t n = 0;
-      self->request(hole, 1s, caf::get_atom::value)
-        .receive([&](int32_t x) { n = x; }, [](caf::error&) {});
-      return n == 1;
-    },
-    5s));
+  CHECK(blackhole_holds(self, hole, 1, 5s));
   auto start = std::chrono::steady_clock::now();
   stop_child(server.node, child);
   caf::error down_reason;
@@ -345,14 +338,7 @@ TEST_CASE("a node that stops kills its proxies, fails its pending requests and r
       .then([=] { a->send(reporter, std::string{"answered"}, caf::error{}); },
             [=](caf::error& err) { a->send(reporter, std::string{"failed"}, err); });
   });
-  CHECK(wait_until(
-    [&] {
-      int32_t n = 0;
-      self->request(hole, 1s, caf::get_atom::value)
-        .receive([&](int32_t x) { n = x; }, [](caf::error&) {});
-      return n == 1;
-    },
-    5s));
+  CHECK(blackhole_holds(self, hole, 1, 5s));
   server.node.stop();
   caf::error down_reason;
   std::map<std::string, caf::error> reports;
