@@ -17,6 +17,10 @@ caf::error stopped_error(const std::string& node_name, const std::string& bus) {
 }
 
 caf::error from_transport(const transport::error& err) {
+  // SEAM(b-segment): the transport's send gains a code for "this node was
+  // evicted" (its own slot no longer says alive). Map it to
+  // bus::errc::not_attached here; the eviction policy itself runs from the
+  // loss event the transport reports for this node (bus_core::evicted).
   using transport::errc;
   auto code = bus::errc::peer_lost;
   switch (err.code) {
