@@ -11,6 +11,7 @@
 // own), purge() takes the registry's lock after releasing its own.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <utility>
@@ -34,6 +35,9 @@ public:
   void purge(caf::proxy_registry& proxies);
 
 private:
+  /// True while noted_ may hold entries: purge() after every record costs
+  /// one load when nothing was noted.
+  std::atomic<bool> any_{false};
   std::mutex mtx_;
   std::vector<std::pair<caf::node_id, caf::actor_id>> noted_;
 };
