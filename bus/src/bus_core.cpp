@@ -143,15 +143,19 @@ bus_core::~bus_core() {
 }
 
 void bus_core::stop() {
+  leave({});
+}
+
+void bus_core::leave(const std::string& evicted) {
   if (eu_.on_io_thread()) {
-    // An actor running on the I/O thread cannot wait for that thread to
-    // end: refuse work at once, finish on a thread of its own.
+    // The I/O thread (or an actor running on it) cannot wait for that
+    // thread to end: refuse work at once, finish on a thread of its own.
     stopping_.store(true, std::memory_order_release);
     transport_->wake();
-    std::thread([self = shared_from_this()] { self->stop_now(); }).detach();
+    std::thread([self = shared_from_this(), evicted] { self->stop_now(evicted); }).detach();
     return;
   }
-  stop_now();
+  stop_now(evicted);
 }
 
 void bus_core::stop_now(const std::string& evicted) {
@@ -192,7 +196,7 @@ void bus_core::stop_now(const std::string& evicted) {
 }
 
 caf::error bus_core::stopped_error() const {
-  auto why = const_cast<stop_policy&>(stop_).current();
+  auto why = stop_.current();
   if (why.cause == stop_cause::evicted)
     return make_error(errc::not_attached, "bus node '" + settings_.node_name + "' of bus '"
                                             + settings_.bus + "' left the bus: " + why.text
@@ -291,11 +295,7 @@ void bus_core::evicted(const transport::peer_loss& loss) {
     log_.write_always(text + "; it cannot rejoin (" + sys_.render(err) + ") and leaves");
   }
   log_.write_always(text + "; it leaves the bus (shmbus.on-evicted=leave)");
-  // The I/O thread cannot wait for its own end: refuse work at once and
-  // finish on a thread of its own, as stop() does.
-  stopping_.store(true, std::memory_order_release);
-  transport_->wake();
-  std::thread([self = shared_from_this(), text] { self->stop_now(text); }).detach();
+  leave(text);
 }
 
 caf::error bus_core::rejoin() {

@@ -127,9 +127,11 @@ private:
            std::unique_ptr<transport::node> transport);
 
   void io_loop();
-  /// Stops; `evicted` (if not empty) is reported as stop_cause::evicted
-  /// once everything is torn down, otherwise stop_cause::stopped.
-  void stop_now(const std::string& evicted = {});
+  /// stop(), also from the I/O thread; `evicted` (if not empty) is
+  /// reported as stop_cause::evicted once everything is torn down,
+  /// otherwise stop_cause::stopped.
+  void leave(const std::string& evicted);
+  void stop_now(const std::string& evicted);
   /// The peers declared this node lost: leave or rejoin (on-evicted).
   /// I/O thread.
   void evicted(const transport::peer_loss& loss);

@@ -31,7 +31,7 @@ stop_reason stop_policy::await(caf::timespan timeout) {
   return reason_;
 }
 
-stop_reason stop_policy::current() {
+stop_reason stop_policy::current() const {
   std::lock_guard<std::mutex> guard(mtx_);
   return reason_;
 }

@@ -38,12 +38,12 @@ public:
   stop_reason await(caf::timespan timeout);
 
   /// The cause reported so far (stop_cause::timeout: none). Thread-safe.
-  stop_reason current();
+  stop_reason current() const;
 
 private:
   void set(stop_reason reason, bool overwrite);
 
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::condition_variable cv_;
   stop_reason reason_;
 };
