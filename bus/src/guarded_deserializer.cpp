@@ -1,5 +1,6 @@
 #include "guarded_deserializer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -15,7 +16,7 @@ namespace {
 /// handle creates state in the receiving process that nothing frees) and
 /// CAF's stream and timeout protocol messages (they act on the receiver's
 /// internal state without checks).
-constexpr std::array<const char*, 6> refused_types = {
+constexpr std::array<std::string_view, 6> refused_types = {
   "@group", "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
 };
 
@@ -28,8 +29,11 @@ guarded_deserializer::guarded_deserializer(caf::execution_unit* ctx, const std::
   // nop
 }
 
-bool guarded_deserializer::accepted_type(const std::string& type_name) noexcept {
-  for (auto* refused : refused_types)
+bool guarded_deserializer::accepted_type(std::string_view type_name) noexcept {
+  // Every refused name is a builtin one: "@" and at least "@group".
+  if (type_name.size() < 6 || type_name[0] != '@')
+    return true;
+  for (auto refused : refused_types)
     if (type_name == refused)
       return false;
   return true;
@@ -49,18 +53,15 @@ caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& nam
   if (auto err = inner_.begin_object(typenr, name))
     return err;
   // A message names its element types as "@<>+type1+type2...".
-  size_t first = 0;
-  while (first <= name.size()) {
-    auto last = name.find('+', first);
-    if (last == std::string::npos)
-      last = name.size();
-    auto element = name.substr(first, last - first);
+  std::string_view names{name};
+  while (!names.empty()) {
+    auto element = names.substr(0, names.find('+'));
     if (!accepted_type(element))
       return caf::make_error(caf::sec::invalid_argument,
-                             "a message element of type " + element
+                             "a message element of type " + std::string{element}
                                + ", which does not cross the bus (CAF groups, streams "
                                  "and timeouts stay within one process)");
-    first = last + 1;
+    names.remove_prefix(std::min(names.size(), element.size() + 1));
   }
   return caf::none;
 }

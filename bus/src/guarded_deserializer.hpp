@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/deserializer.hpp>
@@ -38,7 +39,7 @@ public:
 
   /// True if `type_name` (CAF's portable name of a message element) may
   /// come from another process of the bus.
-  static bool accepted_type(const std::string& type_name) noexcept;
+  static bool accepted_type(std::string_view type_name) noexcept;
 
   caf::error begin_object(uint16_t& typenr, std::string& name) override;
   caf::error end_object() override;
