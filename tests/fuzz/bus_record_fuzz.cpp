@@ -10,8 +10,13 @@
 // Build and run: tests/fuzz/bus_record_fuzz.sh (clang-14, ASan + UBSan).
 // SHMBUS_FUZZ_WRITE_SEEDS=DIR writes the seed corpus (valid records of
 // every kind and a few forged ones) into DIR and exits.
+#include <dirent.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <cstdint>
@@ -84,9 +89,31 @@ void remove_bus() {
   std::abort();
 }
 
+/// Buses of earlier runs that ended by a signal or a finding (no exit
+/// handler ran): "fuzz-bus-<pid>" of a pid that is gone.
+void remove_stale_buses() {
+  auto* dir = ::opendir("/dev/shm");
+  if (dir == nullptr)
+    return;
+  std::vector<std::string> stale;
+  const std::string prefix = "shmbus-fuzz-bus-";
+  while (auto* entry = ::readdir(dir)) {
+    std::string name{entry->d_name};
+    if (name.rfind(prefix, 0) != 0 || name.find('.') != std::string::npos)
+      continue;
+    auto pid = std::atoi(name.c_str() + prefix.size());
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
+      stale.push_back(name.substr(7)); // without "shmbus-"
+  }
+  ::closedir(dir);
+  for (auto& bus : stale)
+    shmbus::transport::remove_bus(bus);
+}
+
 harness& setup() {
   // Never destroyed: libFuzzer ends with exit(), and the actor system's
   // shutdown is not what is under test.
+  remove_stale_buses();
   auto* h = new harness;
   h->bus = "fuzz-bus-" + std::to_string(::getpid());
   shmbus::transport::remove_bus(h->bus);
