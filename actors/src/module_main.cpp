@@ -80,8 +80,8 @@ int run_module(bus::config& cfg, int argc, char** argv, module_init init) {
     return module_exit_code::setup_failed;
   };
   // Our stdout and stderr are pipes to the supervising process, which may
-  // die first (then the bus makes us exit with the server-lost code): a
-  // write to them must fail with EPIPE, not kill us with SIGPIPE.
+  // die first (then we return the server-lost code): a write to them must
+  // fail with EPIPE, not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   // Errors of supervisors and modules inside the module render by name.
   configure(cfg);

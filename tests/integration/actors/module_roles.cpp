@@ -82,8 +82,8 @@ std::optional<bus::node> start_server(caf::actor_system& sys, const std::string&
 //                       prints "watching" once it monitors
 SHMBUS_CHILD_ROLE("module") {
   // Like a real module program, it must not rely on dying with its parent
-  // thread: the supervisor reaps it, and the bus makes it exit (code 75)
-  // when the server is lost.
+  // thread: the supervisor reaps it, and run_module returns 75 when the
+  // server is lost.
   ::prctl(PR_SET_PDEATHSIG, 0);
   for (auto& path : values_of(args, "fail-if-exists"))
     if (::access(path.c_str(), F_OK) == 0) {
