@@ -14,6 +14,7 @@
 #include "process_pair.hpp"
 #include "report.hpp"
 #include "run_options.hpp"
+#include "soak_bench.hpp"
 #include "transport_bench.hpp"
 
 namespace shmbus::bench {
@@ -23,16 +24,20 @@ struct subcommand {
   const char* name;
   const char* summary;
   void (*run)(const run_options&, report&);
+  /// Part of `all`; the endurance run is not (it takes 10 minutes alone).
+  bool in_all;
 };
 
 /// `failover` joins this table together with the shmbus rows.
 const subcommand subcommands[] = {
   {"transport", "RTT, stream and idle CPU of process-to-process channels",
-   run_transport_suite},
+   run_transport_suite, true},
   {"bus", "request RTT, send stream and idle CPU of CAF actors in 2 processes",
-   run_bus_suite},
+   run_bus_suite, true},
   {"failover", "time from kill -9 of a process to its peers knowing",
-   run_failover_suite},
+   run_failover_suite, true},
+  {"soak", "8 processes for 10 minutes under kill -9 and SIGSTOP: nothing lost",
+   run_soak_suite, false},
 };
 
 struct role {
@@ -47,13 +52,14 @@ const role roles[] = {
   {"bus-b", bus_peer_role},
   {"failover-a", failover_driver_role},
   {"failover-victim", failover_victim_role},
+  {"soak-a", soak_driver_role},
 };
 
 void print_usage(std::FILE* out) {
   std::fputs("usage: shmbus-bench SUBCOMMAND [options]\n\nsubcommands:\n", out);
   for (auto& cmd : subcommands)
     std::fprintf(out, "  %-10s %s\n", cmd.name, cmd.summary);
-  std::fprintf(out, "  %-10s %s\n", "all", "every subcommand above in turn");
+  std::fprintf(out, "  %-10s %s\n", "all", "every subcommand above but soak, in turn");
   std::fputs(
     "\noptions:\n"
     "  --quick              every row briefly (whole program < 60 s)\n"
@@ -118,7 +124,7 @@ int run_main(int argc, char** argv) {
   }
   std::vector<const subcommand*> selected;
   for (auto& cmd : subcommands)
-    if (name == cmd.name || name == "all")
+    if (name == cmd.name || (name == "all" && cmd.in_all))
       selected.push_back(&cmd);
   if (selected.empty()) {
     std::fprintf(stderr, "shmbus-bench: unknown subcommand '%s'\n\n",
@@ -149,10 +155,14 @@ int run_main(int argc, char** argv) {
 } // namespace shmbus::bench
 
 int main(int argc, char** argv) {
-  // The module the failover row supervises parses its own (CAF) command line.
+  // The modules the failover and soak rows supervise parse their own (CAF)
+  // command line.
   if (argc > 2 && std::strcmp(argv[1], shmbus::bench::role_flag) == 0
       && std::strcmp(argv[2], "failover-module") == 0)
     return shmbus::bench::failover_module_main(argc - 2, argv + 2);
+  if (argc > 2 && std::strcmp(argv[1], shmbus::bench::role_flag) == 0
+      && std::strcmp(argv[2], "soak-module") == 0)
+    return shmbus::bench::soak_module_main(argc - 2, argv + 2);
   try {
     return shmbus::bench::run_main(argc, argv);
   } catch (const std::exception& e) {

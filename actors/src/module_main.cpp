@@ -11,10 +11,10 @@
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "shmbus/actors/defaults.hpp"
 #include "shmbus/actors/errc.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
-#include "shmbus/supervision/defaults.hpp"
 
 namespace shmbus::actors {
 
@@ -45,30 +45,27 @@ std::vector<std::string> shmbus_flags_first(int argc, char** argv) {
   return flags;
 }
 
-/// Stops `xs` newest first and waits for them, each up to the worker
-/// shutdown timeout, then kills what is left.
+/// Stops `xs` one by one, newest first: an exit, then its down_msg, all
+/// within defaults::module_actors_stop_timeout; what is left then is killed.
 void stop_actors(caf::actor_system& sys, const std::vector<caf::actor>& xs) {
   caf::scoped_actor self{sys};
-  size_t pending = 0;
+  auto until = std::chrono::steady_clock::now() + defaults::module_actors_stop_timeout;
   for (auto i = xs.rbegin(); i != xs.rend(); ++i) {
     if (!*i)
       continue;
     self->monitor(*i);
     self->send_exit(*i, caf::exit_reason::user_shutdown);
-    ++pending;
-  }
-  auto until = std::chrono::steady_clock::now()
-               + supervision::defaults::worker_shutdown_timeout;
-  while (pending > 0) {
     auto left = until - std::chrono::steady_clock::now();
-    bool timed_out = left <= decltype(left)::zero();
-    if (!timed_out)
-      self->receive([&](caf::down_msg&) { --pending; },
-                    caf::after(left) >> [&] { timed_out = true; });
-    if (timed_out) {
-      for (auto& x : xs)
-        if (x)
-          self->send_exit(x, caf::exit_reason::kill);
+    bool down = false;
+    if (left > decltype(left)::zero())
+      self->receive(
+        [&](caf::down_msg& dm) { down = dm.source == *i; },
+        caf::after(std::chrono::duration_cast<caf::timespan>(left)) >> [] {});
+    if (!down) {
+      // Out of time: the rest go at once.
+      for (auto j = i; j != xs.rend(); ++j)
+        if (*j)
+          self->send_exit(*j, caf::exit_reason::kill);
       return;
     }
   }
@@ -83,12 +80,15 @@ int run_module(bus::config& cfg, int argc, char** argv, module_init init) {
     return module_exit_code::setup_failed;
   };
   // Our stdout and stderr are pipes to the supervising process, which may
-  // die first (then the bus makes us exit with the server-lost code): a
-  // write to them must fail with EPIPE, not kill us with SIGPIPE.
+  // die first (then we return the server-lost code): a write to them must
+  // fail with EPIPE, not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   // Errors of supervisors and modules inside the module render by name.
   configure(cfg);
   try {
+    // The seed's rule for module programs; a flag or the config file may
+    // say "continue".
+    cfg.shmbus.on_server_lost = "exit";
     auto ordered = shmbus_flags_first(argc, argv);
     if (auto err = cfg.parse(std::move(ordered)))
       return complain("invalid arguments: " + caf::to_string(err)
@@ -114,12 +114,14 @@ int run_module(bus::config& cfg, int argc, char** argv, module_init init) {
     bus::stop_reason why;
     while (!why)
       why = bus->await_stop_request(stop_poll);
-    auto lost = why.cause == bus::stop_cause::server_lost;
-    auto code = lost ? bus->settings().server_lost_exit_code
-                     : module_exit_code::stopped;
-    if (lost)
-      std::fprintf(stderr, "%s: %s; exiting with code %d\n", prog.c_str(),
-                   why.text.c_str(), code);
+    auto code = module_exit_code::stopped;
+    if (why.cause == bus::stop_cause::server_lost && bus->settings().on_server_lost == "exit")
+      code = bus->settings().server_lost_exit_code;
+    else if (why.cause == bus::stop_cause::evicted)
+      code = module_exit_code::evicted;
+    if (why.cause == bus::stop_cause::server_lost || why.cause == bus::stop_cause::evicted)
+      std::fprintf(stderr, "%s: %s; stopping its actors and exiting with code %d\n",
+                   prog.c_str(), why.text.c_str(), code);
     // Leave the bus first: peers see our actors go down as a lost node, not
     // one by one as if they had failed.
     bus->stop();

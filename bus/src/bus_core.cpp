@@ -47,6 +47,7 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.limits.max_message_bytes = static_cast<uint32_t>(settings.max_message_size);
   opts.limits.name_entries = static_cast<uint32_t>(settings.name_entries);
   opts.checksums = settings.checksums == "on";
+  opts.kill_hung_peers = settings.kill_hung_peers;
   opts.timing.heartbeat_interval = settings.heartbeat_interval;
   opts.timing.heartbeat_timeout = settings.heartbeat_timeout;
   opts.full_inbox_timeout = settings.full_inbox_timeout;
@@ -123,13 +124,14 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     eu_(sys, proxies_, token_, settings_.dispatch == "inline"),
     log_(settings_.node_name),
     peers_(*transport_),
-    pending_(sys),
-    codec_(sys, proxies_, eu_, peers_),
-    outbox_(sys, *transport_, *this, eu_, peers_, pending_, log_,
-            settings_.full_inbox_timeout),
-    links_(sys, proxies_, eu_, peers_, codec_, outbox_),
-    names_(sys, *transport_, peers_, proxies_, settings_, stopping_),
-    stop_(settings_),
+    pending_(sys, settings_.max_pending_requests),
+    entries_(sys),
+    codec_(sys, proxies_, eu_, peers_, entries_),
+    outbox_(sys, *transport_, *this, eu_, peers_, pending_, log_, settings_),
+    links_(sys, proxies_, eu_, peers_, codec_, outbox_, entries_),
+    names_(sys, *transport_, peers_, proxies_, entries_, settings_, stopping_),
+    inbound_(sys, settings_, proxies_, eu_, peers_, pending_, codec_, links_, stop_, strays_,
+             log_),
     forwarder_(sys, settings_, stopping_, peers_, pending_, codec_, outbox_, links_, log_) {
   // A client runs with the sizes and timing of the bus it joined, not with
   // its own (unused) defaults: the send path checks max_message_size.
@@ -160,19 +162,23 @@ void bus_core::join_io_threads() {
 }
 
 void bus_core::stop() {
+  leave({});
+}
+
+void bus_core::leave(const std::string& evicted) {
   if (eu_.on_io_thread()) {
-    // An actor running on the I/O thread cannot wait for that thread to
-    // end: refuse work at once, finish on a thread of its own.
+    // The I/O thread (or an actor running on it) cannot wait for that
+    // thread to end: refuse work at once, finish on a thread of its own.
     stopping_.store(true, std::memory_order_release);
     transport_->wake();
     token_.wake_all();
-    std::thread([self = shared_from_this()] { self->stop_now(); }).detach();
+    std::thread([self = shared_from_this(), evicted] { self->stop_now(evicted); }).detach();
     return;
   }
-  stop_now();
+  stop_now(evicted);
 }
 
-void bus_core::stop_now() {
+void bus_core::stop_now(const std::string& evicted) {
   std::lock_guard<std::mutex> guard(lifecycle_mtx_);
   if (stopped_)
     return;
@@ -193,15 +199,26 @@ void bus_core::stop_now() {
   transport_->leave();
   // 5. CAF keeps every local actor that was ever serialized in its registry
   //    with a strong reference; the actor system's destructor would wait for
-  //    them forever. Nothing can reach them over the bus any more.
-  auto last = sys_.latest_actor_id();
-  for (caf::actor_id id = 1; id <= last; ++id)
-    sys_.registry().erase(id);
+  //    them forever. Nothing can reach them over the bus any more. Only the
+  //    entries the bus made go: CAF's middleman and the application keep
+  //    theirs.
+  entries_.release_all();
+  strays_.purge(proxies_);
   codec_.registry_released();
-  stop_.stopped();
+  // 6. The cause goes out last: whoever waits for it finds the down
+  //    messages and failed requests in the mailboxes already.
+  if (evicted.empty())
+    stop_.stopped();
+  else
+    stop_.evicted(evicted);
 }
 
 caf::error bus_core::stopped_error() const {
+  auto why = stop_.current();
+  if (why.cause == stop_cause::evicted)
+    return make_error(errc::not_attached, "bus node '" + settings_.node_name + "' of bus '"
+                                            + settings_.bus + "' left the bus: " + why.text
+                                            + "; start a new node to use the bus");
   return bus::stopped_error(settings_.node_name, settings_.bus);
 }
 
@@ -210,8 +227,10 @@ caf::error bus_core::stopped_error() const {
 caf::strong_actor_ptr bus_core::make_proxy(caf::node_id nid, caf::actor_id aid) {
   // Runs under the proxy registry's lock: nothing here may call back into
   // the registry, and nothing may block (the WATCH never waits for room).
-  if (!nid || aid == caf::invalid_actor_id)
+  if (!nid || aid == caf::invalid_actor_id) {
+    strays_.note(nid, aid); // the registry keeps an empty entry otherwise
     return nullptr;
+  }
   auto ref = running() ? peers_.route(nid) : std::nullopt;
   caf::actor_config cfg;
   auto proxy = caf::make_actor<shm_actor_proxy, caf::strong_actor_ptr>(
@@ -221,6 +240,7 @@ caf::strong_actor_ptr bus_core::make_proxy(caf::node_id nid, caf::actor_id aid) 
     // down_msg and requests fail at once.
     static_cast<shm_actor_proxy*>(proxy->get())
       ->kill_proxy(nullptr, caf::exit_reason::remote_link_unreachable);
+    strays_.note(nid, aid);
     return proxy;
   }
   std::vector<char> buf;
@@ -261,73 +281,7 @@ void bus_core::io_loop(int me) {
 }
 
 void bus_core::on_message(const transport::message_view& msg) {
-  if (msg.size < 1)
-    return;
-  peer_ref from{msg.sender_slot, msg.sender_incarnation};
-  auto* body = msg.data + 1;
-  auto size = msg.size - 1;
-  auto kind = static_cast<wire::kind>(msg.data[0]);
-  auto malformed = [&](const char* what) {
-    log_.write(std::string("malformed/") + what,
-               std::string("a malformed ") + what + " record from node '"
-                 + peers_.name_of(from.slot) + "' was dropped (" + std::to_string(msg.size)
-                 + " bytes); is it running an incompatible shmbus build?");
-  };
-  switch (kind) {
-    case wire::kind::message:
-      if (!handle_message(from, body, size))
-        malformed("message");
-      return;
-    case wire::kind::watch:
-      if (auto aid = record_codec::read_watch(body, size))
-        return links_.on_watch(from, *aid);
-      return malformed("watch");
-    case wire::kind::down:
-      if (auto x = codec_.read_reason(body, size))
-        return links_.on_down(from, *x);
-      return malformed("down");
-    case wire::kind::link:
-    case wire::kind::unlink:
-      if (auto ids = record_codec::read_link(body, size))
-        return links_.on_link(from, ids->first, ids->second, kind == wire::kind::link);
-      return malformed("link");
-    case wire::kind::exit:
-      if (auto x = codec_.read_exit(body, size))
-        return links_.on_exit(*x);
-      return malformed("exit");
-    case wire::kind::stop:
-      stop_.requested(peers_.name_of(from.slot));
-      return;
-  }
-  malformed("unknown");
-}
-
-bool bus_core::handle_message(peer_ref from, const std::byte* data, size_t size) {
-  record_codec::message_head head;
-  if (!codec_.read_message_head(from, data, size, head))
-    return false;
-  if (head.mid.is_response() && !pending_.take(head.receiver, head.mid))
-    return true; // answered already: the request failed when its receiver was lost
-  auto dest = links_.find_local(head.receiver);
-  if (!dest) {
-    if (head.mid.is_request())
-      answer_with_error(head.sender, head.mid, caf::sec::request_receiver_down);
-    return true; // as in-process: a message to a terminated actor is dropped
-  }
-  std::vector<caf::strong_actor_ptr> stages;
-  caf::message content;
-  if (auto err = codec_.read_content(data, size, head, stages, content)) {
-    auto why = from_deserializer(sys_, err, settings_.node_name, head.receiver);
-    if (head.mid.is_request())
-      answer_with_error(head.sender, head.mid, why);
-    else
-      log_.write("load/" + std::to_string(err.code()), sys_.render(why));
-    return true;
-  }
-  dest->enqueue(caf::make_mailbox_element(std::move(head.sender), head.mid, std::move(stages),
-                                          std::move(content)),
-                &eu_);
-  return true;
+  inbound_.handle(msg);
 }
 
 void bus_core::on_peer_joined(const transport::peer_info& peer) {
@@ -339,7 +293,7 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
   auto slot = loss.peer.slot;
   auto text = loss.describe();
   if (slot == transport_->slot()) {
-    stop_.server_lost("this node was declared lost by its peers (" + text + ")");
+    evicted(loss);
     return;
   }
   auto nid = peers_.forget(loss);
@@ -352,9 +306,46 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
     proxies_.erase(nid);
     pending_.fail(nid, 0);
   }
+  strays_.purge(proxies_);
+  // Reported after the down messages above were enqueued: a program that
+  // stops its actors when await_stop_request() returns lets them see those
+  // first.
   if (loss.peer.role == transport::node_role::server
       && role_of(settings_.role) == transport::node_role::client)
     stop_.server_lost(text);
+}
+
+void bus_core::evicted(const transport::peer_loss& loss) {
+  auto text = "the peers declared node '" + settings_.node_name + "' lost ("
+              + loss.describe() + ")";
+  if (settings_.on_evicted == "rejoin") {
+    auto err = rejoin();
+    if (!err) {
+      log_.write_always(text + "; it rejoined the bus as a new incarnation "
+                               "(shmbus.on-evicted=rejoin)");
+      return;
+    }
+    log_.write_always(text + "; it cannot rejoin (" + sys_.render(err) + ") and leaves");
+  }
+  log_.write_always(text + "; it leaves the bus (shmbus.on-evicted=leave)");
+  leave(text);
+}
+
+caf::error bus_core::rejoin() {
+  // A new incarnation in the slot whose lock this process still holds.
+  if (auto err = transport_->rejoin())
+    return from_transport(err);
+  // The peers killed their proxies of our actors and failed their requests
+  // to us; everything this node knew of them belongs to the old
+  // incarnation. Its actors see the same down messages as after a stop.
+  proxies_.clear();
+  pending_.fail(caf::node_id{}, 0);
+  outbox_.drop_all(caf::sec::request_receiver_down);
+  links_.clear();
+  for (uint32_t slot = 0; slot < peers_.slots(); ++slot)
+    codec_.forget_peer(slot);
+  names_.republish();
+  return caf::none;
 }
 
 void bus_core::on_error(const transport::error& err) {

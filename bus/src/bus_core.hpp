@@ -6,13 +6,17 @@
 //
 // The parts, each with its own state and lock:
 //   peer_table        who is on the bus (by node id, by slot+incarnation)
-//   pending_requests  requests waiting for a remote answer
+//   pending_requests  requests waiting for a remote answer (bounded)
+//   registry_entries  the entries of CAF's actor registry the bus made
+//   stray_proxies     registry entries for actors of processes not on the bus
 //   record_codec      CAF values <-> records (wire.hpp: the bytes)
+//   inbound_records   records in: validated, decoded, delivered or refused
 //   outbox            records out: straight in, or queued for a full inbox
 //   forwarder         the proxies' send path (codec + outbox)
 //   remote_links      WATCH/DOWN/LINK/UNLINK/EXIT and exported actors
 //   name_service      publish/lookup and the name service actor
-//   stop_policy       stop requests, what a client does without its server
+//   stop_policy       why the process should stop (requests, lost server,
+//                     eviction)
 //
 // Owned by bus_module (one per actor system and bus); node handles and
 // proxies share or observe it. stop() leaves the bus; the object itself
@@ -40,6 +44,7 @@
 
 #include "consumer_token.hpp"
 #include "forwarder.hpp"
+#include "inbound_records.hpp"
 #include "io_execution_unit.hpp"
 #include "name_service.hpp"
 #include "once_log.hpp"
@@ -47,8 +52,10 @@
 #include "peer_table.hpp"
 #include "pending_requests.hpp"
 #include "record_codec.hpp"
+#include "registry_entries.hpp"
 #include "remote_links.hpp"
 #include "stop_policy.hpp"
+#include "stray_proxies.hpp"
 
 namespace shmbus::bus {
 
@@ -109,6 +116,7 @@ public:
   std::vector<peer_view> peers() const;
   std::optional<loss_report> loss_of(int pid) const { return peers_.loss_of(pid); }
   uint64_t undelivered() const noexcept { return forwarder_.undelivered(); }
+  uint64_t rejected_records() const noexcept { return inbound_.rejected(); }
 
   caf::actor_system& system() noexcept { return sys_; }
   const bus_settings& settings() const noexcept { return settings_; }
@@ -123,12 +131,20 @@ private:
 
   /// The loop of I/O thread `me` (see consumer_token.hpp).
   void io_loop(int me);
-  void stop_now();
+  /// stop(), also from the I/O thread; `evicted` (if not empty) is
+  /// reported as stop_cause::evicted once everything is torn down,
+  /// otherwise stop_cause::stopped.
+  void leave(const std::string& evicted);
+  void stop_now(const std::string& evicted);
   /// Tells the transport that its consumer stops on purpose, wakes the I/O
   /// threads (stopping_ is set) and joins them.
   void join_io_threads();
-  /// Delivers a message record; false if it is malformed.
-  bool handle_message(peer_ref from, const std::byte* data, size_t size);
+  /// The peers declared this node lost, or it declared itself stalled:
+  /// leave or rejoin (on-evicted). I/O thread.
+  void evicted(const transport::peer_loss& loss);
+  /// Comes back as a new incarnation in the same slot, after the down
+  /// messages of every remote actor this node knew. I/O thread.
+  caf::error rejoin();
 
   caf::actor_system& sys_;
   bus_settings settings_;
@@ -140,11 +156,14 @@ private:
   once_log log_;
   peer_table peers_;
   pending_requests pending_;
+  registry_entries entries_;
+  stray_proxies strays_;
   record_codec codec_;
   outbox outbox_;
   remote_links links_;
   name_service names_;
   stop_policy stop_;
+  inbound_records inbound_;
   forwarder forwarder_;
 
   /// I/O thread 0, and with inline dispatch thread 1, its standby.

@@ -51,6 +51,11 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   str("on-server-lost", x.on_server_lost);
   x.server_lost_exit_code
     = caf::get_or(cfg, "shmbus.server-lost-exit-code", x.server_lost_exit_code);
+  str("on-evicted", x.on_evicted);
+  x.kill_hung_peers = caf::get_or(cfg, "shmbus.kill-hung-peers", x.kill_hung_peers);
+  size("max-queued-bytes-per-peer", x.max_queued_bytes_per_peer);
+  size("max-queued-bytes", x.max_queued_bytes);
+  size("max-pending-requests", x.max_pending_requests);
   span("full-inbox-timeout", x.full_inbox_timeout);
   span("attach-timeout", x.attach_timeout);
   span("wait-for-clients", x.wait_for_clients);
@@ -93,6 +98,12 @@ caf::error bus_settings::validate() const {
                                     "adaptive:<spin us>:<yield us>");
   if (on_server_lost != "exit" && on_server_lost != "continue")
     return bad("on-server-lost", "'" + on_server_lost + "' is neither \"exit\" nor \"continue\"");
+  if (on_evicted != "leave" && on_evicted != "rejoin")
+    return bad("on-evicted", "'" + on_evicted + "' is neither \"leave\" nor \"rejoin\"");
+  if (max_queued_bytes_per_peer == 0 || max_queued_bytes == 0)
+    return bad("max-queued-bytes", "the bounds of held records must be at least one byte");
+  if (max_pending_requests == 0)
+    return bad("max-pending-requests", "at least one request must be able to wait");
   if (dispatch != "inline" && dispatch != "scheduler")
     return bad("dispatch", "'" + dispatch + "' is neither \"inline\" nor \"scheduler\"");
   if (inline_budget.count() <= 0 || 2 * inline_budget >= heartbeat_timeout)

@@ -27,9 +27,20 @@ config::config() {
     .add(shmbus.checksums, "checksums", "server: \"on\" (a CRC32C per record) or \"off\"")
     .add(shmbus.idle_strategy, "idle-strategy",
          "adaptive | busy-spin | park | adaptive:<spin us>:<yield us>")
-    .add(shmbus.on_server_lost, "on-server-lost", "client: \"exit\" or \"continue\"")
+    .add(shmbus.on_server_lost, "on-server-lost",
+         "client: \"continue\" or \"exit\" (run_module returns server-lost-exit-code)")
     .add(shmbus.server_lost_exit_code, "server-lost-exit-code",
-         "client: exit code when the server is lost")
+         "client: run_module's exit code when the server is lost")
+    .add(shmbus.on_evicted, "on-evicted",
+         "when peers declared this node lost: \"leave\" or \"rejoin\"")
+    .add(shmbus.kill_hung_peers, "kill-hung-peers",
+         "SIGKILL a peer the kernel proves hung (false: leave it to a debugger)")
+    .add(shmbus.max_queued_bytes_per_peer, "max-queued-bytes-per-peer",
+         "bytes of records held for one peer whose inbox is full")
+    .add(shmbus.max_queued_bytes, "max-queued-bytes",
+         "bytes of records held for all peers whose inboxes are full")
+    .add(shmbus.max_pending_requests, "max-pending-requests",
+         "requests to other processes waiting for answers; past it the oldest fails")
     .add(shmbus.full_inbox_timeout, "full-inbox-timeout",
          "how long a sender waits for room in a full inbox")
     .add(shmbus.attach_timeout, "attach-timeout",
@@ -65,6 +76,11 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "idle-strategy", shmbus.idle_strategy);
   caf::put_missing(group, "on-server-lost", shmbus.on_server_lost);
   caf::put_missing(group, "server-lost-exit-code", shmbus.server_lost_exit_code);
+  caf::put_missing(group, "on-evicted", shmbus.on_evicted);
+  caf::put_missing(group, "kill-hung-peers", shmbus.kill_hung_peers);
+  caf::put_missing(group, "max-queued-bytes-per-peer", shmbus.max_queued_bytes_per_peer);
+  caf::put_missing(group, "max-queued-bytes", shmbus.max_queued_bytes);
+  caf::put_missing(group, "max-pending-requests", shmbus.max_pending_requests);
   caf::put_missing(group, "full-inbox-timeout", shmbus.full_inbox_timeout);
   caf::put_missing(group, "attach-timeout", shmbus.attach_timeout);
   caf::put_missing(group, "wait-for-clients", shmbus.wait_for_clients);

@@ -24,6 +24,7 @@ const char* to_string(errc x) noexcept {
     case errc::name_in_use: return "name_in_use";
     case errc::name_table_full: return "name_table_full";
     case errc::interface_mismatch: return "interface_mismatch";
+    case errc::too_many_requests: return "too_many_requests";
   }
   return "unknown";
 }

@@ -17,6 +17,9 @@ caf::error stopped_error(const std::string& node_name, const std::string& bus) {
 }
 
 caf::error from_transport(const transport::error& err) {
+  // errc::evicted (this node's own slot no longer says alive) is
+  // not_attached; the eviction policy itself runs from the loss event the
+  // transport reports for this node (bus_core::evicted).
   using transport::errc;
   auto code = bus::errc::peer_lost;
   switch (err.code) {

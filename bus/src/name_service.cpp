@@ -1,6 +1,7 @@
 #include "name_service.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -151,11 +152,13 @@ caf::behavior lookup_actor_impl(lookup_actor self, std::weak_ptr<name_service> n
 
 name_service::name_service(caf::actor_system& sys, transport::node& transport,
                            peer_table& peers, caf::proxy_registry& proxies,
-                           const bus_settings& settings, const std::atomic<bool>& stopping)
+                           registry_entries& entries, const bus_settings& settings,
+                           const std::atomic<bool>& stopping)
   : sys_(sys),
     transport_(transport),
     peers_(peers),
     proxies_(proxies),
+    entries_(entries),
     settings_(settings),
     stopping_(stopping) {
   // nop
@@ -210,13 +213,13 @@ caf::error name_service::publish(caf::strong_actor_ptr x, const std::string& nam
                            "only actors of this process can be published (actor "
                              + std::to_string(x->id()) + " lives on another node)");
   auto aid = x->id();
-  sys_.registry().put(aid, x);
+  entries_.put(x);
   if (auto err = transport_.publish(name, aid, interface))
     return from_transport(err);
   bool watch;
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    published_[name] = aid;
+    published_[name] = {aid, interface};
     watch = watched_.insert(aid).second;
   }
   if (watch) // names die with their actor
@@ -233,7 +236,7 @@ void name_service::actor_down(caf::actor_id aid) {
     std::lock_guard<std::mutex> guard(mtx_);
     watched_.erase(aid);
     for (auto i = published_.begin(); i != published_.end();) {
-      if (i->second == aid) {
+      if (i->second.aid == aid) {
         names.push_back(i->first);
         i = published_.erase(i);
       } else {
@@ -255,6 +258,18 @@ caf::error name_service::unpublish(const std::string& name) {
   if (auto err = transport_.unpublish(name))
     return from_transport(err);
   return caf::none;
+}
+
+void name_service::republish() {
+  std::unordered_map<std::string, published_actor> names;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    names = published_;
+  }
+  for (auto& [name, x] : names)
+    if (auto err = transport_.publish(name, x.aid, x.interface))
+      std::fprintf(stderr, "shmbus[%s]: cannot publish '%s' again after rejoining: %s\n",
+                   settings_.node_name.c_str(), name.c_str(), err.message.c_str());
 }
 
 caf::expected<caf::actor> name_service::lookup(const std::string& name,

@@ -32,6 +32,7 @@
 #include "shmbus/transport/node.hpp"
 
 #include "peer_table.hpp"
+#include "registry_entries.hpp"
 
 namespace shmbus::bus {
 
@@ -46,8 +47,8 @@ public:
 
   /// `stopping` turns true when the node stops; calls then fail.
   name_service(caf::actor_system& sys, transport::node& transport, peer_table& peers,
-               caf::proxy_registry& proxies, const bus_settings& settings,
-               const std::atomic<bool>& stopping);
+               caf::proxy_registry& proxies, registry_entries& entries,
+               const bus_settings& settings, const std::atomic<bool>& stopping);
 
   /// The pointer that callbacks attached to actors and the name service
   /// actor hold. Set once, before start().
@@ -68,6 +69,11 @@ public:
 
   /// See node::unpublish(). Thread-safe, never blocks.
   caf::error unpublish(const std::string& name);
+
+  /// Publishes every name again (the node rejoined as a new incarnation,
+  /// whose name entries are new). Names that fail are logged to stderr.
+  /// Thread-safe, never blocks.
+  void republish();
 
   /// See node::lookup(). Thread-safe.
   /// @warning Blocks the caller for up to `timeout` (never for zero).
@@ -90,12 +96,17 @@ private:
   transport::node& transport_;
   peer_table& peers_;
   caf::proxy_registry& proxies_;
+  registry_entries& entries_;
   const bus_settings& settings_;
   const std::atomic<bool>& stopping_;
   std::weak_ptr<name_service> self_;
 
   mutable std::mutex mtx_;
-  std::unordered_map<std::string, caf::actor_id> published_;
+  struct published_actor {
+    caf::actor_id aid;
+    uint64_t interface;
+  };
+  std::unordered_map<std::string, published_actor> published_;
   /// Actors whose termination unpublishes their names.
   std::set<caf::actor_id> watched_;
   name_service_actor actor_;

@@ -137,6 +137,10 @@ uint64_t node::undelivered() const noexcept {
   return core_ ? core_->undelivered() : 0;
 }
 
+uint64_t node::rejected_records() const noexcept {
+  return core_ ? core_->rejected_records() : 0;
+}
+
 transport::node& node::transport_node() const noexcept {
   return core_->transport_node();
 }

@@ -11,7 +11,7 @@ namespace shmbus::bus {
 
 outbox::outbox(caf::actor_system& sys, transport::node& transport,
                transport::inbox_handler& inbox, io_execution_unit& eu, peer_table& peers,
-               pending_requests& pending, once_log& log, caf::timespan full_inbox_timeout)
+               pending_requests& pending, once_log& log, const bus_settings& settings)
   : sys_(sys),
     transport_(transport),
     inbox_(inbox),
@@ -19,8 +19,11 @@ outbox::outbox(caf::actor_system& sys, transport::node& transport,
     peers_(peers),
     pending_(pending),
     log_(log),
-    full_inbox_timeout_(full_inbox_timeout),
+    full_inbox_timeout_(settings.full_inbox_timeout),
+    max_bytes_per_peer_(settings.max_queued_bytes_per_peer),
+    max_bytes_(settings.max_queued_bytes),
     queues_(transport.limits().node_slots),
+    queued_bytes_(transport.limits().node_slots, 0),
     progress_(transport.limits().node_slots),
     has_queue_(new std::atomic<bool>[transport.limits().node_slots]) {
   for (size_t i = 0; i < queues_.size(); ++i)
@@ -79,13 +82,27 @@ caf::error outbox::enqueue(peer_ref to, const std::vector<char>& bytes,
   {
     std::lock_guard<std::mutex> guard(mtx_);
     auto& queue = queues_[to.slot];
-    if (queue.size() >= max_queued_per_peer)
-      return make_error(errc::inbox_full, "the inbox of node '" + peers_.name_of(to.slot)
-                                            + "' is full and " + std::to_string(queue.size())
-                                            + " more records wait for it");
+    auto cost = bytes.size() + record_overhead;
+    if (queued_bytes_[to.slot] + cost > max_bytes_per_peer_)
+      return make_error(errc::inbox_full,
+                        "the inbox of node '" + peers_.name_of(to.slot) + "' is full and "
+                          + std::to_string(queued_bytes_[to.slot])
+                          + " bytes of records wait for it already "
+                            "(shmbus.max-queued-bytes-per-peer="
+                          + std::to_string(max_bytes_per_peer_)
+                          + "): its consumer is not keeping up");
+    if (total_bytes_ + cost > max_bytes_)
+      return make_error(errc::inbox_full,
+                        "the inbox of node '" + peers_.name_of(to.slot)
+                          + "' is full and records held for full inboxes take "
+                          + std::to_string(total_bytes_)
+                          + " bytes already (shmbus.max-queued-bytes="
+                          + std::to_string(max_bytes_) + ")");
     if (queue.empty())
       progress_[to.slot] = clock::now();
-    queue.push_back({to, bytes, requester, mid});
+    queue.push_back({to, bytes, requester, mid, cost});
+    queued_bytes_[to.slot] += cost;
+    total_bytes_ += cost;
     has_queue_[to.slot].store(true, std::memory_order_release);
     queued_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -136,8 +153,7 @@ void outbox::flush() {
           failure = stuck_error(slot, queue.size());
           failed.push_back(std::move(rec));
         }
-        queue.pop_front();
-        queued_.fetch_sub(1, std::memory_order_relaxed);
+        pop_front(slot);
       }
       if (queue.empty())
         has_queue_[slot].store(false, std::memory_order_release);
@@ -154,6 +170,15 @@ void outbox::flush() {
   }
 }
 
+void outbox::pop_front(uint32_t slot) {
+  auto& queue = queues_[slot];
+  auto cost = queue.front().cost;
+  queue.pop_front();
+  queued_bytes_[slot] -= cost;
+  total_bytes_ -= cost;
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void outbox::drop(uint32_t slot, const caf::error& why) {
   std::deque<queued_record> dropped;
   {
@@ -161,6 +186,8 @@ void outbox::drop(uint32_t slot, const caf::error& why) {
     dropped.swap(queues_[slot]);
     has_queue_[slot].store(false, std::memory_order_release);
     queued_.fetch_sub(dropped.size(), std::memory_order_relaxed);
+    total_bytes_ -= queued_bytes_[slot];
+    queued_bytes_[slot] = 0;
   }
   for (auto& rec : dropped)
     if (rec.requester && rec.mid.is_request() && pending_.take(rec.requester->id(), rec.mid))

@@ -9,7 +9,10 @@
 // waits while draining its own inbox. Once a destination has a queue, every
 // record for it queues behind, so each sender's order holds. A queue fails
 // as a whole once its destination accepted nothing for full-inbox-timeout:
-// a record behind a long backlog that drains is not "stuck".
+// a record behind a long backlog that drains is not "stuck". The queues
+// are bounded in bytes, per destination and in all (max-queued-bytes-per-
+// peer, max-queued-bytes): past a bound a record fails at once with
+// errc::inbox_full, which a request gets as its answer.
 #pragma once
 
 #include <atomic>
@@ -27,6 +30,7 @@
 #include <caf/message_id.hpp>
 #include <caf/timespan.hpp>
 
+#include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/transport/node.hpp"
 
 #include "io_execution_unit.hpp"
@@ -38,8 +42,9 @@ namespace shmbus::bus {
 
 class outbox {
 public:
-  /// Records the I/O thread holds for full inboxes, per destination.
-  static constexpr size_t max_queued_per_peer = 65536;
+  /// What a held record costs beyond its bytes (its queue entry and buffer
+  /// header), so that the byte bounds also bound many tiny records.
+  static constexpr size_t record_overhead = 128;
 
   /// Largest number of records the I/O thread takes per poll.
   static constexpr size_t io_batch = 256;
@@ -48,7 +53,7 @@ public:
   /// inbox to make room.
   outbox(caf::actor_system& sys, transport::node& transport,
          transport::inbox_handler& inbox, io_execution_unit& eu, peer_table& peers,
-         pending_requests& pending, once_log& log, caf::timespan full_inbox_timeout);
+         pending_requests& pending, once_log& log, const bus_settings& settings);
 
   /// Writes `bytes` into the inbox of `to`, waiting for room unless called
   /// on the I/O thread (see above). A record that later fails in the queue
@@ -86,12 +91,15 @@ private:
     std::vector<char> bytes;
     caf::strong_actor_ptr requester; // answered with an error if dropped
     caf::message_id mid;
+    size_t cost; // bytes + record_overhead, as counted in queued_bytes_
   };
 
   caf::error write(peer_ref to, const std::vector<char>& bytes, bool may_wait,
                    const caf::strong_actor_ptr& requester, caf::message_id mid);
   caf::error enqueue(peer_ref to, const std::vector<char>& bytes,
                      const caf::strong_actor_ptr& requester, caf::message_id mid);
+  /// Takes the front record of `slot`'s queue off the books. Holds mtx_.
+  void pop_front(uint32_t slot);
   void drain_own_inbox();
   /// The error of the records of a queue whose destination made no progress.
   caf::error stuck_error(uint32_t slot, size_t waiting) const;
@@ -104,9 +112,14 @@ private:
   pending_requests& pending_;
   once_log& log_;
   caf::timespan full_inbox_timeout_;
+  size_t max_bytes_per_peer_;
+  size_t max_bytes_;
 
   std::mutex mtx_;
   std::vector<std::deque<queued_record>> queues_;
+  /// Per slot and in all: bytes held, each record with record_overhead.
+  std::vector<size_t> queued_bytes_;
+  size_t total_bytes_ = 0;
   /// Per slot: when its queue last made progress (started, or a record of
   /// it was written).
   std::vector<clock::time_point> progress_;

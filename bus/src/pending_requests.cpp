@@ -1,5 +1,6 @@
 #include "pending_requests.hpp"
 
+#include <algorithm>
 #include <iterator>
 #include <vector>
 
@@ -8,6 +9,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/make_message.hpp>
 #include <caf/sec.hpp>
+
+#include "shmbus/bus/errc.hpp"
+#include "shmbus/bus/node.hpp"
 
 namespace shmbus::bus {
 
@@ -27,20 +31,59 @@ void answer_with_error(const caf::strong_actor_ptr& requester, caf::message_id m
                        nullptr);
 }
 
-pending_requests::pending_requests(caf::actor_system& sys) : sys_(sys) {
+pending_requests::pending_requests(caf::actor_system& sys, size_t max_entries)
+  : sys_(sys), max_entries_(max_entries) {
   // nop
 }
 
 void pending_requests::add(const caf::strong_actor_ptr& requester, caf::message_id mid,
                            const caf::node_id& nid, caf::actor_id aid) {
-  std::lock_guard<std::mutex> guard(mtx_);
-  entries_[{requester->id(), mid.request_id().integer_value()}]
-    = entry{caf::actor_cast<caf::weak_actor_ptr>(requester), mid, nid, aid};
-  if (++added_since_sweep_ >= sweep_every) {
-    added_since_sweep_ = 0;
-    for (auto i = entries_.begin(); i != entries_.end();)
-      i = i->second.requester.lock() ? std::next(i) : entries_.erase(i);
+  std::vector<entry> evicted;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    key k{requester->id(), mid.request_id().integer_value()};
+    auto seq = next_seq_++;
+    entries_[k] = entry{caf::actor_cast<caf::weak_actor_ptr>(requester), mid, nid, aid, seq};
+    order_.emplace_back(k, seq);
+    if (++added_since_sweep_ >= sweep_every) {
+      added_since_sweep_ = 0;
+      for (auto i = entries_.begin(); i != entries_.end();)
+        i = i->second.requester.lock() ? std::next(i) : entries_.erase(i);
+    }
+    while (entries_.size() > max_entries_ && !order_.empty()) {
+      auto [oldest, oldest_seq] = order_.front();
+      order_.pop_front();
+      auto i = entries_.find(oldest);
+      if (i != entries_.end() && i->second.seq == oldest_seq) {
+        evicted.push_back(std::move(i->second));
+        entries_.erase(i);
+      }
+    }
+    if (order_.size() > 2 * std::max(entries_.size(), sweep_every))
+      compact_order();
   }
+  if (evicted.empty())
+    return;
+  auto& x = evicted.front();
+  answer(evicted,
+         make_error(errc::too_many_requests,
+                    std::to_string(max_entries_)
+                      + " requests to other processes wait for their answers "
+                        "(shmbus.max-pending-requests); the oldest, to actor "
+                      + std::to_string(x.target) + " of process "
+                      + std::to_string(process_id_of(x.node))
+                      + ", failed to make room: answer requests or raise the bound"));
+}
+
+void pending_requests::compact_order() {
+  std::vector<std::pair<uint64_t, key>> live;
+  live.reserve(entries_.size());
+  for (auto& [k, e] : entries_)
+    live.emplace_back(e.seq, k);
+  std::sort(live.begin(), live.end());
+  order_.clear();
+  for (auto& [seq, k] : live)
+    order_.emplace_back(k, seq);
 }
 
 bool pending_requests::take(caf::actor_id requester, caf::message_id mid) {
@@ -60,10 +103,16 @@ void pending_requests::fail(const caf::node_id& nid, caf::actor_id aid) {
         ++i;
       }
     }
+    if (entries_.empty())
+      order_.clear();
   }
+  answer(failed, caf::sec::request_receiver_down);
+}
+
+void pending_requests::answer(std::vector<entry>& failed, const caf::error& why) {
   for (auto& req : failed) {
     if (auto requester = req.requester.lock()) {
-      answer_with_error(requester, req.mid, caf::sec::request_receiver_down);
+      answer_with_error(requester, req.mid, why);
       // CAF 0.17 keeps a strong reference to the requester until the
       // request's timeout fires, answered or not: a lost peer or a stopped
       // node would keep the requester, and the actor system's shutdown,

@@ -4,11 +4,15 @@
 // them at once with sec::request_receiver_down.
 //
 // Whoever removes an entry answers it, so each request is answered once:
-// by its response (take() on the I/O thread), or by fail() at peer loss.
+// by its response (take() on the I/O thread), by fail() at peer loss, or
+// with errc::too_many_requests when the table is full and it is the oldest
+// (requests that are never answered must not pile up: CAF 0.17 does not put
+// a request's timeout into the message, so the bus cannot expire them).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -29,10 +33,13 @@ void answer_with_error(const caf::strong_actor_ptr& requester, caf::message_id m
 
 class pending_requests {
 public:
-  explicit pending_requests(caf::actor_system& sys);
+  /// Tracks up to `max_entries` requests (shmbus.max-pending-requests).
+  pending_requests(caf::actor_system& sys, size_t max_entries);
 
-  /// Tracks the request `mid` of `requester` to actor `aid` of `nid`.
-  /// Thread-safe.
+  /// Tracks the request `mid` of `requester` to actor `aid` of `nid`. If
+  /// that makes the table exceed its bound, the oldest request fails with
+  /// errc::too_many_requests. Thread-safe; takes no CAF lock while it holds
+  /// its own.
   void add(const caf::strong_actor_ptr& requester, caf::message_id mid,
            const caf::node_id& nid, caf::actor_id aid);
 
@@ -47,16 +54,29 @@ public:
   void fail(const caf::node_id& nid, caf::actor_id aid);
 
 private:
+  using key = std::pair<caf::actor_id, uint64_t>;
+
   struct entry {
     caf::weak_actor_ptr requester; // weak: must not keep the requester alive
     caf::message_id mid;
     caf::node_id node;
     caf::actor_id target;
+    uint64_t seq; // order of arrival: the oldest goes first
   };
 
+  /// Answers `failed` with `why` and cancels their CAF timeouts.
+  void answer(std::vector<entry>& failed, const caf::error& why);
+  /// Drops keys of `order_` whose entries are gone. Holds mtx_.
+  void compact_order();
+
   caf::actor_system& sys_;
+  size_t max_entries_;
   std::mutex mtx_;
-  std::map<std::pair<caf::actor_id, uint64_t>, entry> entries_;
+  std::map<key, entry> entries_;
+  /// Keys by age, oldest first; may hold keys of entries taken since
+  /// (skipped when met, compacted when it grows past twice the table).
+  std::deque<std::pair<key, uint64_t>> order_;
+  uint64_t next_seq_ = 0;
   size_t added_since_sweep_ = 0;
 };
 

@@ -1,12 +1,17 @@
 #include "record_codec.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <exception>
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/proxy_registry.hpp>
+#include <caf/sec.hpp>
+
+#include "guarded_deserializer.hpp"
+#include "guarded_serializer.hpp"
 
 namespace shmbus::bus {
 
@@ -15,14 +20,37 @@ namespace {
 /// receiver + message id, before the sender.
 constexpr size_t message_fixed_bytes = 2 * wire::u64_bytes;
 
+/// Bytes of a node id that name the machine (after its u32 pid).
+constexpr size_t host_offset = sizeof(uint32_t);
+
+std::string bytes_text(size_t n) {
+  return std::to_string(n) + (n == 1 ? " byte" : " bytes");
+}
+
+/// Runs `read` (a CAF deserialization); what CAF throws becomes an error.
+template <class Read>
+caf::error guarded(Read&& read) {
+  try {
+    return read();
+  } catch (const std::exception& e) {
+    return caf::make_error(caf::sec::runtime_error,
+                           std::string{"CAF threw while reading it: "} + e.what());
+  } catch (...) {
+    return caf::make_error(caf::sec::runtime_error,
+                           "CAF threw an exception of unknown type while reading it");
+  }
+}
+
 } // namespace
 
 record_codec::record_codec(caf::actor_system& sys, caf::proxy_registry& proxies,
-                           io_execution_unit& eu, peer_table& peers)
+                           io_execution_unit& eu, peer_table& peers, registry_entries& entries)
   : sys_(sys),
     proxies_(proxies),
     eu_(eu),
     peers_(peers),
+    entries_(entries),
+    own_node_(wire::to_bytes(sys.node())),
     sender_cache_(peers_.slots()) {
   // nop
 }
@@ -43,8 +71,8 @@ caf::error record_codec::put_content(std::vector<char>& buf,
                                      std::vector<caf::strong_actor_ptr>& stages,
                                      const caf::message& content) {
   // A fresh serializer per record: reusing one after clearing its buffer
-  // writes past the end.
-  caf::binary_serializer sink{sys_, buf};
+  // writes past the end. Guarded: CAF 0.17.6 hangs on infinite values.
+  guarded_serializer sink{sys_, buf};
   if (!stages.empty())
     if (auto err = sink(stages))
       return err;
@@ -55,7 +83,7 @@ void record_codec::reason_record(std::vector<char>& buf, wire::kind k, caf::acto
                                  const caf::error& reason) {
   wire::start_record(buf, k);
   wire::put_u64(buf, aid);
-  caf::binary_serializer sink{sys_, buf};
+  guarded_serializer sink{sys_, buf};
   auto copy = reason;
   sink(copy);
 }
@@ -66,7 +94,7 @@ void record_codec::exit_record(std::vector<char>& buf, caf::actor_id receiver,
   wire::put_u64(buf, receiver);
   wire::put_u64(buf, msg.source.id());
   wire::put_node(buf, msg.source.node());
-  caf::binary_serializer sink{sys_, buf};
+  guarded_serializer sink{sys_, buf};
   auto reason = msg.reason;
   sink(reason);
 }
@@ -102,7 +130,7 @@ void record_codec::put_sender(std::vector<char>& buf, const caf::strong_actor_pt
       cache_epoch = epoch;
     }
     if (registered.insert(sender->id()).second)
-      sys_.registry().put(sender->id(), sender);
+      entries_.put(sender);
     return;
   }
   buf.push_back(static_cast<char>(wire::sender_tag::remote));
@@ -112,112 +140,184 @@ void record_codec::put_sender(std::vector<char>& buf, const caf::strong_actor_pt
 
 // -- decoding -----------------------------------------------------------------
 
-bool record_codec::read_message_head(peer_ref from, const std::byte* data, size_t size,
-                                     message_head& out) {
+std::string record_codec::hex(uint64_t x) {
+  char text[24];
+  std::snprintf(text, sizeof(text), "0x%016llx", static_cast<unsigned long long>(x));
+  return text;
+}
+
+bool record_codec::plausible_node(const caf::node_id& nid) const {
+  if (!nid)
+    return false;
+  auto bytes = wire::to_bytes(nid);
+  return std::equal(bytes.begin() + host_offset, bytes.end(), own_node_.begin() + host_offset)
+         && std::any_of(bytes.begin(), bytes.begin() + host_offset,
+                        [](std::byte b) { return b != std::byte{0}; });
+}
+
+std::string record_codec::read_message_head(peer_ref from, const std::byte* data, size_t size,
+                                            message_head& out) {
   if (size < message_fixed_bytes)
-    return false;
+    return "a message record of " + bytes_text(size) + " after its kind is shorter than "
+           "its receiver and message id";
   out.receiver = wire::get_u64(data);
-  out.mid = caf::message_id{wire::get_u64(data + wire::u64_bytes)};
+  auto raw_mid = wire::get_u64(data + wire::u64_bytes);
+  out.mid = caf::message_id{raw_mid};
+  if (out.receiver == caf::invalid_actor_id)
+    return "a message for actor id 0, which no actor has";
+  // CAF files stream categories into per-slot queues that read the content
+  // unchecked; streams do not cross the bus.
+  if (out.mid.is_stream_message())
+    return "message id " + hex(raw_mid) + " has the category bits of a CAF stream message";
+  if (out.mid.is_response() && out.mid.request_id().integer_value() == 0)
+    return "message id " + hex(raw_mid) + " is a response to request 0";
   size_t offset = message_fixed_bytes;
-  if (!read_sender(from, data, size, offset, out.sender) || offset >= size)
-    return false;
-  out.has_stages = data[offset++] != std::byte{0};
+  if (auto problem = read_sender(from, data, size, offset, out.sender); !problem.empty())
+    return problem;
+  if (offset >= size)
+    return "a message record ends before its has-stages byte";
+  auto stages = static_cast<uint8_t>(data[offset++]);
+  if (stages > 1)
+    return "has-stages byte " + std::to_string(stages) + " (0 or 1)";
+  out.has_stages = stages == 1;
   out.content_offset = offset;
-  return true;
+  return {};
 }
 
 caf::error record_codec::read_content(const std::byte* data, size_t size,
                                       const message_head& head,
                                       std::vector<caf::strong_actor_ptr>& stages,
                                       caf::message& content) {
-  // The unit makes handles inside the message proxies of our registry.
-  caf::binary_deserializer source{&eu_, reinterpret_cast<const char*>(data + head.content_offset),
-                                  size - head.content_offset};
-  if (head.has_stages)
-    if (auto err = source(stages))
+  return guarded([&]() -> caf::error {
+    // The unit makes handles inside the message proxies of our registry.
+    guarded_deserializer source{&eu_, data + head.content_offset, size - head.content_offset};
+    if (head.has_stages) {
+      if (auto err = source(stages))
+        return err;
+      // CAF sends the answer to the last stage without looking.
+      if (std::any_of(stages.begin(), stages.end(), [](auto& x) { return !x; }))
+        return caf::make_error(caf::sec::invalid_argument,
+                               "a forwarding stage that names no live actor");
+    }
+    if (auto err = content.load(source))
       return err;
-  return content.load(source);
+    if (source.remaining() != 0)
+      return caf::make_error(caf::sec::invalid_argument,
+                             bytes_text(source.remaining()) + " left after the content");
+    return caf::none;
+  });
 }
 
-std::optional<caf::actor_id> record_codec::read_watch(const std::byte* data, size_t size) {
+std::string record_codec::read_watch(const std::byte* data, size_t size, caf::actor_id& out) {
+  if (size != wire::u64_bytes)
+    return "a watch record with " + bytes_text(size) + " after its kind (8 expected)";
+  out = wire::get_u64(data);
+  if (out == caf::invalid_actor_id)
+    return "a watch record for actor id 0";
+  return {};
+}
+
+std::string record_codec::read_link(const std::byte* data, size_t size,
+                                    std::pair<caf::actor_id, caf::actor_id>& out) {
+  if (size != 2 * wire::u64_bytes)
+    return "a link record with " + bytes_text(size) + " after its kind (16 expected)";
+  out = {wire::get_u64(data), wire::get_u64(data + wire::u64_bytes)};
+  if (out.first == caf::invalid_actor_id || out.second == caf::invalid_actor_id)
+    return "a link record naming actor id 0";
+  return {};
+}
+
+caf::error record_codec::read_error(const std::byte* data, size_t size, caf::error& out) {
+  return guarded([&]() -> caf::error {
+    guarded_deserializer source{&eu_, data, size};
+    caf::error reason;
+    if (auto err = source(reason))
+      return err;
+    if (source.remaining() != 0)
+      return caf::make_error(caf::sec::invalid_argument,
+                             bytes_text(source.remaining()) + " left after the exit reason");
+    out = std::move(reason);
+    return caf::none;
+  });
+}
+
+std::string record_codec::read_reason(const std::byte* data, size_t size, reason_fields& out) {
   if (size < wire::u64_bytes)
-    return std::nullopt;
-  return wire::get_u64(data);
+    return "a down record with " + bytes_text(size) + " after its kind";
+  out.aid = wire::get_u64(data);
+  if (out.aid == caf::invalid_actor_id)
+    return "a down record for actor id 0";
+  if (auto err = read_error(data + wire::u64_bytes, size - wire::u64_bytes, out.reason)) {
+    out.reason = caf::exit_reason::unknown;
+    out.reason_problem = "the exit reason in a down record is unreadable: " + sys_.render(err);
+  }
+  return {};
 }
 
-std::optional<std::pair<caf::actor_id, caf::actor_id>>
-record_codec::read_link(const std::byte* data, size_t size) {
-  if (size < 2 * wire::u64_bytes)
-    return std::nullopt;
-  return std::make_pair(wire::get_u64(data), wire::get_u64(data + wire::u64_bytes));
-}
-
-caf::error record_codec::read_error(const std::byte* data, size_t size) {
-  caf::error reason;
-  caf::binary_deserializer source{&eu_, reinterpret_cast<const char*>(data), size};
-  if (source(reason))
-    return caf::exit_reason::unknown;
-  return reason;
-}
-
-std::optional<record_codec::reason_fields>
-record_codec::read_reason(const std::byte* data, size_t size) {
-  if (size < wire::u64_bytes)
-    return std::nullopt;
-  return reason_fields{wire::get_u64(data),
-                       read_error(data + wire::u64_bytes, size - wire::u64_bytes)};
-}
-
-std::optional<record_codec::exit_fields>
-record_codec::read_exit(const std::byte* data, size_t size) {
+std::string record_codec::read_exit(const std::byte* data, size_t size, exit_fields& out) {
   constexpr size_t fixed = 2 * wire::u64_bytes + wire::node_id_bytes;
   if (size < fixed)
-    return std::nullopt;
-  exit_fields x;
-  x.receiver = wire::get_u64(data);
-  x.source = wire::get_u64(data + wire::u64_bytes);
-  x.source_node = wire::from_bytes(data + 2 * wire::u64_bytes);
-  x.reason = read_error(data + fixed, size - fixed);
-  return x;
+    return "an exit record with " + bytes_text(size) + " after its kind";
+  out.receiver = wire::get_u64(data);
+  out.source = wire::get_u64(data + wire::u64_bytes);
+  out.source_node = wire::from_bytes(data + 2 * wire::u64_bytes);
+  if (out.receiver == caf::invalid_actor_id)
+    return "an exit record for actor id 0";
+  if (out.source != caf::invalid_actor_id && !plausible_node(out.source_node))
+    return "an exit record whose source names no process of this machine";
+  if (auto err = read_error(data + fixed, size - fixed, out.reason))
+    return "the exit reason in an exit record is unreadable: " + sys_.render(err);
+  return {};
 }
 
 caf::strong_actor_ptr record_codec::resolve(const caf::node_id& nid, caf::actor_id aid) {
+  if (!nid || aid == caf::invalid_actor_id)
+    return nullptr;
   return nid == sys_.node() ? sys_.registry().get(aid) : proxies_.get_or_put(nid, aid);
 }
 
-bool record_codec::read_sender(peer_ref from, const std::byte* data, size_t size,
-                               size_t& offset, caf::strong_actor_ptr& sender) {
+std::string record_codec::read_sender(peer_ref from, const std::byte* data, size_t size,
+                                      size_t& offset, caf::strong_actor_ptr& sender) {
   if (offset >= size)
-    return false;
-  auto tag = static_cast<wire::sender_tag>(data[offset++]);
+    return "a message record ends before its sender";
+  auto raw_tag = static_cast<uint8_t>(data[offset++]);
+  auto tag = static_cast<wire::sender_tag>(raw_tag);
   if (tag == wire::sender_tag::none)
-    return true;
+    return {};
+  if (tag != wire::sender_tag::local && tag != wire::sender_tag::remote)
+    return "sender tag " + std::to_string(raw_tag) + " (0, 1 or 2)";
   if (offset + wire::u64_bytes > size)
-    return false;
+    return "a message record ends inside its sender";
   auto aid = wire::get_u64(data + offset);
   offset += wire::u64_bytes;
+  if (aid == caf::invalid_actor_id)
+    return "sender actor id 0";
   if (tag == wire::sender_tag::local) {
+    if (from.slot >= sender_cache_.size())
+      return "a sender in node slot " + std::to_string(from.slot) + ", past the node table";
     auto& cache = sender_cache_[from.slot];
     auto i = cache.find(aid);
     if (i != cache.end()) {
       sender = i->second;
-      return true;
+      return {};
     }
     auto nid = peers_.node_of(from);
     if (!nid)
-      return false;
+      return "a sender of its own process, but the process is not a CAF node of the bus";
     sender = proxies_.get_or_put(nid, aid);
     if (cache.size() > max_cached_senders)
       cache.clear();
     cache.emplace(aid, sender);
-    return true;
+    return {};
   }
-  if (tag != wire::sender_tag::remote || offset + wire::node_id_bytes > size)
-    return false;
+  if (offset + wire::node_id_bytes > size)
+    return "a message record ends inside its sender's node id";
   auto nid = wire::from_bytes(data + offset);
   offset += wire::node_id_bytes;
+  if (!plausible_node(nid))
+    return "a sender whose node id names no process of this machine";
   sender = resolve(nid, aid);
-  return true;
+  return {};
 }
 
 // -- senders ------------------------------------------------------------------

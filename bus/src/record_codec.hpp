@@ -3,6 +3,11 @@
 // thread's execution unit, so that actor handles inside messages become
 // proxies of the bus's registry.
 //
+// Decoding trusts nothing: every field is checked before it is used (kinds,
+// lengths, actor ids, node ids, message-id flags, sender tags), the CAF part
+// is read by a guarded_deserializer, and anything CAF throws while reading
+// becomes an error. A record that fails is described by a problem text.
+//
 // Senders are written compactly: an actor of the sending process as its id
 // alone (the receiver knows the process from the record's slot), instead of
 // CAF's id + node id through the inspector (~0.5 us to write, ~0.4 us to
@@ -12,7 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -22,10 +27,12 @@
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
+#include <caf/node_id.hpp>
 #include <caf/system_messages.hpp>
 
 #include "io_execution_unit.hpp"
 #include "peer_table.hpp"
+#include "registry_entries.hpp"
 #include "wire.hpp"
 
 namespace shmbus::bus {
@@ -37,7 +44,7 @@ public:
   static constexpr size_t max_cached_senders = 4096;
 
   record_codec(caf::actor_system& sys, caf::proxy_registry& proxies,
-               io_execution_unit& eu, peer_table& peers);
+               io_execution_unit& eu, peer_table& peers, registry_entries& entries);
 
   // -- encoding (any thread) ------------------------------------------------
 
@@ -65,6 +72,9 @@ public:
   static void control_record(std::vector<char>& buf, wire::kind k, uint64_t a, uint64_t b);
 
   // -- decoding (I/O thread; `data` and `size` exclude the kind byte) --------
+  //
+  // Each read_* returns an empty string when the record was read, otherwise
+  // what is wrong with it ("message id 0x... has stream category bits").
 
   struct message_head {
     caf::actor_id receiver = 0;
@@ -74,42 +84,55 @@ public:
     size_t content_offset = 0;
   };
 
-  /// Reads a message record up to its CAF part; false if malformed or its
-  /// sender cannot be named.
-  bool read_message_head(peer_ref from, const std::byte* data, size_t size,
-                         message_head& out);
+  /// Reads a message record up to its CAF part and names its sender.
+  std::string read_message_head(peer_ref from, const std::byte* data, size_t size,
+                                message_head& out);
 
-  /// Reads the CAF part of a message record.
+  /// Reads the CAF part of a message record; the error names what CAF
+  /// refused or threw. Every stage must name an actor and no byte may be
+  /// left over.
   caf::error read_content(const std::byte* data, size_t size, const message_head& head,
                           std::vector<caf::strong_actor_ptr>& stages, caf::message& content);
 
-  /// The actor id of a watch record; none if malformed.
-  static std::optional<caf::actor_id> read_watch(const std::byte* data, size_t size);
+  /// A watch record: the actor the sender holds a proxy of.
+  static std::string read_watch(const std::byte* data, size_t size, caf::actor_id& out);
 
-  /// The two ids of a link or unlink record; none if malformed.
-  static std::optional<std::pair<caf::actor_id, caf::actor_id>>
-  read_link(const std::byte* data, size_t size);
+  /// A link or unlink record: (the receiver's actor, the sender's linker).
+  static std::string read_link(const std::byte* data, size_t size,
+                               std::pair<caf::actor_id, caf::actor_id>& out);
 
   struct reason_fields {
     caf::actor_id aid = 0;
     caf::error reason; ///< exit_reason::unknown if unreadable
+    /// Empty, or why the reason could not be read (the record still counts:
+    /// the actor is gone whatever its reason was).
+    std::string reason_problem;
   };
 
-  /// A down record; none if malformed.
-  std::optional<reason_fields> read_reason(const std::byte* data, size_t size);
+  /// A down record.
+  std::string read_reason(const std::byte* data, size_t size, reason_fields& out);
 
   struct exit_fields {
     caf::actor_id receiver = 0;
     caf::actor_id source = 0;
-    caf::node_id source_node;
-    caf::error reason; ///< exit_reason::unknown if unreadable
+    caf::node_id source_node; ///< invalid for an anonymous exit
+    caf::error reason;
   };
 
-  /// An exit record; none if malformed.
-  std::optional<exit_fields> read_exit(const std::byte* data, size_t size);
+  /// An exit record; its reason must be readable (it decides whether the
+  /// receiver dies).
+  std::string read_exit(const std::byte* data, size_t size, exit_fields& out);
 
-  /// The local actor or the proxy (made if needed) of actor `aid` of `nid`.
+  /// The local actor or the proxy (made if needed) of actor `aid` of `nid`;
+  /// null for an invalid id or node.
   caf::strong_actor_ptr resolve(const caf::node_id& nid, caf::actor_id aid);
+
+  /// True if `nid` can be a process of this bus: a CAF default node id of
+  /// this machine (all processes of a bus map one segment).
+  bool plausible_node(const caf::node_id& nid) const;
+
+  /// "0x1000000000000002": a message id for problem texts.
+  static std::string hex(uint64_t x);
 
   // -- senders (I/O thread) --------------------------------------------------
 
@@ -126,14 +149,18 @@ public:
 
 private:
   void put_sender(std::vector<char>& buf, const caf::strong_actor_ptr& sender);
-  bool read_sender(peer_ref from, const std::byte* data, size_t size, size_t& offset,
-                   caf::strong_actor_ptr& sender);
-  caf::error read_error(const std::byte* data, size_t size);
+  std::string read_sender(peer_ref from, const std::byte* data, size_t size, size_t& offset,
+                          caf::strong_actor_ptr& sender);
+  /// Reads an exit reason; the error says why it could not.
+  caf::error read_error(const std::byte* data, size_t size, caf::error& out);
 
   caf::actor_system& sys_;
   caf::proxy_registry& proxies_;
   io_execution_unit& eu_;
   peer_table& peers_;
+  registry_entries& entries_;
+  /// wire::to_bytes of this process's node id, for plausible_node().
+  wire::node_bytes own_node_;
 
   /// Bumped by registry_released(); the sending threads' caches of actors
   /// they registered are valid for one epoch.

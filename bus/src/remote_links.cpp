@@ -14,8 +14,14 @@ namespace shmbus::bus {
 
 remote_links::remote_links(caf::actor_system& sys, caf::proxy_registry& proxies,
                            io_execution_unit& eu, peer_table& peers, record_codec& codec,
-                           outbox& out)
-  : sys_(sys), proxies_(proxies), eu_(eu), peers_(peers), codec_(codec), out_(out) {
+                           outbox& out, registry_entries& entries)
+  : sys_(sys),
+    proxies_(proxies),
+    eu_(eu),
+    peers_(peers),
+    codec_(codec),
+    out_(out),
+    entries_(entries) {
   // nop
 }
 
@@ -79,15 +85,25 @@ void remote_links::on_watch(peer_ref from, caf::actor_id aid) {
     send_reason(from, aid, caf::exit_reason::unknown);
     return;
   }
+  // A peer holds a proxy, so someone serialized the actor: its registry
+  // entry (if any) is the bus's to release.
+  entries_.adopt(aid);
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    auto& list = watchers_[aid];
-    for (auto& w : list)
-      if (w.slot == from.slot && w.incarnation == from.incarnation)
-        return;
-    list.push_back(from);
-    if (list.size() > 1)
-      return; // attached already
+    auto i = watchers_.find(aid);
+    if (i != watchers_.end()) {
+      // Attached already. One entry per slot: a restarted process replaces
+      // its predecessor, so the list stays within the node table's size.
+      for (auto& w : i->second) {
+        if (w.slot == from.slot) {
+          w.incarnation = from.incarnation;
+          return;
+        }
+      }
+      i->second.push_back(from);
+      return;
+    }
+    watchers_.emplace(aid, std::vector<peer_ref>{from});
   }
   // Runs in the actor's cleanup, after its mailbox was bounced and after
   // every message it sent: the DOWN comes after them in every inbox.

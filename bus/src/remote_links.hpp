@@ -21,6 +21,7 @@
 #include "outbox.hpp"
 #include "peer_table.hpp"
 #include "record_codec.hpp"
+#include "registry_entries.hpp"
 
 namespace shmbus::bus {
 
@@ -30,7 +31,7 @@ class remote_links {
 public:
   remote_links(caf::actor_system& sys, caf::proxy_registry& proxies,
                io_execution_unit& eu, peer_table& peers, record_codec& codec,
-               outbox& out);
+               outbox& out, registry_entries& entries);
 
   /// The pointer that callbacks attached to local actors hold: they do
   /// nothing once it expired. Set once, before any record arrives.
@@ -72,10 +73,13 @@ private:
   peer_table& peers_;
   record_codec& codec_;
   outbox& out_;
+  registry_entries& entries_;
   std::weak_ptr<remote_links> self_;
 
   std::mutex mtx_;
   std::unordered_map<caf::actor_id, caf::strong_actor_ptr> exports_;
+  /// Per local actor, the peer incarnations holding a proxy of it (at
+  /// most one entry per slot: a new incarnation replaces the old one).
   std::unordered_map<caf::actor_id, std::vector<peer_ref>> watchers_;
 };
 

@@ -1,9 +1,9 @@
-// Why a process should stop, and what a client does when its server is lost.
-// The seed's rule is "server crash: restart both": with on-server-lost=exit a
-// client delivers its down messages, then exits with server-lost-exit-code
-// so that its launcher restarts everything; with "continue" it only reports
-// the loss to await_stop_request(). Stop requests from other processes (a
-// supervisor stopping its module) arrive here too.
+// Why a process should stop: a stop request from another process (a
+// supervisor stopping its module), the loss of its server, its eviction, or
+// the node's own stop. The bus never ends its host process: it reports the
+// cause to await_stop_request() once every down message of the event was
+// enqueued, and the program decides (run_module applies the seed's rule
+// "server crash: restart both" by returning server-lost-exit-code).
 #pragma once
 
 #include <condition_variable>
@@ -12,22 +12,22 @@
 
 #include <caf/timespan.hpp>
 
-#include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/node.hpp"
 
 namespace shmbus::bus {
 
 class stop_policy {
 public:
-  explicit stop_policy(const bus_settings& settings);
-
   /// Another process (node name `by`) asked this one to stop. Thread-safe.
   void requested(const std::string& by);
 
-  /// The server is gone, or the peers evicted this node (`why` says which).
-  /// With on-server-lost=exit this ends the process shortly after (from
-  /// another thread, so that the down messages get out first). Thread-safe.
+  /// The server is gone (`why` says how); the down messages of its actors
+  /// were enqueued already. Thread-safe.
   void server_lost(const std::string& why);
+
+  /// The peers declared this node lost and it leaves the bus (`why` says
+  /// what happened). Thread-safe.
+  void evicted(const std::string& why);
 
   /// The node stopped: waiters return, unless a cause came first.
   /// Thread-safe.
@@ -37,11 +37,13 @@ public:
   /// @warning Blocks the caller for up to `timeout`.
   stop_reason await(caf::timespan timeout);
 
+  /// The cause reported so far (stop_cause::timeout: none). Thread-safe.
+  stop_reason current() const;
+
 private:
   void set(stop_reason reason, bool overwrite);
 
-  const bus_settings& settings_;
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::condition_variable cv_;
   stop_reason reason_;
 };

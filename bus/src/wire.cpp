@@ -2,6 +2,19 @@
 
 namespace shmbus::bus::wire {
 
+const char* kind_name(uint8_t k) noexcept {
+  switch (static_cast<kind>(k)) {
+    case kind::message: return "message";
+    case kind::watch: return "watch";
+    case kind::down: return "down";
+    case kind::link: return "link";
+    case kind::unlink: return "unlink";
+    case kind::exit: return "exit";
+    case kind::stop: return "stop";
+  }
+  return "unknown";
+}
+
 node_bytes to_bytes(const caf::node_id& x) {
   node_bytes out{};
   if (!x || x->implementation_id() != caf::node_id::default_data::class_id)

@@ -40,6 +40,9 @@ enum class kind : uint8_t {
   stop = 7,
 };
 
+/// "message", "watch", ... for a kind byte; "unknown" for any other value.
+const char* kind_name(uint8_t k) noexcept;
+
 /// How a message names its sender.
 enum class sender_tag : uint8_t {
   none = 0,   ///< anonymous

@@ -61,8 +61,9 @@ void inbox_consumer::attach(const segment& seg, uint32_t own_slot,
   next_audit_ = clock::now() + audit_interval_;
 }
 
-void inbox_consumer::rejoin(uint32_t incarnation) noexcept {
+void inbox_consumer::rejoin(uint32_t incarnation, liveness_watcher* watcher) noexcept {
   incarnation_ = incarnation;
+  watcher_ = watcher;
 }
 
 // -- the consumer heartbeat ------------------------------------------------------

@@ -560,6 +560,8 @@ void liveness_watcher::guard_own_slot(int64_t observed) {
     case own_slot_guard::state_check::evicted:
       if (!evicted_) {
         evicted_ = true;
+        if (config_.on_evicted)
+          config_.on_evicted();
         consumer_.post({inbox_event::kind::lost, config_.own_slot, config_.own_incarnation,
                         loss_cause::evicted, 0});
       }
@@ -613,6 +615,8 @@ void liveness_watcher::declare_stall(int64_t silent_ns) {
       break;
     }
   }
+  if (config_.on_evicted)
+    config_.on_evicted();
   consumer_.post({inbox_event::kind::lost, config_.own_slot, config_.own_incarnation,
                   loss_cause::stalled, silent_ms});
   if (config_.on_stall)

@@ -61,6 +61,9 @@ public:
     /// Called on the liveness thread when this node declares itself lost
     /// because its consumer is stuck (the consumer cannot deliver it).
     std::function<void(const error&)> on_stall;
+    /// Called on the liveness thread when this incarnation is lost for
+    /// good: a peer's verdict it accepts, or its own stall declaration.
+    std::function<void()> on_evicted;
   };
 
   /// Posts events to `consumer`; it, `seg` and `lock` (the node's

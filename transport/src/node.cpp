@@ -93,6 +93,7 @@ std::unique_ptr<liveness_watcher> node::make_watcher() {
   config.own_description = where();
   config.kill_hung_peers = options_.kill_hung_peers;
   config.on_stall = options_.on_stall;
+  config.on_evicted = [this] { evicted_.store(true, std::memory_order_release); };
   return std::make_unique<liveness_watcher>(consumer_, seg_, membership_.lock(),
                                             std::move(config));
 }
@@ -134,7 +135,7 @@ void node::leave() noexcept {
 error node::rejoin() noexcept {
   if (left_.load() || !watcher_)
     return make_error(errc::not_attached, "this node has left bus '" + options_.bus + "'");
-  if (!membership_.evicted())
+  if (!evicted_.load(std::memory_order_acquire) || !membership_.evicted())
     return make_error(errc::not_attached,
                       "node '" + options_.name + "' (slot " + std::to_string(slot())
                         + ") of bus '" + options_.bus + "' is not evicted: nothing to rejoin");
@@ -143,9 +144,10 @@ error node::rejoin() noexcept {
   watcher_->stop();
   auto err = membership_.rejoin(options_);
   if (!err)
-    consumer_.rejoin(incarnation());
+    evicted_.store(false, std::memory_order_release);
   try {
     watcher_ = make_watcher();
+    consumer_.rejoin(incarnation(), watcher_.get());
     watcher_->start();
   } catch (const std::exception& ex) {
     membership_.abandon();
@@ -175,12 +177,17 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
   };
   if (left_.load(std::memory_order_relaxed))
     return fail(errc::not_attached, "this node has left bus '" + options_.bus + "'");
-  // One load of a line that only changes when membership does.
+  // One load of a line that only changes when membership does. Another
+  // process may scribble on the word: only the liveness thread's verdict
+  // (the word says lost while this node's consumer was silent long enough
+  // for a peer to be right) makes this node evicted; anything else it
+  // restores within a heartbeat interval, and sends go on meanwhile.
   auto own_word = self.state.load(std::memory_order_acquire);
   if (own_word != make_state_word(node_state::alive, incarnation())) {
     if (own_word == make_state_word(node_state::leaving, incarnation()))
       return fail(errc::not_attached, "this node is leaving bus '" + options_.bus + "'");
-    return fail(errc::evicted, evicted_text(own_word));
+    if (evicted_.load(std::memory_order_acquire))
+      return fail(errc::evicted, evicted_text(own_word));
   }
   if (size > seg_.limits().max_message_bytes)
     return fail(errc::message_too_large,

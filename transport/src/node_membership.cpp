@@ -240,8 +240,10 @@ error node_membership::rejoin(const node_options& options) {
   auto lost = incarnation();
   if (auto err = claim_slot(slot_, options))
     return err;
-  // The lost incarnation is over: the kernel must not vouch for it any more.
+  // The lost incarnation is over: the kernel must not vouch for it any more,
+  // nor say that the new one is stalled.
   lock_.unlock(bus_lock::incarnation_byte(slot_, lost));
+  lock_.unlock(bus_lock::stall_byte(slot_));
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,20 @@ struct argv_builder {
   std::vector<char*> ptrs;
 };
 
+/// The server node of `bus` with default settings, or nothing (the error
+/// printed as "server: <text>").
+std::optional<bus::node> start_server(caf::actor_system& sys, const std::string& bus) {
+  bus::bus_settings settings;
+  settings.bus = bus;
+  settings.role = "server";
+  auto node = bus::node::start(sys, settings);
+  if (!node) {
+    std::printf("server: %s\n", sys.render(node.error()).c_str());
+    return std::nullopt;
+  }
+  return std::move(*node);
+}
+
 } // namespace
 
 // -- modules ------------------------------------------------------------------
@@ -61,10 +76,14 @@ struct argv_builder {
 //   fail-if-exists=PATH exit 3 at once if PATH exists
 //   ignore-stop-request never return from init (SIGTERM still ends it)
 //   ignore-sigterm      ... and ignore SIGTERM as well
+//   watch=NAME          an actor that monitors the actor published as NAME
+//                       and prints "down <reason>" for its down_msg and
+//                       "exit <reason>" for its own exit_msg, then quits;
+//                       prints "watching" once it monitors
 SHMBUS_CHILD_ROLE("module") {
   // Like a real module program, it must not rely on dying with its parent
-  // thread: the supervisor reaps it, and the bus makes it exit (code 75)
-  // when the server is lost.
+  // thread: the supervisor reaps it, and run_module returns 75 when the
+  // server is lost.
   ::prctl(PR_SET_PDEATHSIG, 0);
   for (auto& path : values_of(args, "fail-if-exists"))
     if (::access(path.c_str(), F_OK) == 0) {
@@ -84,6 +103,26 @@ SHMBUS_CHILD_ROLE("module") {
         if (auto err = node.publish(echo, name))
           return err;
         actors.push_back(echo);
+      }
+      for (auto& name : values_of(args, "watch")) {
+        auto target = node.lookup(name, caf::timespan{std::chrono::seconds{5}});
+        if (!target)
+          return std::move(target.error());
+        actors.push_back(sys.spawn([target = *target](caf::event_based_actor* self)
+                                     -> caf::behavior {
+          self->monitor(target);
+          self->set_down_handler([self](caf::down_msg& dm) {
+            std::printf("down %s\n", self->system().render(dm.reason).c_str());
+            std::fflush(stdout);
+          });
+          self->set_exit_handler([self](caf::exit_msg& em) {
+            std::printf("exit %s\n", self->system().render(em.reason).c_str());
+            std::fflush(stdout);
+            self->quit(em.reason);
+          });
+          return {[](const std::string&) {}};
+        }));
+        std::printf("watching\n");
       }
       for (auto& x : values_of(args, "say"))
         std::printf("%s\n", x.c_str());
@@ -159,14 +198,9 @@ SHMBUS_CHILD_ROLE("bus-server") {
 SHMBUS_CHILD_ROLE("exit-with-module") {
   bus::config cfg;
   caf::actor_system sys{cfg};
-  bus::bus_settings settings;
-  settings.bus = args.at(0);
-  settings.role = "server";
-  auto node = bus::node::start(sys, settings);
-  if (!node) {
-    std::printf("server: %s\n", sys.render(node.error()).c_str());
+  auto node = start_server(sys, args.at(0));
+  if (!node)
     return 1;
-  }
   actors::module_spec spec;
   spec.name = "echo";
   spec.executable = self_executable();
@@ -180,6 +214,27 @@ SHMBUS_CHILD_ROLE("exit-with-module") {
   std::printf("module pid %d\n", actors::process_id_of(*echo).value_or(0));
   std::fflush(stdout);
   std::exit(0);
+}
+
+// A bus server (bus = args[0]) that publishes an echo actor as "srv.echo",
+// prints "ready" and waits for SIGTERM/SIGINT (or its SIGKILL).
+SHMBUS_CHILD_ROLE("plain-server") {
+  block_stop_signals();
+  bus::config cfg;
+  caf::actor_system sys{cfg};
+  auto node = start_server(sys, args.at(0));
+  if (!node)
+    return 1;
+  auto echo = sys.spawn(echo_actor, std::string{"srv.echo"});
+  if (auto err = node->publish(echo, "srv.echo")) {
+    std::printf("server: %s\n", sys.render(err).c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  wait_for_stop_signal(std::chrono::seconds{60});
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  return 0;
 }
 
 // A stand-in for a server: prints "dummy server pid P", then exits with

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <limits>
 
 #include <unistd.h>
 
@@ -249,6 +250,24 @@ TEST_CASE("a client keeps to the bus's max-message-size, not to its own default"
   }
 }
 
+TEST_CASE("a message with an infinite or NaN floating-point value is refused, not sent") {
+  // CAF 0.17.6's binary serializer loops forever on infinity.
+  scoped_bus bus{"not-finite"};
+  bus_process<test_config> server{bus.name, "server", "srv"};
+  auto child = child_process::spawn("bus-peer", {bus.name, "b"});
+  await_ready(child);
+  auto echo = must_lookup(server.node, "b.echo");
+  caf::scoped_actor self{*server.sys};
+  for (double x : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                   std::numeric_limits<double>::quiet_NaN()}) {
+    auto err = request_error(self, echo, int32_t{1}, x);
+    auto text = server.sys->render(err);
+    CHECK_MESSAGE(text.find("infinite or NaN") != std::string::npos, text);
+  }
+  CHECK(request_int(self, echo, 21) == 42);
+  stop_child(server.node, child);
+}
+
 TEST_CASE("an answer that cannot be sent reaches the requester as an error, not as a timeout") {
   scoped_bus bus{"bad-answer"};
   bus_process<test_config> server{bus.name, "server", "srv"};
@@ -433,7 +452,7 @@ TEST_CASE("a corrupt record in an inbox is counted, logged and skipped, and the 
     CHECK(request_int(self, echo, 21) == 42);
     self->request(echo, 5s, std::string{"marker"}).receive([](int32_t) {}, [](caf::error&) {});
     auto lines = lines_until(child, "marker");
-    CHECK(count_containing(lines, "malformed") >= 2);
+    CHECK(count_containing(lines, "was refused and skipped") >= 2);
     (*scribbler)->leave();
   }
   stop_child(server.node, child);

@@ -160,7 +160,7 @@ TEST_CASE("a [shmbus] section in caf-application.ini is read and flags override 
   CHECK(has_line(lines, "heartbeat-timeout=2000"));
   CHECK(has_line(lines, "inbox-size=524288"));
   // Not set anywhere: the default.
-  CHECK(has_line(lines, "on-server-lost=exit"));
+  CHECK(has_line(lines, "on-server-lost=continue"));
 }
 
 TEST_CASE("--dump-config shows the shmbus group with its defaults") {

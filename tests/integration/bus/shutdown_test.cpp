@@ -4,6 +4,8 @@
 // that reports how long it took; the test checks that it exits 0 in time.
 #include <doctest/doctest.h>
 
+#include <caf/io/middleman.hpp>
+
 #include "test_types.hpp"
 
 using namespace shmbus;
@@ -156,14 +158,7 @@ TEST_CASE("teardown returns promptly while a request with a long timeout is outs
   await_ready(child);
   caf::scoped_actor self{*server.sys};
   // The request has arrived: it is outstanding on both sides.
-  CHECK(wait_until(
-    [&] {
-      int32_t n = 0;
-      self->request(hole, 1s, caf::get_atom::value)
-        .receive([&](int32_t x) { n = x; }, [](caf::error&) {});
-      return n == 1;
-    },
-    5s));
+  CHECK(blackhole_holds(self, hole, 1, 5s));
   REQUIRE_FALSE(server.node.request_stop(child.pid()));
   REQUIRE(child.read_line(5s).value_or("").rfind("stopping:", 0) == 0);
   check_teardown(child);
@@ -182,4 +177,47 @@ TEST_CASE("teardown returns promptly when a peer died with monitors, links and r
   REQUIRE(line);
   CHECK(*line == "down");
   check_teardown(survivor);
+}
+
+TEST_CASE("a node's stop releases only the registry entries the bus made") {
+  scoped_bus bus{"registry-entries"};
+  bus_process<test_config> server{bus.name, "server", "srv", slow_heartbeats};
+  auto child = child_process::spawn("bus-peer", {bus.name, "b"});
+  await_ready(child);
+  auto same = []() -> caf::behavior { return {[](int32_t x) { return x; }}; };
+  auto user = server.sys->spawn(same);      // put by the application
+  auto by_mm = server.sys->spawn(same);     // published with CAF's middleman
+  auto published = server.sys->spawn(same); // published on the bus
+  auto sent = server.sys->spawn(same);      // a handle the peer deserialized
+  exit_on_scope_end guards[] = {{user}, {by_mm}, {published}, {sent}};
+  auto& registry = server.sys->registry();
+  registry.put(user.id(), caf::actor_cast<caf::strong_actor_ptr>(user));
+  auto port = server.sys->middleman().publish(by_mm, 0, "127.0.0.1");
+  REQUIRE_MESSAGE(port, server.sys->render(port.error()));
+  REQUIRE_FALSE(server.node.publish(published, "published"));
+  // The peer's relay delegates to the handle: it made a proxy of it (and
+  // WATCHed it) before the delegated request came back to us.
+  auto relay = must_lookup(server.node, "b.relay");
+  caf::scoped_actor self{*server.sys};
+  int32_t answer = 0;
+  self->request(relay, 5s, sent, int32_t{4})
+    .receive([&](int32_t x) { answer = x; },
+             [&](caf::error& err) { FAIL_CHECK(server.sys->render(err)); });
+  REQUIRE(answer == 4);
+  for (auto* x : {&user, &by_mm, &published, &sent})
+    REQUIRE(registry.get(x->id()));
+  server.node.stop();
+  CHECK(registry.get(user.id()));
+  CHECK(registry.get(by_mm.id()));
+  CHECK_FALSE(registry.get(published.id()));
+  CHECK_FALSE(registry.get(sent.id()));
+  CHECK_FALSE(registry.get(self->id()));
+  server.sys->middleman().unpublish(by_mm, *port);
+  // Its server stopped: the peer is told and ends on its own terms.
+  auto line = child.read_line(5s);
+  REQUIRE(line);
+  CHECK_MESSAGE(line->rfind("stopping: server lost: ", 0) == 0, *line);
+  auto status = child.wait(5s);
+  REQUIRE(status);
+  CHECK_MESSAGE((status->exited && status->code == 0), status->to_string());
 }

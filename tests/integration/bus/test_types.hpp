@@ -118,6 +118,20 @@ inline caf::behavior blackhole_impl(caf::stateful_actor<blackhole_state>* self) 
   };
 }
 
+/// Waits up to `deadline` until the blackhole `hole` holds `n` requests
+/// (they have all arrived there).
+inline bool blackhole_holds(caf::scoped_actor& self, const caf::actor& hole, int32_t n,
+                            std::chrono::milliseconds deadline) {
+  return wait_until(
+    [&] {
+      int32_t held = 0;
+      self->request(hole, std::chrono::seconds{1}, caf::get_atom::value)
+        .receive([&](int32_t x) { held = x; }, [](caf::error&) {});
+      return held == n;
+    },
+    deadline);
+}
+
 /// The pid of the process an actor lives in.
 inline int32_t pid_of(const caf::node_id& nid) {
   if (!nid || nid->implementation_id() != caf::node_id::default_data::class_id)

@@ -13,24 +13,20 @@ using namespace shmbus::test;
 using transport::errc;
 using transport::node_role;
 
-namespace {
-
-/// What a peer's liveness thread does to a node it found hung.
-void declare_lost(const transport::segment& seg, uint32_t slot, uint32_t incarnation) {
-  auto& s = seg.slot(slot);
-  auto alive = transport::make_state_word(transport::node_state::alive, incarnation);
-  REQUIRE(s.state.compare_exchange_strong(
-    alive, transport::make_state_word(transport::node_state::lost, incarnation)));
-  s.loss_cause.store(static_cast<uint32_t>(transport::loss_cause::heartbeat_timeout));
-  s.loss_detail.store(2345);
-}
-
-} // namespace
-
 TEST_CASE("an evicted node's send fails with evicted and the cause; after rejoin it is heard again") {
   scoped_bus bus{"evicted"};
-  auto server = start_node(bus.name, node_role::server, "srv", test_timing());
-  auto client = start_node(bus.name, node_role::client, "wallet");
+  // Both nodes live in this process: the server must declare the silent
+  // client lost without killing it (as for a module under a debugger).
+  transport::node_options so;
+  so.bus = bus.name;
+  so.role = node_role::server;
+  so.name = "srv";
+  so.timing = fast_timing();
+  so.kill_hung_peers = false;
+  auto started = transport::node::start(so);
+  REQUIRE_MESSAGE(started, started.err().message);
+  auto server = std::move(*started);
+  auto client = start_node(bus.name, node_role::client, "wallet", fast_timing());
   recorder at_server;
   recorder at_client;
   pump server_pump{*server, at_server};
@@ -40,17 +36,26 @@ TEST_CASE("an evicted node's send fails with evicted and the cause; after rejoin
   REQUIRE_FALSE(client->send(0, server->incarnation(), "before", 6));
   REQUIRE(wait_until([&] { return at_server.messages().size() == 1; }, 5s));
 
-  declare_lost(server->shared_segment(), client->slot(), old_incarnation);
-  auto err = client->send(0, server->incarnation(), "dropped?", 8);
-  CHECK(err.code == errc::evicted);
+  // The client's consumer stops for longer than the heartbeat timeout: its
+  // peers (or it itself) declare it lost, and its sends say so.
+  client_pump.reset();
+  REQUIRE(wait_until([&] { return at_server.loss_of(client->slot()).has_value(); }, 10s));
+  transport::error err;
+  REQUIRE(wait_until(
+    [&] {
+      err = client->send(0, server->incarnation(), "dropped?", 8);
+      return err.code == errc::evicted;
+    },
+    5s));
   CHECK_MESSAGE(contains(err.message, "evicted"), err.message);
-  CHECK(contains(err.message, "no heartbeat for 2345 ms"));
   CHECK(contains(err.message, "rejoin"));
   CHECK(at_server.messages().size() == 1);
 
   // Its own liveness thread tells it too.
+  client_pump.emplace(*client, at_client);
   REQUIRE(wait_until([&] { return at_client.loss_of(client->slot()).has_value(); }, 5s));
-  CHECK(at_client.loss_of(client->slot())->cause == transport::loss_cause::evicted);
+  auto cause = at_client.loss_of(client->slot())->cause;
+  CHECK((cause == transport::loss_cause::evicted || cause == transport::loss_cause::stalled));
   client_pump.reset(); // rejoin() runs while nobody polls
   auto rejoined = client->rejoin();
   REQUIRE_MESSAGE(!rejoined, rejoined.message);
@@ -59,8 +64,7 @@ TEST_CASE("an evicted node's send fails with evicted and the cause; after rejoin
   CHECK_FALSE(client->send(0, server->incarnation(), "after", 5));
   REQUIRE(wait_until([&] { return at_server.messages().size() == 2; }, 5s));
   CHECK(at_server.messages().back() == "after");
-  // Peers see the old incarnation go and the new one come.
-  REQUIRE(wait_until([&] { return at_server.loss_of(client->slot()).has_value(); }, 5s));
+  // Peers saw the old incarnation go and see the new one come.
   CHECK(at_server.loss_of(client->slot())->peer.incarnation == old_incarnation);
   auto joins = at_server.joins();
   REQUIRE(joins.size() >= 2);

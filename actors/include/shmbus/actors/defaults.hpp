@@ -38,6 +38,13 @@ constexpr caf::timespan module_loss_report_grace = 1s;
 /// on its own before it is stopped (resp. killed).
 constexpr caf::timespan module_orphan_grace = 1s;
 
+/// run_module stops its actors one by one, newest first, each awaited until
+/// its down_msg; all of them within this time (what is left then is
+/// killed), so that a module asked to stop ends before its SIGTERM.
+constexpr caf::timespan module_actors_stop_timeout = 2s;
+
+static_assert(module_actors_stop_timeout < module_term_after,
+              "a module stops its actors before the SIGTERM of a stop");
 static_assert(module_term_after < module_kill_after,
               "SIGTERM must come before SIGKILL when a module stops");
 static_assert(supervision::defaults::call_timeout

@@ -37,11 +37,33 @@ struct bus_settings {
   /// How the I/O thread waits for messages: "adaptive" (spin, yield, then
   /// park), "busy-spin", "park" or "adaptive:<spin us>:<yield us>".
   std::string idle_strategy = "adaptive";
-  /// What a client does when its server is lost: "exit" (the seed's rule:
-  /// deliver the down messages, then exit with `server_lost_exit_code` so
-  /// that a launcher restarts everything) or "continue" (only deliver them).
-  std::string on_server_lost = "exit";
+  /// What a client's program does when its server is lost. The bus itself
+  /// never ends its host: it delivers the down messages, then reports
+  /// stop_cause::server_lost to await_stop_request(). "exit" asks run_module
+  /// (module programs use it unless told otherwise) to stop its actors in
+  /// order and return `server_lost_exit_code` from main, so that a launcher
+  /// restarts everything (the seed's rule); "continue": run_module returns
+  /// 0 instead, and plain programs decide themselves.
+  std::string on_server_lost = "continue";
   int server_lost_exit_code = 75; // EX_TEMPFAIL
+  /// What a node does when its peers declared it lost (it hung, or someone
+  /// wrote its slot) while it still runs: "leave" stops the node with
+  /// stop_cause::evicted (proxies die, requests fail, local monitors see
+  /// the down messages); "rejoin" comes back as a new incarnation, after
+  /// the same down messages for every remote actor it knew.
+  std::string on_evicted = "leave";
+  /// Whether this node SIGKILLs a peer the kernel proves hung. It is
+  /// declared lost either way; false leaves the process to a debugger (it
+  /// finds itself evicted when it runs again).
+  bool kill_hung_peers = true;
+  /// Bytes of records this node holds for one peer whose inbox is full,
+  /// and for all peers together (each record counted with its bookkeeping).
+  /// Past either bound a record fails at once with errc::inbox_full.
+  size_t max_queued_bytes_per_peer = size_t{8} << 20;
+  size_t max_queued_bytes = size_t{64} << 20;
+  /// Requests to other processes that wait for their answer at most; past
+  /// it the oldest fails with errc::too_many_requests.
+  size_t max_pending_requests = 65536;
   /// How long a sender waits for room in a full inbox before failing.
   caf::timespan full_inbox_timeout = transport::defaults::full_inbox_timeout;
   /// Client: how long to wait for a server that is still setting up.

@@ -41,6 +41,8 @@ enum class errc : uint8_t {
   name_in_use,             ///< the name is published by another actor
   name_table_full,         ///< no free entry in the name table
   interface_mismatch,      ///< typed lookup of an actor with another interface
+  // -- bounds (codes are part of the wire: new ones go last) --
+  too_many_requests,       ///< max-pending-requests reached: the oldest request failed
 };
 
 /// Human-readable name of `x`, e.g. "inbox_full".

@@ -55,8 +55,9 @@ class bus_module;
 enum class stop_cause {
   timeout,     ///< nothing happened before the deadline
   requested,   ///< another process asked this one to stop (node::request_stop)
-  server_lost, ///< the server is gone (with on-server-lost=continue)
+  server_lost, ///< the server is gone (see bus_settings::on_server_lost)
   stopped,     ///< this node was stopped
+  evicted,     ///< the peers declared this node lost and it left the bus
 };
 
 struct stop_reason {
@@ -235,8 +236,10 @@ public:
   caf::error request_stop(int pid) const;
 
   /// Returns once another process asked this one to stop, this node lost
-  /// its server (with on-server-lost=continue; with "exit" the process
-  /// ends instead), this node stopped, or `timeout` passed.
+  /// its server (after its actors' down messages were enqueued), the peers
+  /// evicted it (on-evicted=leave), this node stopped, or `timeout` passed.
+  /// The bus never ends the process itself: the caller decides (run_module
+  /// returns server-lost-exit-code for a lost server).
   /// @warning Blocks the caller for up to `timeout`.
   stop_reason await_stop_request(caf::timespan timeout) const;
 
@@ -264,6 +267,12 @@ public:
   /// receiver gone, inbox full): requests got the error as their answer,
   /// plain sends were logged (once per kind and receiver).
   uint64_t undelivered() const noexcept;
+
+  /// Records from other processes that failed validation (malformed,
+  /// forged, unreadable, failed the integrity check): each was counted,
+  /// logged (the first per sender and kind) and skipped, and a request in
+  /// one was answered with an error where its sender could be read.
+  uint64_t rejected_records() const noexcept;
 
   /// The transport underneath (counters, shmbusctl-style inspection); it
   /// has left the bus once the node stopped. Precondition: the handle came

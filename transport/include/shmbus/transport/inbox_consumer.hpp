@@ -104,10 +104,10 @@ public:
   /// Makes the consumer return from its wait. Never blocks; any thread.
   void wake() noexcept;
 
-  /// This node's slot now holds `incarnation` (node::rejoin): records for
-  /// older incarnations are dropped from now on. Never blocks. Consumer
-  /// thread, or while no poll() runs.
-  void rejoin(uint32_t incarnation) noexcept;
+  /// This node's slot now holds `incarnation` (node::rejoin), watched by
+  /// `watcher`: records for older incarnations are dropped from now on.
+  /// Never blocks. Consumer thread, or while no poll() runs.
+  void rejoin(uint32_t incarnation, liveness_watcher* watcher) noexcept;
 
   /// CLOCK_MONOTONIC ns (coarse) of the last heartbeat stamp of the
   /// consumer; 0 before its first round. Lock-free; any thread.

@@ -219,6 +219,9 @@ private:
   node_membership membership_;
   std::unique_ptr<name_table> names_;
   std::atomic<bool> left_{false};
+  /// Set by the liveness thread when it confirms that this incarnation was
+  /// declared lost (by a peer, or by itself for a stuck consumer).
+  std::atomic<bool> evicted_{false};
   inbox_consumer consumer_;
   std::unique_ptr<liveness_watcher> watcher_;
   std::unique_ptr<detail::segment_acceptor> acceptor_;

@@ -1,0 +1,117 @@
+#include "guarded_deserializer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <caf/sec.hpp>
+
+#include "guarded_serializer.hpp"
+
+namespace shmbus::bus {
+
+namespace {
+
+/// Element types that do not cross the bus (see the header): groups (a
+/// handle creates state in the receiving process that nothing frees) and
+/// CAF's stream and timeout protocol messages (they act on the receiver's
+/// internal state without checks).
+constexpr std::array<std::string_view, 6> refused_types = {
+  "@group", "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
+};
+
+} // namespace
+
+guarded_deserializer::guarded_deserializer(caf::execution_unit* ctx, const std::byte* data,
+                                           size_t size)
+  : caf::deserializer(ctx),
+    inner_(ctx, reinterpret_cast<const char*>(data), size) {
+  // nop
+}
+
+bool guarded_deserializer::accepted_type(std::string_view type_name) noexcept {
+  // Every refused name is a builtin one: "@" and at least "@group".
+  if (type_name.size() < 6 || type_name[0] != '@')
+    return true;
+  for (auto refused : refused_types)
+    if (type_name == refused)
+      return false;
+  return true;
+}
+
+caf::error guarded_deserializer::enter() {
+  if (++depth_ > max_nesting)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "values nested deeper than " + std::to_string(max_nesting)
+                             + " levels");
+  return caf::none;
+}
+
+caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& name) {
+  if (auto err = enter())
+    return err;
+  if (auto err = inner_.begin_object(typenr, name))
+    return err;
+  // A message names its element types as "@<>+type1+type2...".
+  std::string_view names{name};
+  while (!names.empty()) {
+    auto element = names.substr(0, names.find('+'));
+    if (!accepted_type(element))
+      return caf::make_error(caf::sec::invalid_argument,
+                             "a message element of type " + std::string{element}
+                               + ", which does not cross the bus (CAF groups, streams "
+                                 "and timeouts stay within one process)");
+    names.remove_prefix(std::min(names.size(), element.size() + 1));
+  }
+  return caf::none;
+}
+
+caf::error guarded_deserializer::end_object() {
+  if (depth_ > 0)
+    --depth_;
+  return inner_.end_object();
+}
+
+caf::error guarded_deserializer::begin_sequence(size_t& num) {
+  if (auto err = enter())
+    return err;
+  if (auto err = inner_.begin_sequence(num))
+    return err;
+  // Every element of the types that cross the bus takes at least one byte.
+  if (num > inner_.remaining())
+    return caf::make_error(caf::sec::end_of_stream,
+                           "a sequence of " + std::to_string(num) + " elements in "
+                             + std::to_string(inner_.remaining()) + " remaining bytes");
+  return caf::none;
+}
+
+caf::error guarded_deserializer::end_sequence() {
+  if (depth_ > 0)
+    --depth_;
+  return inner_.end_sequence();
+}
+
+template <class Float>
+caf::error read_finite(caf::binary_deserializer& in, Float& x) {
+  if (auto err = in.apply(x))
+    return err;
+  return std::isfinite(x) ? caf::none : not_finite_error();
+}
+
+caf::error guarded_deserializer::apply_impl(float& x) {
+  return read_finite(inner_, x);
+}
+
+caf::error guarded_deserializer::apply_impl(double& x) {
+  return read_finite(inner_, x);
+}
+
+caf::error guarded_deserializer::apply_impl(long double& x) {
+  return read_finite(inner_, x);
+}
+
+caf::error guarded_deserializer::apply_raw(size_t num_bytes, void* data) {
+  return inner_.apply_raw(num_bytes, data);
+}
+
+} // namespace shmbus::bus

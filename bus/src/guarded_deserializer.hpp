@@ -1,0 +1,73 @@
+// CAF's binary format read from bytes that another process wrote, with the
+// limits CAF's own binary_deserializer leaves out. CAF 0.17.6 trusts its
+// peers: a sequence length is believed until the bytes run out (a sequence
+// of empty elements loops for as long as the length says), nested messages
+// and config_value lists recurse as deep as the bytes go (a 64 KiB record
+// overflows the I/O thread's stack), and some types act on the receiving
+// process while they are read: a group handle creates local groups or
+// group proxies that are never freed, stream messages index the receiver's
+// stream state with unchecked slots and types, and a floating-point value
+// that reads as infinite makes CAF loop forever when it is sent on (see
+// guarded_serializer.hpp). This reader refuses those
+// with an error instead; the caller still catches exceptions (a variant
+// with an unknown type tag throws "invalid type found").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/deserializer.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+
+namespace shmbus::bus {
+
+class guarded_deserializer final : public caf::deserializer {
+public:
+  /// Objects and sequences nested deeper than this are refused.
+  static constexpr size_t max_nesting = 64;
+
+  /// Reads `size` bytes at `data`; `ctx` resolves actor handles (the I/O
+  /// thread's unit: they become proxies of the bus's registry).
+  guarded_deserializer(caf::execution_unit* ctx, const std::byte* data, size_t size);
+
+  /// Bytes not read yet.
+  size_t remaining() const noexcept { return inner_.remaining(); }
+
+  /// True if `type_name` (CAF's portable name of a message element) may
+  /// come from another process of the bus.
+  static bool accepted_type(std::string_view type_name) noexcept;
+
+  caf::error begin_object(uint16_t& typenr, std::string& name) override;
+  caf::error end_object() override;
+  caf::error begin_sequence(size_t& num) override;
+  caf::error end_sequence() override;
+  caf::error apply_raw(size_t num_bytes, void* data) override;
+
+protected:
+  caf::error apply_impl(int8_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint8_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int16_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint16_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int32_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint32_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(float& x) override;
+  caf::error apply_impl(double& x) override;
+  caf::error apply_impl(long double& x) override;
+  caf::error apply_impl(std::string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::u16string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::u32string& x) override { return inner_.apply(x); }
+
+private:
+  caf::error enter();
+
+  caf::binary_deserializer inner_;
+  size_t depth_ = 0;
+};
+
+} // namespace shmbus::bus

@@ -1,0 +1,60 @@
+// CAF's binary serializer, refusing what CAF 0.17.6 cannot write: its
+// IEEE-754 packing (detail::pack754) halves an infinite value until it
+// drops below 2, which never happens, so serializing +-infinity loops
+// forever, and a NaN comes out as an undefined integer conversion. A
+// sender would hang in the middle of a send (on the bus's I/O thread with
+// inline dispatch: the whole process). This writer fails with an error
+// instead; everything else is CAF's binary format, unchanged.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/binary_serializer.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/serializer.hpp>
+
+namespace shmbus::bus {
+
+class guarded_serializer final : public caf::serializer {
+public:
+  /// Appends to `buf`.
+  guarded_serializer(caf::actor_system& sys, std::vector<char>& buf);
+
+  caf::error begin_object(uint16_t& typenr, std::string& name) override {
+    return inner_.begin_object(typenr, name);
+  }
+  caf::error end_object() override { return inner_.end_object(); }
+  caf::error begin_sequence(size_t& num) override { return inner_.begin_sequence(num); }
+  caf::error end_sequence() override { return inner_.end_sequence(); }
+  caf::error apply_raw(size_t num_bytes, void* data) override {
+    return inner_.apply_raw(num_bytes, data);
+  }
+
+protected:
+  caf::error apply_impl(int8_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint8_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int16_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint16_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int32_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint32_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(float& x) override;
+  caf::error apply_impl(double& x) override;
+  caf::error apply_impl(long double& x) override;
+  caf::error apply_impl(std::string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::u16string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::u32string& x) override { return inner_.apply(x); }
+
+private:
+  caf::binary_serializer inner_;
+};
+
+/// The error for a floating-point value that cannot cross (see above).
+caf::error not_finite_error();
+
+} // namespace shmbus::bus
