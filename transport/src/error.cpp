@@ -23,6 +23,7 @@ const char* to_string(errc x) noexcept {
     case errc::name_table_full: return "name_table_full";
     case errc::timeout: return "timeout";
     case errc::system_error: return "system_error";
+    case errc::supervision_table_full: return "supervision_table_full";
   }
   return "unknown";
 }

@@ -38,4 +38,24 @@ node_counters read_counters(const node_slot& s) noexcept {
           get(s.corrupt_records),  get(s.stale_dropped),   get(s.skipped_claims)};
 }
 
+const std::array<counter_info, 9>& counter_infos() noexcept {
+  static const std::array<counter_info, 9> infos{{
+    {"msgs_out", "messages this node sent", &node_counters::msgs_out},
+    {"bytes_out", "payload bytes this node sent", &node_counters::bytes_out},
+    {"send_errors", "sends that failed (peer gone, inbox full, too large)",
+     &node_counters::send_errors},
+    {"full_inbox_waits", "sends that had to wait for room in a full inbox",
+     &node_counters::full_inbox_waits},
+    {"msgs_in", "messages this node received", &node_counters::msgs_in},
+    {"bytes_in", "payload bytes this node received", &node_counters::bytes_in},
+    {"corrupt_records", "corrupt records found in this node's inbox and skipped",
+     &node_counters::corrupt_records},
+    {"stale_dropped", "records addressed to an older incarnation and dropped",
+     &node_counters::stale_dropped},
+    {"skipped_claims", "records left unfinished by dead producers and skipped",
+     &node_counters::skipped_claims},
+  }};
+  return infos;
+}
+
 } // namespace shmbus::transport

@@ -30,6 +30,7 @@ enum class errc : uint8_t {
   name_table_full,
   timeout,
   system_error,
+  supervision_table_full,
 };
 
 /// Short identifier of `x`, e.g. "inbox_full".

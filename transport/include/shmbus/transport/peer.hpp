@@ -28,6 +28,20 @@ struct node_counters {
   uint64_t msgs_in, bytes_in, corrupt_records, stale_dropped, skipped_claims;
 };
 
+/// One counter of node_counters as tools show it: `shmbusctl show --json`
+/// and `metrics` name it so, `watch` shows its rate.
+struct counter_info {
+  const char* name; ///< snake_case, e.g. "msgs_in"
+  const char* help; ///< one line for people
+  uint64_t node_counters::*member;
+};
+
+/// Every counter of node_counters, in slot order. Pure.
+const std::array<counter_info, 9>& counter_infos() noexcept;
+
+static_assert(sizeof(node_counters) == 9 * sizeof(uint64_t),
+              "a new counter belongs in counter_infos() too");
+
 struct peer_loss {
   peer_info peer;
   loss_cause cause = loss_cause::none;
