@@ -10,6 +10,7 @@
 #include <caf/make_actor.hpp>
 
 #include "error_mapping.hpp"
+#include "shmbus/log/logger.hpp"
 #include "shm_actor_proxy.hpp"
 #include "wire.hpp"
 
@@ -46,6 +47,9 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.limits.inbox_bytes = static_cast<uint32_t>(settings.inbox_size);
   opts.limits.max_message_bytes = static_cast<uint32_t>(settings.max_message_size);
   opts.limits.name_entries = static_cast<uint32_t>(settings.name_entries);
+  opts.limits.supervision_entries = static_cast<uint32_t>(settings.supervision_entries);
+  opts.limits.error_entries = static_cast<uint32_t>(settings.error_entries);
+  opts.file_mode = *bus_settings::parse_file_mode(settings.file_mode);
   opts.timing.heartbeat_interval = settings.heartbeat_interval;
   opts.timing.heartbeat_timeout = settings.heartbeat_timeout;
   opts.full_inbox_timeout = settings.full_inbox_timeout;
@@ -67,6 +71,8 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
     settings.node_name = program_name() + "-" + std::to_string(::getpid());
   if (auto err = settings.validate())
     return err;
+  if (auto threshold = log::parse_level(settings.log_level))
+    log::set_level(*threshold);
   if (!sys.node())
     return caf::make_error(caf::sec::invalid_argument,
                            "the actor system has no node id: load caf::io::middleman "
@@ -107,7 +113,7 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     transport_(std::move(transport)),
     proxies_(sys, *this),
     eu_(sys, proxies_, settings_.dispatch == "inline"),
-    log_(settings_.node_name),
+    log_(settings_.node_name, *transport_),
     peers_(*transport_),
     pending_(sys),
     codec_(sys, proxies_, eu_, peers_),
@@ -124,6 +130,8 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
   settings_.max_message_size = limits.max_message_bytes;
   settings_.node_slots = limits.node_slots;
   settings_.name_entries = limits.name_entries;
+  settings_.supervision_entries = limits.supervision_entries;
+  settings_.error_entries = limits.error_entries;
   settings_.heartbeat_interval = transport_->timing().heartbeat_interval;
   settings_.heartbeat_timeout = transport_->timing().heartbeat_timeout;
 }
@@ -308,6 +316,11 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
     stop_.server_lost("this node was declared lost by its peers (" + text + ")");
     return;
   }
+  log::write(log::level::info, "bus", "peer_lost", text,
+             {{"node", settings_.node_name},
+              {"peer", loss.peer.name},
+              {"pid", std::to_string(loss.peer.pid)},
+              {"cause", transport::to_string(loss.cause)}});
   auto nid = peers_.forget(loss);
   outbox_.drop(slot, caf::sec::request_receiver_down);
   codec_.forget_peer(slot);

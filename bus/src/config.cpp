@@ -24,6 +24,12 @@ config::config() {
     .add(shmbus.max_message_size, "max-message-size", "server: largest serialized message")
     .add(shmbus.node_slots, "node-slots", "server: most processes on the bus")
     .add(shmbus.name_entries, "name-entries", "server: most published names")
+    .add(shmbus.supervision_entries, "supervision-entries",
+         "server: rows of the supervision table (a supervisor and each child take one)")
+    .add(shmbus.error_entries, "error-entries",
+         "server: distinct errors the bus's error log keeps")
+    .add(shmbus.file_mode, "file-mode",
+         "server: permission bits of the bus's files, octal: \"0600\" or \"0660\" (group)")
     .add(shmbus.idle_strategy, "idle-strategy",
          "adaptive | busy-spin | park | adaptive:<spin us>:<yield us>")
     .add(shmbus.on_server_lost, "on-server-lost", "client: \"exit\" or \"continue\"")
@@ -36,7 +42,9 @@ config::config() {
     .add(shmbus.wait_for_clients, "wait-for-clients",
          "server: how long to wait for clients of a previous server to exit")
     .add(shmbus.dispatch, "dispatch",
-         "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"");
+         "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"")
+    .add(shmbus.log_level, "log-level",
+         "threshold of shmbus's log: debug | info | warning | error | off");
   load<caf::io::middleman>();
   load<bus_module>();
   bus::add_error_category(*this);
@@ -57,6 +65,9 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "max-message-size", shmbus.max_message_size);
   caf::put_missing(group, "node-slots", shmbus.node_slots);
   caf::put_missing(group, "name-entries", shmbus.name_entries);
+  caf::put_missing(group, "supervision-entries", shmbus.supervision_entries);
+  caf::put_missing(group, "error-entries", shmbus.error_entries);
+  caf::put_missing(group, "file-mode", shmbus.file_mode);
   caf::put_missing(group, "idle-strategy", shmbus.idle_strategy);
   caf::put_missing(group, "on-server-lost", shmbus.on_server_lost);
   caf::put_missing(group, "server-lost-exit-code", shmbus.server_lost_exit_code);
@@ -64,6 +75,7 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "attach-timeout", shmbus.attach_timeout);
   caf::put_missing(group, "wait-for-clients", shmbus.wait_for_clients);
   caf::put_missing(group, "dispatch", shmbus.dispatch);
+  caf::put_missing(group, "log-level", shmbus.log_level);
   return result;
 }
 
