@@ -316,7 +316,10 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
     stop_.server_lost("this node was declared lost by its peers (" + text + ")");
     return;
   }
-  log::write(log::level::info, "bus", "peer_lost", text,
+  // A goodbye is routine; a process that died or hung is news.
+  auto severity = loss.cause == transport::loss_cause::left ? log::level::debug
+                                                            : log::level::info;
+  log::write(severity, "bus", "peer_lost", text,
              {{"node", settings_.node_name},
               {"peer", loss.peer.name},
               {"pid", std::to_string(loss.peer.pid)},
