@@ -158,8 +158,7 @@ caf::error supervisor_actor::start(child& c) {
                               "start function returned an invalid handle");
   if (!started) {
     log_event(log::level::warning, "child_start_failed", c,
-              "child " + quoted(c.spec.id) + " of " + self_description()
-                + " failed to start",
+              self_description() + ": child " + quoted(c.spec.id) + " failed to start",
               started.error());
     return std::move(started.error());
   }
@@ -171,11 +170,11 @@ caf::error supervisor_actor::start(child& c) {
   ++c.starts;
   if (c.starts == 1)
     log_event(log::level::info, "child_started", c,
-              "child " + quoted(c.spec.id) + " of " + self_description() + " started");
+              self_description() + ": child " + quoted(c.spec.id) + " started");
   else
     log_event(log::level::info, "child_restarted", c,
-              "child " + quoted(c.spec.id) + " of " + self_description()
-                + " restarted (restart " + std::to_string(c.starts - 1) + ")");
+              self_description() + ": child " + quoted(c.spec.id) + " restarted (restart "
+                + std::to_string(c.starts - 1) + ")");
   changed();
   return caf::none;
 }
@@ -200,8 +199,7 @@ void supervisor_actor::handle_down(caf::down_msg& dm) {
   i->last_exit_reason = dm.reason;
   log_event(is_orderly_exit(dm.reason) ? log::level::info : log::level::warning,
             "child_terminated", *i,
-            "child " + quoted(i->spec.id) + " of " + self_description()
-              + " terminated",
+            self_description() + ": child " + quoted(i->spec.id) + " terminated",
             dm.reason);
   if (!should_restart(i->spec.restart, dm.reason)) {
     // OTP: a temporary child's spec goes with it; a dynamic child has no
@@ -395,8 +393,7 @@ void supervisor_actor::stop_together(caf::blocking_actor& waiter,
   for (size_t k = 0; k < stopped.size(); ++k) {
     stopped[k]->last_exit_reason = std::move(reasons[k]);
     log_event(log::level::info, "child_terminated", *stopped[k],
-              "child " + quoted(stopped[k]->spec.id) + " of " + self_description()
-                + " stopped by its supervisor",
+              self_description() + ": child " + quoted(stopped[k]->spec.id) + " stopped",
               stopped[k]->last_exit_reason);
   }
   changed();
