@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "entry_owner.hpp"
+
 namespace shmbus::transport {
 
 namespace {
@@ -83,14 +85,8 @@ uint32_t error_log::report(std::string_view kind, std::string_view text,
     auto s = name_state_of(state);
     if (s == name_entry_state::valid)
       continue;
-    if (s == name_entry_state::writing) {
-      auto owner = name_owner_slot(state);
-      auto word = owner < seg_->node_slots()
-                    ? seg_->slot(owner).state.load(std::memory_order_acquire)
-                    : 0;
-      if (word == make_state_word(node_state::alive, name_owner_incarnation(state)))
-        continue; // its claimer is filling it right now
-    }
+    if (s == name_entry_state::writing && detail::entry_owner_alive(*seg_, state))
+      continue; // its claimer is filling it right now
     if (!e.state.compare_exchange_strong(state, mine, std::memory_order_acq_rel))
       continue;
     e.hash.store(hash, std::memory_order_relaxed);

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "entry_owner.hpp"
+
 namespace shmbus::transport {
 
 namespace {
@@ -34,14 +36,6 @@ const char* to_string(supervised_state x) noexcept {
   return "unknown";
 }
 
-bool supervision_table::owner_alive(uint64_t state) const noexcept {
-  auto slot = name_owner_slot(state);
-  if (slot >= seg_->node_slots())
-    return false;
-  auto node = seg_->slot(slot).state.load(std::memory_order_acquire);
-  return node == make_state_word(node_state::alive, name_owner_incarnation(state));
-}
-
 result<uint32_t> supervision_table::claim(uint32_t slot, uint32_t incarnation) noexcept {
   auto entries = seg_->limits().supervision_entries;
   auto mine = make_name_state(name_entry_state::writing, slot, incarnation);
@@ -49,7 +43,7 @@ result<uint32_t> supervision_table::claim(uint32_t slot, uint32_t incarnation) n
     auto& e = seg_->supervision(i);
     auto state = e.state.load(std::memory_order_acquire);
     // Free, or held by an incarnation that is gone (whatever it left).
-    if (name_state_of(state) != name_entry_state::free && owner_alive(state))
+    if (name_state_of(state) != name_entry_state::free && detail::entry_owner_alive(*seg_, state))
       continue;
     if (!e.state.compare_exchange_strong(state, mine, std::memory_order_acq_rel))
       continue;
@@ -114,7 +108,7 @@ bool supervision_table::read_row(uint32_t index, supervision_row& out) const {
     // Seqlock read; acquire loads keep the copy between the two checks.
     auto state = e.state.load(std::memory_order_acquire);
     auto version = e.version.load(std::memory_order_acquire);
-    if (name_state_of(state) != name_entry_state::valid || !owner_alive(state))
+    if (name_state_of(state) != name_entry_state::valid || !detail::entry_owner_alive(*seg_, state))
       return false;
     if (version % 2 != 0)
       continue;

@@ -62,7 +62,6 @@ public:
   std::vector<supervision_row> list() const;
 
 private:
-  bool owner_alive(uint64_t state) const noexcept;
   bool read_row(uint32_t index, supervision_row& out) const;
 
   const segment* seg_;
