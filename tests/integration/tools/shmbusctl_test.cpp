@@ -278,6 +278,33 @@ TEST_CASE("tree shows a live supervisor's children and drops them when the super
   CHECK(wait_until([&] { return shmbusctl_json("tree", fx.bus.name).empty(); }, 10s));
 }
 
+TEST_CASE("tree nests a child supervisor under its parent") {
+  module_fixture fx{"ctl-tree-nested"};
+  supervision::supervisor_flags inner;
+  inner.strategy = supervision::restart_strategy::rest_for_one;
+  auto worker = [](const std::string& name) {
+    return supervision::child_spec{name, [name](caf::actor_system& sys) {
+                                     return sys.spawn(echo_actor, name);
+                                   }};
+  };
+  supervision::supervisor_flags top;
+  top.name = "top";
+  fx.start(top, {supervision::supervisor_spec("inner", inner, {worker("leaf")}),
+                 worker("sibling")});
+  auto doc = shmbusctl_json("tree", fx.bus.name);
+  REQUIRE_MESSAGE(doc.size() == 1u, doc.dump()); // "inner" is no root of its own
+  auto& children = doc[0]["children"];
+  REQUIRE_EQ(children.size(), 2u);
+  CHECK_EQ(children[0]["name"], "inner");
+  CHECK_EQ(children[0]["kind"], "supervisor");
+  REQUIRE(children[0].contains("supervisor"));
+  CHECK_EQ(children[0]["supervisor"]["strategy"], "rest_for_one");
+  CHECK_EQ(children[0]["supervisor"]["children"][0]["name"], "leaf");
+  CHECK_EQ(children[1]["name"], "sibling");
+  auto text = shmbusctl({"tree", fx.bus.name}).out;
+  CHECK_MESSAGE(contains(text, "\n    supervisor 'inner' (rest_for_one)"), text);
+}
+
 TEST_CASE("tree drops the supervisors of a process killed with SIGKILL") {
   module_fixture fx{"ctl-tree-kill"};
   auto client = child_process::spawn("supervising-client", {fx.bus.name});
