@@ -19,6 +19,7 @@
 #include "nebulas_protocol.hpp"
 #include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/module_spec.hpp"
+#include "shmbus/actors/ready_notice.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/supervision/supervisor.hpp"
@@ -290,6 +291,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "[node] %s\n", sys.render(sup.error()).c_str());
     return 1;
   }
+  // Under shmbus-launch (and systemd's Type=notify): the node is ready.
+  actors::notify_ready();
   auto code = 0;
   {
     chain c{sys, *bus, *sup};

@@ -1,5 +1,9 @@
 #include "shmbus/actors/errc.hpp"
 
+#include <memory>
+
+#include "supervision_publisher.hpp"
+
 #include "shmbus/supervision/error_category.hpp"
 #include "shmbus/supervision/supervisor.hpp"
 
@@ -24,6 +28,11 @@ void add_error_category(caf::actor_system_config& cfg) {
 void configure(caf::actor_system_config& cfg) {
   supervision::configure(cfg);
   add_error_category(cfg);
+  // Supervisors of a system on a bus show up in `shmbusctl tree`.
+  supervision::set_observer_factory([](caf::actor_system& sys)
+                                      -> std::shared_ptr<supervision::supervisor_observer> {
+    return std::make_shared<supervision_publisher>(sys);
+  });
 }
 
 } // namespace shmbus::actors

@@ -6,6 +6,7 @@
 
 #include <caf/error.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 namespace shmbus::actors {
 
@@ -14,6 +15,13 @@ inline std::string error_text(const caf::error& err) {
   if (ctx.match_elements<std::string>())
     return ctx.get_as<std::string>(0);
   return caf::to_string(err);
+}
+
+/// A mistake in shmbus-launch's settings: names it and where help is.
+inline caf::error usage_error(const std::string& what) {
+  return caf::make_error(caf::sec::invalid_argument,
+                         "shmbus-launch: " + what
+                           + " (shmbus-launch --help shows the options)");
 }
 
 } // namespace shmbus::actors

@@ -1,5 +1,6 @@
 #include "shmbus/actors/launcher.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,9 @@
 #include <unistd.h>
 
 #include "error_text.hpp"
+#include "ready_listener.hpp"
+#include "shmbus/actors/launcher_config.hpp"
+#include "shmbus/log/logger.hpp"
 #include "shmbus/process/defaults.hpp"
 #include "shmbus/process/os_process.hpp"
 #include "shmbus/process/process_tree.hpp"
@@ -51,8 +55,11 @@ std::string describe(pid_t pid, const process_status& st) {
 
 } // namespace
 
-launcher::launcher(launcher_options opts, log_function log)
-  : opts_(std::move(opts)), log_(std::move(log)) {
+launcher::launcher(launcher_options opts, log_function log, notify_function notify)
+  : opts_(std::move(opts)),
+    log_(std::move(log)),
+    notify_(std::move(notify)),
+    ready_(std::make_unique<ready_listener>()) {
   sigemptyset(&old_mask_);
 }
 
@@ -89,6 +96,8 @@ int launcher::run() {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (!take_lock())
     return exit_launcher_running;
+  if (auto err = ready_->open(opts_.bus))
+    log(err.message + "; the server's readiness will not be reported");
   auto code = run_servers();
   release_lock();
   return code;
@@ -106,6 +115,8 @@ int launcher::run_servers() {
     os_process::spawn_options so;
     so.executable = opts_.executable;
     so.args = opts_.server_arguments();
+    if (ready_->fd() >= 0)
+      so.env.emplace_back(ready_socket_env, ready_->name());
     auto server = os_process::spawn(so);
     if (!server) {
       log(server.err().message);
@@ -147,6 +158,7 @@ int launcher::run_servers() {
     }
     auto delay = backoff.delay_for(attempt++, 0.0);
     log(describe(pid, st) + ", restarting in " + describe_duration(delay));
+    notify("STATUS=" + describe(pid, st) + ", restarting in " + describe_duration(delay));
     if (stopped_during(delay)) {
       log(signal_name(stop_signal_) + " received; not restarting the server");
       return exit_done;
@@ -155,7 +167,7 @@ int launcher::run_servers() {
 }
 
 bool launcher::take_lock() {
-  auto lock = transport::bus_lock::open(opts_.bus, true, 0600);
+  auto lock = transport::bus_lock::open(opts_.bus, true, transport::defaults::file_mode);
   if (!lock) {
     log("cannot open the lock file of bus '" + opts_.bus
         + "': " + lock.err().message);
@@ -202,12 +214,20 @@ process_status launcher::supervise(os_process& server) {
       return *st;
     auto until = std::min(kill_at, clock_type::now()
                                      + std::chrono::milliseconds{max_poll_ms});
-    pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {server.pidfd(), POLLIN, 0}};
-    // Without a pidfd, SIGCHLD still wakes us.
-    auto rc = ::poll(fds, server.pidfd() >= 0 ? 2 : 1, poll_ms(until));
+    // Without a pidfd, SIGCHLD still wakes us; without a ready socket
+    // (fd -1), poll skips its entry.
+    pollfd fds[3] = {{signal_fd_, POLLIN, 0},
+                     {ready_->fd(), POLLIN, 0},
+                     {server.pidfd(), POLLIN, 0}};
+    auto rc = ::poll(fds, server.pidfd() >= 0 ? 3 : 2, poll_ms(until));
     if (rc < 0 && errno != EINTR) {
       log("poll failed: " + std::string{std::strerror(errno)});
       server.kill_and_reap(process::defaults::reap_timeout);
+    }
+    if (fds[1].revents != 0 && ready_->ready_from(server.pid())) {
+      log("server pid " + std::to_string(server.pid()) + " is ready");
+      notify("READY=1\nSTATUS=server pid " + std::to_string(server.pid())
+             + " is ready on bus '" + opts_.bus + "'");
     }
     if (fds[0].revents != 0) {
       auto first_stop = !stop_requested_;
@@ -215,6 +235,7 @@ process_status launcher::supervise(os_process& server) {
         if (first_stop) {
           log(signal_name(stop_signal_) + " received: stopping server pid "
               + std::to_string(server.pid()));
+          notify("STOPPING=1");
           server.signal(stop_signal_ == SIGINT ? SIGINT : SIGTERM);
           kill_at = clock_type::now() + opts_.stop_timeout;
         } else {
@@ -311,18 +332,24 @@ void launcher::log(const std::string& line) {
   if (log_)
     log_(line);
   else
-    process_watcher::write_line(STDOUT_FILENO, "[launch] " + line);
+    shmbus::log::write_line(STDOUT_FILENO, "[launch] " + line);
 }
 
-int launcher_main(int argc, char** argv) {
-  auto opts = launcher_options::parse(argc, argv);
-  if (!opts) {
-    auto text = error_text(opts.error());
-    auto help = text == launcher_options::usage();
-    process_watcher::write_line(help ? STDOUT_FILENO : STDERR_FILENO, text);
-    return help ? launcher::exit_done : launcher::exit_usage;
+void launcher::notify(const std::string& state) {
+  if (notify_)
+    notify_(state);
+}
+
+int launcher_main(int argc, char** argv, launcher::notify_function notify) {
+  launcher_config cfg;
+  std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  if (auto err = cfg.parse_command_line(std::move(args))) {
+    shmbus::log::write_line(STDERR_FILENO, error_text(err));
+    return launcher::exit_usage;
   }
-  launcher l{std::move(*opts)};
+  if (cfg.cli_helptext_printed)
+    return launcher::exit_done;
+  launcher l{std::move(cfg.options), {}, std::move(notify)};
   return l.run();
 }
 

@@ -8,6 +8,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
+#include "module_registry.hpp"
 #include "shmbus/actors/defaults.hpp"
 #include "shmbus/actors/errc.hpp"
 #include "shmbus/bus/node.hpp"
@@ -103,6 +104,7 @@ void module_actor::on_exit() {
   if (proc_ && !proc_->status())
     proc_->kill_and_reap(process::defaults::reap_timeout);
   names_.clear();
+  module_registry::remove(system(), id());
 }
 
 void module_actor::handle_down(caf::down_msg& dm) {

@@ -10,6 +10,8 @@
 #include <caf/sec.hpp>
 
 #include "module_actor.hpp"
+#include "module_registry.hpp"
+#include "shmbus/log/logger.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/process/defaults.hpp"
@@ -78,19 +80,31 @@ caf::expected<caf::actor> start_module(caf::actor_system& sys,
     return caf::make_error(caf::sec::runtime_error,
                            "module '" + spec.name + "': " + proc.err().message);
   }
+  auto pid = (*proc)->pid();
   process_watcher::line_sink out;
   process_watcher::line_sink err;
+  std::string prefix;
   if (spec.output) {
+    prefix = "[" + spec.name + "] ";
     out = [f = spec.output](std::string_view line) {
       f(output_stream::out, line);
     };
     err = [f = spec.output](std::string_view line) {
       f(output_stream::err, line);
     };
+  } else {
+    // To shmbus::log, whose default sink writes "[name] line" to the
+    // stream the module wrote it to.
+    auto to_log = [name = spec.name, pid](const char* stream, log::level severity) {
+      return [name, pid, stream, severity](std::string_view line) {
+        log::write(severity, "actors", log::module_output_event, std::string{line},
+                   {{"module", name}, {"stream", stream}, {"pid", std::to_string(pid)}});
+      };
+    };
+    out = to_log("out", log::level::info);
+    err = to_log("err", log::level::warning);
   }
-  process_watcher::instance().watch(*proc, "[" + spec.name + "] ",
-                                    std::move(out), std::move(err));
-  auto pid = (*proc)->pid();
+  process_watcher::instance().watch(*proc, prefix, std::move(out), std::move(err));
   auto who = "module '" + spec.name + "' (pid " + std::to_string(pid) + ")";
   auto deadline = clock_type::now() + spec.start_timeout;
   std::vector<module_actor::published> found;
@@ -133,10 +147,13 @@ caf::expected<caf::actor> start_module(caf::actor_system& sys,
     }
   }
   // Event-based: it waits for nothing itself, the process_watcher thread
-  // reaps the process and tells it.
-  return sys.spawn<module_actor>(spec.name, std::move(*proc), bus,
-                                 std::move(found), spec.term_after,
-                                 spec.kill_after);
+  // reaps the process and tells it. Registered before anyone sees the
+  // handle; the actor removes itself when it ends.
+  auto hdl = sys.spawn<module_actor>(spec.name, std::move(*proc), bus,
+                                     std::move(found), spec.term_after,
+                                     spec.kill_after);
+  module_registry::add(sys, hdl.id(), pid);
+  return hdl;
 }
 
 } // namespace

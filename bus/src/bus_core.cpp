@@ -10,6 +10,7 @@
 #include <caf/make_actor.hpp>
 
 #include "error_mapping.hpp"
+#include "shmbus/log/logger.hpp"
 #include "shm_actor_proxy.hpp"
 #include "wire.hpp"
 
@@ -48,6 +49,9 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.limits.name_entries = static_cast<uint32_t>(settings.name_entries);
   opts.checksums = settings.checksums == "on";
   opts.kill_hung_peers = settings.kill_hung_peers;
+  opts.limits.supervision_entries = static_cast<uint32_t>(settings.supervision_entries);
+  opts.limits.error_entries = static_cast<uint32_t>(settings.error_entries);
+  opts.file_mode = *bus_settings::parse_file_mode(settings.file_mode);
   opts.timing.heartbeat_interval = settings.heartbeat_interval;
   opts.timing.heartbeat_timeout = settings.heartbeat_timeout;
   opts.full_inbox_timeout = settings.full_inbox_timeout;
@@ -56,7 +60,7 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.idle = *transport::parse_idle_strategy(settings.idle_strategy);
   // The I/O threads are stuck: nothing else of the bus can say so.
   opts.on_stall = [name = settings.node_name](const transport::error& err) {
-    once_log{name}.write_always(err.message);
+    log::write(log::level::error, "bus", "io_stalled", err.message, {{"node", name}});
   };
   auto id = wire::to_bytes(self);
   opts.user_data.assign(id.begin(), id.end());
@@ -73,6 +77,8 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
     settings.node_name = program_name() + "-" + std::to_string(::getpid());
   if (auto err = settings.validate())
     return err;
+  if (auto threshold = log::parse_level(settings.log_level))
+    log::set_level(*threshold);
   if (!sys.node())
     return caf::make_error(caf::sec::invalid_argument,
                            "the actor system has no node id: load caf::io::middleman "
@@ -122,7 +128,7 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     proxies_(sys, *this),
     token_(settings_.inline_budget, transport_->timing().heartbeat_interval),
     eu_(sys, proxies_, token_, settings_.dispatch == "inline"),
-    log_(settings_.node_name),
+    log_(settings_.node_name, *transport_),
     peers_(*transport_),
     pending_(sys, settings_.max_pending_requests),
     entries_(sys),
@@ -140,6 +146,8 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
   settings_.max_message_size = limits.max_message_bytes;
   settings_.node_slots = limits.node_slots;
   settings_.name_entries = limits.name_entries;
+  settings_.supervision_entries = limits.supervision_entries;
+  settings_.error_entries = limits.error_entries;
   settings_.heartbeat_interval = transport_->timing().heartbeat_interval;
   settings_.heartbeat_timeout = transport_->timing().heartbeat_timeout;
 }
@@ -296,6 +304,14 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
     evicted(loss);
     return;
   }
+  // A goodbye is routine; a process that died or hung is news.
+  auto severity = loss.cause == transport::loss_cause::left ? log::level::debug
+                                                            : log::level::info;
+  log::write(severity, "bus", "peer_lost", text,
+             {{"node", settings_.node_name},
+              {"peer", loss.peer.name},
+              {"pid", std::to_string(loss.peer.pid)},
+              {"cause", transport::to_string(loss.cause)}});
   auto nid = peers_.forget(loss);
   outbox_.drop(slot, caf::sec::request_receiver_down);
   codec_.forget_peer(slot);

@@ -90,6 +90,15 @@ caf::expected<node> bus_module::start_node(bus_settings settings) {
   return node{std::move(*core)};
 }
 
+std::vector<node> bus_module::nodes() {
+  std::lock_guard<std::mutex> guard(mtx_);
+  std::vector<node> result;
+  for (auto& core : cores_)
+    if (core->running())
+      result.push_back(node{core});
+  return result;
+}
+
 void bus_module::stop() {
   std::vector<std::shared_ptr<bus_core>> cores;
   {

@@ -1,10 +1,13 @@
 #include "shmbus/bus/bus_settings.hpp"
 
+#include <cstdio>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/settings.hpp>
 
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/errc.hpp"
+#include "shmbus/log/log_level.hpp"
 #include "shmbus/transport/bus_name.hpp"
 #include "shmbus/transport/idle_strategy.hpp"
 #include "shmbus/transport/segment.hpp"
@@ -47,6 +50,9 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   size("node-slots", x.node_slots);
   size("name-entries", x.name_entries);
   str("checksums", x.checksums);
+  size("supervision-entries", x.supervision_entries);
+  size("error-entries", x.error_entries);
+  str("file-mode", x.file_mode);
   str("idle-strategy", x.idle_strategy);
   str("on-server-lost", x.on_server_lost);
   x.server_lost_exit_code
@@ -61,6 +67,7 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   span("wait-for-clients", x.wait_for_clients);
   str("dispatch", x.dispatch);
   span("inline-budget", x.inline_budget);
+  str("log-level", x.log_level);
   if (auto err = x.validate())
     return err;
   return x;
@@ -85,13 +92,25 @@ caf::error bus_settings::validate() const {
   limits.inbox_bytes = static_cast<uint32_t>(inbox_size);
   limits.max_message_bytes = static_cast<uint32_t>(max_message_size);
   limits.name_entries = static_cast<uint32_t>(name_entries);
+  limits.supervision_entries = static_cast<uint32_t>(supervision_entries);
+  limits.error_entries = static_cast<uint32_t>(error_entries);
   if (node_slots > UINT32_MAX || inbox_size > UINT32_MAX || max_message_size > UINT32_MAX
-      || name_entries > UINT32_MAX)
+      || name_entries > UINT32_MAX || supervision_entries > UINT32_MAX
+      || error_entries > UINT32_MAX)
     return bad("inbox-size", "sizes must fit in 32 bits");
   if (auto err = transport::segment::validate_limits(limits))
-    return bad("inbox-size/max-message-size/node-slots/name-entries", err->message);
+    return bad("inbox-size/max-message-size/node-slots/name-entries/"
+               "supervision-entries/error-entries",
+               err->message);
   if (checksums != "on" && checksums != "off")
     return bad("checksums", "'" + checksums + "' is neither \"on\" nor \"off\"");
+  if (!parse_file_mode(file_mode))
+    return bad("file-mode", "'" + file_mode
+                              + "' is not a mode such as \"0600\" or \"0660\" (octal, "
+                                "the owner may read and write, nobody may execute)");
+  if (!log_level.empty() && !log::parse_level(log_level))
+    return bad("log-level", "'" + log_level
+                              + "' is not debug, info, warning, error or off");
   if (!transport::parse_idle_strategy(idle_strategy))
     return bad("idle-strategy", "'" + idle_strategy
                                   + "' is not busy-spin, adaptive, park or "
@@ -114,6 +133,28 @@ caf::error bus_settings::validate() const {
       || wait_for_clients.count() < 0)
     return bad("full-inbox-timeout", "timeouts cannot be negative");
   return caf::none;
+}
+
+std::string bus_settings::default_file_mode() {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", transport::defaults::file_mode);
+  return buf;
+}
+
+std::optional<unsigned> bus_settings::parse_file_mode(const std::string& text) {
+  if (text.size() < 3 || text.size() > 4)
+    return std::nullopt;
+  unsigned mode = 0;
+  for (auto c : text) {
+    if (c < '0' || c > '7')
+      return std::nullopt;
+    mode = mode * 8 + static_cast<unsigned>(c - '0');
+  }
+  // Set-id and sticky bits mean nothing for shared memory; the owner must
+  // be able to map what it creates; executing a segment makes no sense.
+  if (mode > 0777 || (mode & 0600) != 0600 || (mode & 0111) != 0)
+    return std::nullopt;
+  return mode;
 }
 
 } // namespace shmbus::bus

@@ -25,6 +25,12 @@ config::config() {
     .add(shmbus.node_slots, "node-slots", "server: most processes on the bus")
     .add(shmbus.name_entries, "name-entries", "server: most published names")
     .add(shmbus.checksums, "checksums", "server: \"on\" (a CRC32C per record) or \"off\"")
+    .add(shmbus.supervision_entries, "supervision-entries",
+         "server: rows of the supervision table (a supervisor and each child take one)")
+    .add(shmbus.error_entries, "error-entries",
+         "server: distinct errors the bus's error log keeps")
+    .add(shmbus.file_mode, "file-mode",
+         "server: permission bits of the bus's files, octal: \"0600\" or \"0660\" (group)")
     .add(shmbus.idle_strategy, "idle-strategy",
          "adaptive | busy-spin | park | adaptive:<spin us>:<yield us>")
     .add(shmbus.on_server_lost, "on-server-lost",
@@ -51,7 +57,9 @@ config::config() {
          "\"inline\": remote messages run their actors on the bus thread; \"scheduler\"")
     .add(shmbus.inline_budget, "inline-budget",
          "inline dispatch: how long one actor may hold the bus thread before the "
-         "standby thread takes over the inbox");
+         "standby thread takes over the inbox")
+    .add(shmbus.log_level, "log-level",
+         "threshold of shmbus's log: debug | info | warning | error | off");
   load<caf::io::middleman>();
   load<bus_module>();
   bus::add_error_category(*this);
@@ -73,6 +81,9 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "node-slots", shmbus.node_slots);
   caf::put_missing(group, "name-entries", shmbus.name_entries);
   caf::put_missing(group, "checksums", shmbus.checksums);
+  caf::put_missing(group, "supervision-entries", shmbus.supervision_entries);
+  caf::put_missing(group, "error-entries", shmbus.error_entries);
+  caf::put_missing(group, "file-mode", shmbus.file_mode);
   caf::put_missing(group, "idle-strategy", shmbus.idle_strategy);
   caf::put_missing(group, "on-server-lost", shmbus.on_server_lost);
   caf::put_missing(group, "server-lost-exit-code", shmbus.server_lost_exit_code);
@@ -86,6 +97,7 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "wait-for-clients", shmbus.wait_for_clients);
   caf::put_missing(group, "dispatch", shmbus.dispatch);
   caf::put_missing(group, "inline-budget", shmbus.inline_budget);
+  caf::put_missing(group, "log-level", shmbus.log_level);
   return result;
 }
 

@@ -43,6 +43,7 @@ caf::error from_transport(const transport::error& err) {
     case errc::timeout:
     case errc::bus_in_use:
     case errc::system_error:
+    case errc::supervision_table_full:
     case errc::ok:
       return caf::make_error(caf::sec::runtime_error, err.message);
   }

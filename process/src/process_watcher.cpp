@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "shmbus/log/logger.hpp"
 #include "shmbus/process/defaults.hpp"
 #include "shmbus/process/os_process.hpp"
 
@@ -115,24 +116,6 @@ void process_watcher::watch(std::shared_ptr<os_process> proc,
 size_t process_watcher::running() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return live_.size();
-}
-
-void process_watcher::write_line(int fd, std::string_view line) noexcept {
-  std::string buf;
-  buf.reserve(line.size() + 1);
-  buf.append(line);
-  buf.push_back('\n');
-  const char* p = buf.data();
-  size_t left = buf.size();
-  while (left > 0) {
-    auto n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return; // nowhere to write to (closed stdout): drop it
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
 }
 
 void process_watcher::run() {
@@ -256,7 +239,7 @@ void process_watcher::emit(const entry& e, const stream& s,
   if (s.sink)
     s.sink(text);
   else
-    write_line(s.default_fd, text);
+    log::write_line(s.default_fd, text);
 }
 
 void process_watcher::kill_all(std::chrono::nanoseconds timeout) {

@@ -11,6 +11,7 @@
 
 #include "child_shutdown.hpp"
 #include "error_text.hpp"
+#include "shmbus/log/logger.hpp"
 #include "shmbus/supervision/atoms.hpp"
 #include "shmbus/supervision/errc.hpp"
 
@@ -47,7 +48,8 @@ supervisor_actor::supervisor_actor(caf::actor_config& cfg,
   : caf::event_based_actor(cfg),
     flags_(std::move(flags)),
     intensity_(flags_.intensity, flags_.period),
-    rng_(std::random_device{}()) {
+    rng_(std::random_device{}()),
+    observer_(flags_.observer ? flags_.observer : make_default_observer(system())) {
   if (is_simple()) {
     // start_supervisor() checked that there is exactly the template.
     template_ = std::move(specs.front());
@@ -108,6 +110,14 @@ void supervisor_actor::on_exit() {
     if (i->handle)
       send_exit_now(address(), nullptr, i->handle, caf::exit_reason::kill);
   children_.clear();
+  if (observer_) {
+    try {
+      observer_->supervisor_stopped(id());
+    } catch (...) {
+      // An observer must not keep the supervisor from ending.
+    }
+    observer_.reset();
+  }
 }
 
 // -- starting -----------------------------------------------------------------
@@ -128,6 +138,7 @@ caf::result<void> supervisor_actor::init() {
       return err;
     }
   }
+  changed();
   return {};
 }
 
@@ -136,23 +147,35 @@ caf::error supervisor_actor::start(child& c) {
   try {
     started = c.spec.start(system(), c.args);
   } catch (const std::exception& e) {
-    return caf::make_error(caf::sec::runtime_error,
-                           std::string{"start function threw: "} + e.what());
+    started = caf::make_error(caf::sec::runtime_error,
+                              std::string{"start function threw: "} + e.what());
   } catch (...) {
-    return caf::make_error(caf::sec::runtime_error,
-                           "start function threw a non-standard exception");
+    started = caf::make_error(caf::sec::runtime_error,
+                              "start function threw a non-standard exception");
   }
-  if (!started)
+  if (started && !*started)
+    started = caf::make_error(caf::sec::runtime_error,
+                              "start function returned an invalid handle");
+  if (!started) {
+    log_event(log::level::warning, "child_start_failed", c,
+              self_description() + ": child " + quoted(c.spec.id) + " failed to start",
+              started.error());
     return std::move(started.error());
-  if (!*started)
-    return caf::make_error(caf::sec::runtime_error,
-                           "start function returned an invalid handle");
+  }
   monitor(*started);
   c.handle = std::move(*started);
   c.state = child_state::running;
   c.restart_token = 0;
   c.started_at = now();
   ++c.starts;
+  if (c.starts == 1)
+    log_event(log::level::info, "child_started", c,
+              self_description() + ": child " + quoted(c.spec.id) + " started");
+  else
+    log_event(log::level::info, "child_restarted", c,
+              self_description() + ": child " + quoted(c.spec.id) + " restarted (restart "
+                + std::to_string(c.starts - 1) + ")");
+  changed();
   return caf::none;
 }
 
@@ -174,11 +197,16 @@ void supervisor_actor::handle_down(caf::down_msg& dm) {
   i->handle = nullptr;
   i->state = child_state::stopped;
   i->last_exit_reason = dm.reason;
+  log_event(is_orderly_exit(dm.reason) ? log::level::info : log::level::warning,
+            "child_terminated", *i,
+            self_description() + ": child " + quoted(i->spec.id) + " terminated",
+            dm.reason);
   if (!should_restart(i->spec.restart, dm.reason)) {
     // OTP: a temporary child's spec goes with it; a dynamic child has no
     // identity beyond its incarnation.
     if (i->spec.restart == restart_type::temporary || is_simple())
       children_.erase(i);
+    changed();
     return;
   }
   auto failed = static_cast<size_t>(i - children_.begin());
@@ -236,6 +264,7 @@ void supervisor_actor::begin_restart(size_t failed) {
                                                == restart_type::temporary;
                                  }),
                   children_.end());
+  changed();
   if (delay > caf::timespan::zero())
     delayed_send(caf::actor_cast<caf::actor>(this), delay,
                  supervisor_retry_atom::value, token);
@@ -278,6 +307,7 @@ void supervisor_actor::restart_pending(uint64_t token) {
       children_[k].state = child_state::restarting;
       children_[k].restart_token = next_token;
     }
+    changed();
     // Retry through the mailbox so that requests (e.g. a terminate_child
     // or our own shutdown) get a chance between attempts, as in OTP.
     auto delay = next_backoff_delay(children_[group[n]], false);
@@ -310,6 +340,10 @@ void supervisor_actor::give_up(const std::string& child_id,
               + std::to_string(flags_.intensity) + " restart(s) within "
               + in_ms(flags_.period) + "; child " + quoted(child_id)
               + " last failed with " + system().render(cause);
+  log::write(log::level::error, "supervision", "intensity_exceeded", what,
+             {{"supervisor", flags_.name}, {"child", child_id},
+              {"intensity", std::to_string(flags_.intensity)},
+              {"period", in_ms(flags_.period)}, {"reason", system().render(cause)}});
   shutdown(make_error(errc::restart_intensity_exceeded, std::move(what)));
 }
 
@@ -356,8 +390,13 @@ void supervisor_actor::stop_together(caf::blocking_actor& waiter,
   if (xs.empty())
     return;
   auto reasons = stop_concurrently(*this, waiter, xs, flags_.kill_timeout);
-  for (size_t k = 0; k < stopped.size(); ++k)
+  for (size_t k = 0; k < stopped.size(); ++k) {
     stopped[k]->last_exit_reason = std::move(reasons[k]);
+    log_event(log::level::info, "child_terminated", *stopped[k],
+              self_description() + ": child " + quoted(stopped[k]->spec.id) + " stopped",
+              stopped[k]->last_exit_reason);
+  }
+  changed();
 }
 
 void supervisor_actor::shutdown(caf::error reason) {
@@ -389,6 +428,7 @@ caf::result<caf::actor> supervisor_actor::add_child(child_spec& spec) {
   if (auto cause = start(children_.back())) {
     auto err = start_error(children_.back().spec.id, cause);
     children_.pop_back(); // OTP keeps no spec of a child that never started
+    changed();
     return err;
   }
   return children_.back().handle;
@@ -408,6 +448,7 @@ caf::result<caf::actor> supervisor_actor::add_dynamic_child(caf::message& args) 
   if (auto cause = start(c)) {
     auto err = start_error(c.spec.id, cause);
     children_.pop_back();
+    changed();
     return err;
   }
   return c.handle;
@@ -418,6 +459,7 @@ caf::result<void> supervisor_actor::terminate(child_iterator i) {
   // Stopping waited on other actors only: `i` is still valid.
   if (i->spec.restart == restart_type::temporary || is_simple())
     children_.erase(i);
+  changed();
   return {};
 }
 
@@ -437,6 +479,7 @@ supervisor_actor::restart_stopped(const std::string& id) {
                           "cancels it");
   if (auto cause = start(*i)) {
     i->last_exit_reason = cause;
+    changed();
     return start_error(id, cause);
   }
   return i->handle;
@@ -452,6 +495,7 @@ caf::result<void> supervisor_actor::remove_stopped(const std::string& id) {
                         + " is " + to_string(i->state)
                         + "; terminate_child first");
   children_.erase(i);
+  changed();
   return {};
 }
 
@@ -527,6 +571,40 @@ std::string supervisor_actor::self_description() const {
   if (flags_.name.empty())
     return "supervisor";
   return "supervisor " + quoted(flags_.name);
+}
+
+void supervisor_actor::changed() {
+  if (!observer_ || !initialized_)
+    return;
+  supervisor_snapshot x;
+  x.supervisor = id();
+  x.name = flags_.name;
+  x.strategy = flags_.strategy;
+  x.children = infos();
+  try {
+    observer_->children_changed(x);
+  } catch (...) {
+    // Observing must not break supervising.
+  }
+}
+
+void supervisor_actor::log_event(log::level severity, const char* event,
+                                 const child& c, const std::string& message,
+                                 const caf::error& reason) {
+  if (!log::enabled(severity))
+    return;
+  std::vector<log::field> fields{
+    {"supervisor", flags_.name},
+    {"child", c.spec.id},
+    {"kind", to_string(c.spec.kind)},
+    {"restarts", std::to_string(c.starts > 0 ? c.starts - 1 : 0)}};
+  std::string text = message;
+  if (reason) {
+    auto rendered = system().render(reason);
+    text += ": " + rendered;
+    fields.push_back({"reason", std::move(rendered)});
+  }
+  log::write(severity, "supervision", event, std::move(text), std::move(fields));
 }
 
 caf::error supervisor_actor::not_found(const std::string& id) const {

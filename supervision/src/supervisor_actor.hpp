@@ -22,11 +22,13 @@
 #include <caf/system_messages.hpp>
 #include <caf/timespan.hpp>
 
+#include "shmbus/log/log_level.hpp"
 #include "shmbus/supervision/child_counts.hpp"
 #include "shmbus/supervision/child_info.hpp"
 #include "shmbus/supervision/child_spec.hpp"
 #include "shmbus/supervision/restart_intensity.hpp"
 #include "shmbus/supervision/supervisor_flags.hpp"
+#include "shmbus/supervision/supervisor_observer.hpp"
 
 namespace shmbus::supervision {
 
@@ -147,6 +149,16 @@ private:
   /// "supervisor 'name'" or "supervisor".
   std::string self_description() const;
 
+  // -- reporting --------------------------------------------------------------
+
+  /// Tells the observer about the children as they are now.
+  void changed();
+
+  /// Writes a supervision event to shmbus::log with the fields
+  /// supervisor, child, kind, restarts and (if any) reason.
+  void log_event(log::level severity, const char* event, const child& c,
+                 const std::string& message, const caf::error& reason = caf::error{});
+
   caf::error not_found(const std::string& id) const;
 
   // -- member variables -------------------------------------------------------
@@ -159,6 +171,7 @@ private:
   uint64_t next_token_ = 1;
   uint64_t next_dynamic_id_ = 1;
   bool initialized_ = false;
+  std::shared_ptr<supervisor_observer> observer_;
   // Addresses of recently gone incarnations: an exit_msg from one of them
   // (a child that linked itself to us) must not stop the supervisor.
   std::deque<caf::actor_addr> former_children_;

@@ -7,7 +7,7 @@
 // consumed it. Whatever the record, the server must neither crash, nor
 // hang, nor grow without bound (run with -rss_limit_mb).
 //
-// Build and run: tests/fuzz/bus_record_fuzz.sh (clang-14, ASan + UBSan).
+// Build and run: tests/fuzz/run (clang-14, ASan + UBSan), as target bus-record.
 // SHMBUS_FUZZ_WRITE_SEEDS=DIR writes the seed corpus (valid records of
 // every kind and a few forged ones) into DIR and exits.
 #include <dirent.h>

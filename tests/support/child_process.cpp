@@ -1,5 +1,6 @@
 #include "child_process.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 namespace shmbus::test {
@@ -31,12 +32,23 @@ std::string self_executable() {
 
 child_process child_process::spawn(const std::string& role,
                                    const std::vector<std::string>& args) {
+  std::vector<std::string> all{"--child", role};
+  all.insert(all.end(), args.begin(), args.end());
+  return run(self_executable(), all);
+}
+
+child_process child_process::run(const std::string& executable,
+                                 const std::vector<std::string>& args,
+                                 std::vector<std::pair<std::string, std::string>> env) {
   process::os_process::spawn_options opts;
-  opts.executable = self_executable();
-  opts.args = {"--child", role};
-  opts.args.insert(opts.args.end(), args.begin(), args.end());
+  opts.executable = executable;
+  opts.args = args;
+  opts.env = std::move(env);
   opts.capture_stdout = true;
-  return child_process{std::move(process::os_process::spawn(opts).value())};
+  auto proc = process::os_process::spawn(opts);
+  if (!proc)
+    throw std::runtime_error("cannot start " + executable + ": " + proc.err().message);
+  return child_process{std::move(*proc)};
 }
 
 child_process::child_process(std::shared_ptr<process::os_process> proc)

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -36,6 +37,13 @@ public:
   /// Throws std::runtime_error naming the cause when the spawn fails.
   static child_process spawn(const std::string& role,
                              const std::vector<std::string>& args = {});
+
+  /// Runs another program the same way (stdout a pipe, stderr inherited),
+  /// with `env` on top of ours: a built tool, or a role under a wrapper
+  /// such as setpriv. Throws std::runtime_error when the spawn fails.
+  static child_process run(const std::string& executable,
+                           const std::vector<std::string>& args,
+                           std::vector<std::pair<std::string, std::string>> env = {});
 
   pid_t pid() const noexcept {
     return proc_->pid();

@@ -31,6 +31,8 @@ result<bus_report> inspect_bus(std::string_view bus) {
   report.limits = seg->limits();
   report.timing = seg->timing();
   report.creator_pid = seg->header().creator_pid;
+  report.segment_bytes = compute_geometry(seg->limits()).segment_bytes;
+  report.created_unix_ns = seg->header().created_unix_ns;
   report.server_running
     = lock && lock->held_by_other(bus_lock::server_byte, bus_lock::mode::shared);
   auto now = detail::monotonic_ns();
@@ -52,9 +54,17 @@ result<bus_report> inspect_bus(std::string_view bus) {
     n.cause = static_cast<loss_cause>(s.loss_cause.load(std::memory_order_relaxed));
     n.detail = s.loss_detail.load(std::memory_order_relaxed);
     n.counters = read_counters(s);
+    auto ring = seg->ring(i);
+    n.inbox_bytes = ring.capacity();
+    // Untrusted positions: never more than the ring holds.
+    n.inbox_used_bytes = std::min<uint64_t>(ring.used_bytes(), ring.capacity());
     report.nodes.push_back(std::move(n));
   }
   report.names = name_table{*seg}.list();
+  report.supervision = supervision_table{*seg}.list();
+  error_log errors{*seg};
+  report.errors = errors.list();
+  report.errors_dropped = errors.dropped();
   return report;
 }
 

@@ -25,6 +25,7 @@ const char* to_string(errc x) noexcept {
     case errc::timeout: return "timeout";
     case errc::system_error: return "system_error";
     case errc::evicted: return "evicted";
+    case errc::supervision_table_full: return "supervision_table_full";
   }
   return "unknown";
 }

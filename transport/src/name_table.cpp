@@ -1,6 +1,7 @@
 #include "shmbus/transport/name_table.hpp"
 
 #include "duration_text.hpp"
+#include "entry_owner.hpp"
 #include "futex.hpp"
 
 namespace shmbus::transport {
@@ -19,13 +20,8 @@ std::optional<error> name_table::validate_name(std::string_view name) {
 }
 
 bool name_table::owner_alive(uint64_t state) const noexcept {
-  if (name_state_of(state) != name_entry_state::valid)
-    return false;
-  auto slot = name_owner_slot(state);
-  if (slot >= seg_->node_slots())
-    return false;
-  auto node = seg_->slot(slot).state.load(std::memory_order_acquire);
-  return node == make_state_word(node_state::alive, name_owner_incarnation(state));
+  return name_state_of(state) == name_entry_state::valid
+         && detail::entry_owner_alive(*seg_, state);
 }
 
 bool name_table::read_entry(uint32_t index, published_name& out) const {
@@ -100,16 +96,9 @@ error name_table::publish(std::string_view name, uint32_t slot,
     auto& e = seg_->name(i);
     auto state = e.state.load(std::memory_order_acquire);
     bool usable = name_state_of(state) == name_entry_state::free;
-    if (!usable) {
-      auto owner = name_owner_slot(state);
-      auto node = owner < seg_->node_slots()
-                    ? seg_->slot(owner).state.load(std::memory_order_acquire)
-                    : 0;
-      // An entry stuck in `writing` or `valid` whose owner incarnation is no
-      // longer alive belongs to nobody.
-      usable = node != make_state_word(node_state::alive,
-                                       name_owner_incarnation(state));
-    }
+    // An entry stuck in `writing` or `valid` whose owner incarnation is no
+    // longer alive belongs to nobody.
+    usable = usable || !detail::entry_owner_alive(*seg_, state);
     if (!usable)
       continue;
     auto writing = make_name_state(name_entry_state::writing, slot, incarnation);

@@ -120,6 +120,14 @@ std::optional<error> segment::validate_limits(const bus_limits& l) {
     return bad("name entries must be between 1 and "
                + std::to_string(limits::max_name_entries) + ", got "
                + std::to_string(l.name_entries));
+  if (l.supervision_entries == 0 || l.supervision_entries > limits::max_supervision_entries)
+    return bad("supervision entries must be between 1 and "
+               + std::to_string(limits::max_supervision_entries) + ", got "
+               + std::to_string(l.supervision_entries));
+  if (l.error_entries == 0 || l.error_entries > limits::max_error_entries)
+    return bad("error entries must be between 1 and "
+               + std::to_string(limits::max_error_entries) + ", got "
+               + std::to_string(l.error_entries));
   return std::nullopt;
 }
 
@@ -186,6 +194,10 @@ result<segment> segment::create(std::string_view bus, const segment_params& p) {
   std::strncpy(h.bus_name, seg.bus_.c_str(), sizeof(h.bus_name) - 1);
   h.membership_epoch.store(0, std::memory_order_relaxed);
   h.names_epoch.store(0, std::memory_order_relaxed);
+  h.supervision_offset = geometry.supervision_offset;
+  h.error_log_offset = geometry.error_log_offset;
+  h.supervision_entries = p.limits.supervision_entries;
+  h.error_entries = p.limits.error_entries;
   // The fresh memfd is zero-filled: slots are `free`, name entries `free`,
   // rings uninitialized. Pairs with the acquire load in attach().
   h.layout_version.store(layout_version, std::memory_order_release);
@@ -243,6 +255,8 @@ result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read
   auto interval = h.heartbeat_interval_ns;
   auto timeout = h.heartbeat_timeout_ns;
   auto flags = h.flags;
+  l.supervision_entries = h.supervision_entries;
+  l.error_entries = h.error_entries;
   auto corrupt = [&](const std::string& what) {
     return make_error(errc::layout_mismatch,
                       where + " has an inconsistent header (" + what + "); "
@@ -254,6 +268,8 @@ result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read
   if (h.node_table_offset != g.node_table_offset
       || h.name_table_offset != g.name_table_offset
       || h.rings_offset != g.rings_offset || h.ring_stride != g.ring_stride
+      || h.supervision_offset != g.supervision_offset
+      || h.error_log_offset != g.error_log_offset
       || segment_bytes != g.segment_bytes
       || segment_bytes != static_cast<uint64_t>(st.st_size)
       || segment_bytes > seg.region_->get_size())
@@ -306,6 +322,19 @@ inbox_ring segment::ring(uint32_t i) const noexcept {
   auto* start = base_ + geometry_.rings_offset + geometry_.ring_stride * i;
   return inbox_ring{reinterpret_cast<ring_control*>(start),
                     start + ring_control_bytes, limits_.inbox_bytes, checksums_};
+}
+
+supervision_entry& segment::supervision(uint32_t i) const noexcept {
+  return reinterpret_cast<supervision_entry*>(base_ + geometry_.supervision_offset)[i];
+}
+
+error_log_header& segment::error_log() const noexcept {
+  return *reinterpret_cast<error_log_header*>(base_ + geometry_.error_log_offset);
+}
+
+error_entry& segment::error_at(uint32_t i) const noexcept {
+  return reinterpret_cast<error_entry*>(base_ + geometry_.error_log_offset
+                                        + error_log_header_bytes)[i];
 }
 
 } // namespace shmbus::transport

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <fstream>
 #include <string>
 
 #include <unistd.h>
@@ -11,7 +12,7 @@
 #include "bus_fixture.hpp"
 #include "child_process.hpp"
 #include "module_helpers.hpp"
-#include "shmbus/actors/launcher_options.hpp"
+#include "shmbus/actors/launcher_config.hpp"
 #include "wait.hpp"
 
 using namespace shmbus;
@@ -80,6 +81,9 @@ child_process launch(const std::string& bus, std::vector<std::string> options,
   return child_process::spawn("launcher", args);
 }
 
+/// An ini file that does not exist: the tests read no caf-application.ini.
+constexpr const char* no_ini = "/nonexistent/caf-application.ini";
+
 /// The number a line starts with, e.g. a pid.
 int leading_int(const std::string& text) {
   auto digits = text.find_first_not_of("0123456789");
@@ -90,14 +94,73 @@ int leading_int(const std::string& text) {
 } // namespace
 
 TEST_CASE("durations on the launcher's command line carry their unit") {
-  using actors::parse_duration;
-  CHECK_EQ(parse_duration("250ms"), caf::timespan{250ms});
-  CHECK_EQ(parse_duration("5s"), caf::timespan{5s});
-  CHECK_EQ(parse_duration("2min"), caf::timespan{120s});
-  CHECK_EQ(parse_duration("0"), caf::timespan::zero());
-  CHECK_FALSE(parse_duration("5"));
-  CHECK_FALSE(parse_duration("-1s"));
-  CHECK_FALSE(parse_duration("fast"));
+  auto parse = [](const std::string& flag) {
+    actors::launcher_config cfg;
+    auto err = cfg.parse_command_line({"--bus=x", flag, "--", "server"}, no_ini);
+    return std::make_pair(std::move(err), cfg.options);
+  };
+  auto [err, opts] = parse("--restart-delay=250ms");
+  CHECK_FALSE(err);
+  CHECK_EQ(opts.restart_delay, caf::timespan{250ms});
+  CHECK_EQ(parse("--restart-period=2min").second.restart_period, caf::timespan{120s});
+  CHECK_EQ(parse("--orphan-timeout=0s").second.orphan_timeout, caf::timespan::zero());
+  for (auto bad : {"--restart-delay=5", "--restart-delay=-1s", "--stop-timeout=fast"}) {
+    auto refused = parse(bad).first;
+    REQUIRE_MESSAGE(refused, bad);
+    CHECK_MESSAGE(contains(caf::to_string(refused), "shmbus-launch --help"),
+                  caf::to_string(refused));
+  }
+}
+
+TEST_CASE("the launcher reads caf-application.ini; its flags and a command after -- win") {
+  char dir[] = "/tmp/shmbus-launch-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  auto ini = std::string{dir} + "/launch.ini";
+  {
+    std::ofstream out{ini};
+    out << "[global]\nbus=\"from-ini\"\nrestart-delay=250ms\nmax-restarts=7\n"
+           "server=[\"/usr/bin/node\", \"--x=1\"]\n";
+  }
+  actors::launcher_config from_file;
+  CHECK_FALSE(from_file.parse_command_line({"--restart-delay=2s"}, ini.c_str()));
+  CHECK_EQ(from_file.options.bus, "from-ini");
+  CHECK_EQ(from_file.options.restart_delay, caf::timespan{2s});
+  CHECK_EQ(from_file.options.max_restarts, 7u);
+  CHECK_EQ(from_file.options.executable, "/usr/bin/node");
+  CHECK_EQ(from_file.options.args, std::vector<std::string>{"--x=1"});
+  actors::launcher_config overridden;
+  CHECK_FALSE(overridden.parse_command_line({"--bus=cli", "--", "other", "--y"}, ini.c_str()));
+  CHECK_EQ(overridden.options.bus, "cli");
+  CHECK_EQ(overridden.options.executable, "other");
+  CHECK_EQ(overridden.options.args, std::vector<std::string>{"--y"});
+  actors::launcher_config unknown;
+  auto err = unknown.parse_command_line({"--bogus=1", "--", "x"}, ini.c_str());
+  CHECK(err);
+  ::unlink(ini.c_str());
+  ::rmdir(dir);
+}
+
+TEST_CASE("the launcher needs a bus and a server, and says how to give them") {
+  actors::launcher_config no_bus;
+  auto err = no_bus.parse_command_line({"--", "server"}, no_ini);
+  REQUIRE(err);
+  CHECK_MESSAGE(contains(caf::to_string(err), "--bus=NAME is required"), caf::to_string(err));
+  actors::launcher_config no_server;
+  err = no_server.parse_command_line({"--bus=x"}, no_ini);
+  REQUIRE(err);
+  CHECK_MESSAGE(contains(caf::to_string(err), "no server"), caf::to_string(err));
+}
+
+TEST_CASE("shmbus-launch --help lists its options and exits 0") {
+  auto launcher = child_process::spawn("launcher", {"--help"});
+  std::string seen;
+  while (auto line = launcher.read_line(10s))
+    seen += *line + "\n";
+  CHECK_MESSAGE(contains(seen, "--restart-delay"), seen);
+  CHECK_MESSAGE(contains(seen, "--config-file"), seen);
+  auto st = launcher.wait(5000ms);
+  REQUIRE(st);
+  CHECK_EQ(st->to_string(), "exited with code 0");
 }
 
 TEST_CASE("the launcher passes the bus to its server unless told otherwise") {
@@ -115,13 +178,12 @@ TEST_CASE("the launcher passes the bus to its server unless told otherwise") {
 TEST_CASE("the launcher refuses a bus name that is not one, as every entry point does") {
   for (std::string bad : {std::string(65, 'x'), std::string{"../../tmp/x"}, std::string{".."},
                           std::string{"a b"}, std::string{"x\n"}}) {
-    auto arg = "--bus=" + bad;
-    char* argv[] = {const_cast<char*>("shmbus-launch"), arg.data(),
-                    const_cast<char*>("--"), const_cast<char*>("server")};
-    auto parsed = actors::launcher_options::parse(4, argv);
-    REQUIRE_FALSE(parsed);
-    CHECK_MESSAGE(to_string(parsed.error()).find("invalid bus name") != std::string::npos,
-                  to_string(parsed.error()));
+    actors::launcher_options opts;
+    opts.bus = bad;
+    opts.executable = "server";
+    auto err = opts.validate();
+    REQUIRE(err);
+    CHECK_MESSAGE(to_string(err).find("invalid bus name") != std::string::npos, to_string(err));
   }
 }
 

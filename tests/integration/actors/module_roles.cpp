@@ -21,6 +21,7 @@
 #include "shmbus/actors/launcher.hpp"
 #include "shmbus/actors/module_main.hpp"
 #include "shmbus/actors/module_spec.hpp"
+#include "shmbus/actors/ready_notice.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/process/os_process.hpp"
@@ -179,6 +180,7 @@ SHMBUS_CHILD_ROLE("bus-server") {
     std::printf("server up: echo is pid %s\n", answer.c_str());
     std::fflush(stdout);
   }
+  actors::notify_ready(); // for a launcher's Type=notify readiness
   wait_for_stop_signal(std::chrono::seconds{60});
   {
     caf::scoped_actor self{sys};

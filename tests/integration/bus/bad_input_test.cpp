@@ -4,11 +4,13 @@
 // shmbus errors are matched and rendered the CAF way.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 
 #include <unistd.h>
 
+#include "shmbus/transport/error_log.hpp"
 #include "shmbus/transport/node.hpp"
 #include "shmbus/transport/segment.hpp"
 
@@ -197,6 +199,16 @@ TEST_CASE("a plain send with an unregistered type is counted as undelivered and 
   auto status = child.wait(5s);
   REQUIRE(status);
   CHECK_MESSAGE((status->exited && status->code == 0), status->to_string());
+  // Logged once, counted twice: the bus's error log keeps both, after the
+  // sender left.
+  auto errors = transport::error_log{server.node.transport_node().shared_segment()}.list();
+  auto it = std::find_if(errors.begin(), errors.end(), [](auto& e) {
+    return e.text.find("was not delivered") != std::string::npos;
+  });
+  REQUIRE_MESSAGE(it != errors.end(), "no error log entry for the undelivered sends");
+  CHECK_EQ(it->count, 2u);
+  CHECK_EQ(it->node, "bad-sender");
+  CHECK(it->first_unix_ns <= it->last_unix_ns);
 }
 
 TEST_CASE("a message over max-message-size is refused with message_too_large") {

@@ -12,10 +12,12 @@
 
 #include <doctest/doctest.h>
 
+#include "shmbus/transport/error_entry.hpp"
 #include "shmbus/transport/inbox_ring_data.hpp"
 #include "shmbus/transport/name_entry.hpp"
 #include "shmbus/transport/node_slot.hpp"
 #include "shmbus/transport/segment_layout.hpp"
+#include "shmbus/transport/supervision_entry.hpp"
 
 namespace shmbus::test {
 
@@ -69,7 +71,11 @@ inline const std::map<std::string, std::vector<field>>& compiled_fields() {
       SHMBUS_FIELD(transport::segment_header, created_unix_ns),
       SHMBUS_FIELD(transport::segment_header, bus_name),
       SHMBUS_FIELD(transport::segment_header, membership_epoch),
-      SHMBUS_FIELD(transport::segment_header, names_epoch)}},
+      SHMBUS_FIELD(transport::segment_header, names_epoch),
+      SHMBUS_FIELD(transport::segment_header, supervision_offset),
+      SHMBUS_FIELD(transport::segment_header, error_log_offset),
+      SHMBUS_FIELD(transport::segment_header, supervision_entries),
+      SHMBUS_FIELD(transport::segment_header, error_entries)}},
     {"node_slot",
      {SHMBUS_FIELD(transport::node_slot, state),
       SHMBUS_FIELD(transport::node_slot, pid),
@@ -117,6 +123,36 @@ inline const std::map<std::string, std::vector<field>>& compiled_fields() {
       SHMBUS_FIELD(transport::ring_control, space_seq),
       SHMBUS_FIELD(transport::ring_control, space_waiters),
       SHMBUS_FIELD(transport::ring_control, initialized)}},
+    {"supervision_entry",
+     {SHMBUS_FIELD(transport::supervision_entry, state),
+      SHMBUS_FIELD(transport::supervision_entry, version),
+      SHMBUS_FIELD(transport::supervision_entry, supervisor_id),
+      SHMBUS_FIELD(transport::supervision_entry, child_actor_id),
+      SHMBUS_FIELD(transport::supervision_entry, restarts),
+      SHMBUS_FIELD(transport::supervision_entry, updated_unix_ns),
+      SHMBUS_FIELD(transport::supervision_entry, pid),
+      SHMBUS_FIELD(transport::supervision_entry, position),
+      SHMBUS_FIELD(transport::supervision_entry, kind),
+      SHMBUS_FIELD(transport::supervision_entry, child_state),
+      SHMBUS_FIELD(transport::supervision_entry, supervisor_name),
+      SHMBUS_FIELD(transport::supervision_entry, child_name),
+      SHMBUS_FIELD(transport::supervision_entry, strategy),
+      SHMBUS_FIELD(transport::supervision_entry, last_exit_reason)}},
+    {"error_log_header",
+     {SHMBUS_FIELD(transport::error_log_header, dropped),
+      SHMBUS_FIELD(transport::error_log_header, reserved)}},
+    {"error_entry",
+     {SHMBUS_FIELD(transport::error_entry, state),
+      SHMBUS_FIELD(transport::error_entry, hash),
+      SHMBUS_FIELD(transport::error_entry, count),
+      SHMBUS_FIELD(transport::error_entry, first_unix_ns),
+      SHMBUS_FIELD(transport::error_entry, last_unix_ns),
+      SHMBUS_FIELD(transport::error_entry, first_pid),
+      SHMBUS_FIELD(transport::error_entry, last_pid),
+      SHMBUS_FIELD(transport::error_entry, reserved),
+      SHMBUS_FIELD(transport::error_entry, kind),
+      SHMBUS_FIELD(transport::error_entry, node),
+      SHMBUS_FIELD(transport::error_entry, text)}},
   };
   return fields;
 }

@@ -20,7 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "shmbus/transport/error_log.hpp"
 #include "shmbus/transport/node.hpp"
+#include "shmbus/transport/supervision_table.hpp"
 
 #include "bus_fixture.hpp"
 #include "layout_fields.hpp"
@@ -92,6 +94,18 @@ std::vector<region> image_regions(const segment& seg, size_t message_bytes) {
     result.push_back({"inbox[" + std::to_string(i) + "]", "inbox",
                       ring + ring_control_bytes, inbox_bytes_in_image, varying});
   }
+  for (uint32_t i = 0; i < seg.limits().supervision_entries; ++i)
+    result.push_back({"supervision_entry[" + std::to_string(i) + "]", "supervision_entry",
+                      g.supervision_offset + i * sizeof(supervision_entry),
+                      sizeof(supervision_entry),
+                      fields_named("supervision_entry", {"updated_unix_ns"})});
+  result.push_back({"error_log_header", "error_log_header", g.error_log_offset,
+                    sizeof(error_log_header), {}});
+  for (uint32_t i = 0; i < seg.limits().error_entries; ++i)
+    result.push_back({"error_entry[" + std::to_string(i) + "]", "error_entry",
+                      g.error_log_offset + sizeof(error_log_header) + i * sizeof(error_entry),
+                      sizeof(error_entry),
+                      fields_named("error_entry", {"first_unix_ns", "last_unix_ns"})});
   return result;
 }
 
@@ -203,7 +217,8 @@ std::string golden_path() {
 TEST_CASE("a segment written by this build is byte for byte the golden image of its layout version") {
   // The scenario: a server with known limits and timing, a client that
   // joins, sends one message, and leaves (a goodbye record); the server
-  // publishes one name. Nobody consumes, so both records stay in the inbox.
+  // publishes one name, one supervision row and one error (twice). Nobody
+  // consumes, so both records stay in the inbox.
   test::scoped_bus bus{"golden"};
   node_options server_options;
   server_options.bus = bus.name;
@@ -213,6 +228,8 @@ TEST_CASE("a segment written by this build is byte for byte the golden image of 
   server_options.limits.inbox_bytes = limits::min_inbox_bytes;
   server_options.limits.max_message_bytes = 1024;
   server_options.limits.name_entries = 2;
+  server_options.limits.supervision_entries = 2;
+  server_options.limits.error_entries = 2;
   // Long, so that no liveness round runs while the client comes and goes.
   server_options.timing.heartbeat_interval = std::chrono::seconds{5};
   server_options.timing.heartbeat_timeout = std::chrono::seconds{30};
@@ -231,6 +248,28 @@ TEST_CASE("a segment written by this build is byte for byte the golden image of 
   REQUIRE_MESSAGE(!sent, sent.message);
   auto published = (*server)->publish("golden.name", 0x1122334455667788, 0x99aabbccddeeff00);
   REQUIRE_MESSAGE(!published, published.message);
+  // One supervisor row and one error reported twice.
+  supervision_table table{(*server)->shared_segment()};
+  auto row_index = table.claim(0, (*server)->incarnation());
+  REQUIRE(row_index);
+  supervision_row row;
+  row.supervisor_id = 0x0102030405060708;
+  row.supervisor_name = "golden-sup";
+  row.position = 1;
+  row.child_name = "golden-child";
+  row.kind = supervised_kind::supervisor;
+  row.state = supervised_state::restarting;
+  row.pid = 4242;
+  row.restarts = 3;
+  row.child_actor_id = 0x1112131415161718;
+  row.strategy = "one_for_all";
+  row.last_exit_reason = "golden reason";
+  REQUIRE_FALSE(table.write(*row_index, 0, (*server)->incarnation(), row));
+  error_log errors{(*server)->shared_segment()};
+  error_reporter reporter{0, (*server)->incarnation(), 4242, "golden-server"};
+  auto entry = errors.report("golden/kind", "golden text", reporter);
+  REQUIRE(entry != error_log::no_entry);
+  REQUIRE(errors.report("golden/kind", "golden text", reporter, entry) == entry);
   (*client)->leave();
 
   auto& seg = (*server)->shared_segment();

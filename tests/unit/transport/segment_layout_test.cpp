@@ -16,10 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "shmbus/transport/error_entry.hpp"
 #include "shmbus/transport/inbox_ring_data.hpp"
 #include "shmbus/transport/name_entry.hpp"
 #include "shmbus/transport/node_slot.hpp"
 #include "shmbus/transport/segment_layout.hpp"
+#include "shmbus/transport/supervision_entry.hpp"
 
 #include "layout_fields.hpp"
 
@@ -133,6 +135,9 @@ TEST_CASE("the offsets the layout headers document are where the compiler puts t
   check_documented_offsets("node_slot.hpp", "node_slot");
   check_documented_offsets("name_entry.hpp", "name_entry");
   check_documented_offsets("inbox_ring_data.hpp", "ring_control");
+  check_documented_offsets("supervision_entry.hpp", "supervision_entry");
+  check_documented_offsets("error_entry.hpp", "error_log_header");
+  check_documented_offsets("error_entry.hpp", "error_entry");
 }
 
 TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code") {
@@ -146,6 +151,12 @@ TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code
   CHECK(numbers_in_line(text, "name_entry[name_entries]")
         == std::vector<uint64_t>{sizeof(name_entry)});
   CHECK(numbers_in_line(text, "ring_control (") == std::vector<uint64_t>{ring_control_bytes});
+  CHECK(numbers_in_line(text, "supervision_entry[supervision_entries]")
+        == std::vector<uint64_t>{sizeof(supervision_entry)});
+  CHECK(numbers_in_line(text, "  error_log_header")
+        == std::vector<uint64_t>{sizeof(error_log_header)});
+  CHECK(numbers_in_line(text, "error_entry[error_entries]")
+        == std::vector<uint64_t>{sizeof(error_entry)});
   for (uint32_t slots : {2u, 3u, 64u, 4096u}) {
     bus_limits l;
     l.node_slots = slots;
@@ -157,7 +168,13 @@ TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code
     CHECK(g.rings_offset % page_bytes == 0);
     CHECK(g.rings_offset >= g.name_table_offset + l.name_entries * sizeof(name_entry));
     CHECK(g.ring_stride == align_up(ring_control_bytes + l.inbox_bytes, page_bytes));
-    CHECK(g.segment_bytes == g.rings_offset + slots * g.ring_stride);
+    CHECK(g.supervision_offset == g.rings_offset + slots * g.ring_stride);
+    CHECK(g.error_log_offset % page_bytes == 0);
+    CHECK(g.error_log_offset
+          >= g.supervision_offset + l.supervision_entries * sizeof(supervision_entry));
+    CHECK(g.segment_bytes >= g.error_log_offset + sizeof(error_log_header)
+                               + l.error_entries * sizeof(error_entry));
+    CHECK(g.segment_bytes % page_bytes == 0);
   }
 }
 
@@ -201,4 +218,11 @@ TEST_CASE("the word encodings the headers document are the ones the code writes"
   CHECK(make_name_state(name_entry_state::valid, 0xfff, 7)
         == (uint64_t{static_cast<uint32_t>(name_entry_state::valid)} << 62
             | uint64_t{0xfff} << 32 | 7));
+  // supervision_entry.hpp and error_entry.hpp: "encoded as a name_entry's".
+  for (auto file : {"supervision_entry.hpp", "error_entry.hpp"})
+    CHECK_MESSAGE(header_text(file).find("encoded as a name_entry's") != std::string::npos,
+                  file << " no longer says how its state word is encoded");
+  CHECK(supervisor_row_position == 0xffffffff);
+  CHECK(static_cast<uint32_t>(supervised_state::restarting) == 2);
+  CHECK(static_cast<uint32_t>(supervised_kind::supervisor) == 1);
 }

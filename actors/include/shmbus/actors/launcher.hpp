@@ -9,6 +9,11 @@
 // server starts (a server refuses to start while clients of the previous
 // one live). SIGTERM, SIGINT and SIGHUP are forwarded to the server; the
 // launcher exits when the server has stopped.
+//
+// Readiness: the server calls notify_ready() (ready_notice.hpp) once its
+// modules are started; the launcher then sends READY=1 to its service
+// manager through the notify function (shmbus-launch: sd_notify), and
+// STATUS=/STOPPING=1 as the server restarts and stops.
 #pragma once
 
 #include <functional>
@@ -20,16 +25,23 @@
 
 #include "shmbus/actors/fwd.hpp"
 #include "shmbus/actors/launcher_options.hpp"
+#include "shmbus/actors/ready_notice.hpp"
 #include "shmbus/process/fwd.hpp"
 #include "shmbus/process/process_status.hpp"
 #include "shmbus/transport/bus_lock.hpp"
 
 namespace shmbus::actors {
 
+class ready_listener;
+
 class launcher {
 public:
   /// Receives one line per event ("server started pid 4242").
   using log_function = std::function<void(std::string_view line)>;
+
+  /// Receives the launcher's state for its service manager, in sd_notify's
+  /// words: "READY=1\nSTATUS=...", "STATUS=...", "STOPPING=1".
+  using notify_function = std::function<void(std::string_view state)>;
 
   /// Exit codes of run() and launcher_main().
   static constexpr int exit_done = 0;         ///< the server stopped for good
@@ -37,8 +49,10 @@ public:
   static constexpr int exit_usage = 2;        ///< bad command line
   static constexpr int exit_launcher_running = 3; ///< the bus has a launcher
 
-  /// `log` empty: lines go to stdout, prefixed "[launch] ".
-  explicit launcher(launcher_options opts, log_function log = {});
+  /// `log` empty: lines go to stdout, prefixed "[launch] ". `notify`
+  /// empty: no service manager is told anything.
+  explicit launcher(launcher_options opts, log_function log = {},
+                    notify_function notify = {});
 
   launcher(const launcher&) = delete;
   launcher& operator=(const launcher&) = delete;
@@ -81,8 +95,12 @@ private:
 
   void log(const std::string& line);
 
+  void notify(const std::string& state);
+
   launcher_options opts_;
   log_function log_;
+  notify_function notify_;
+  std::unique_ptr<ready_listener> ready_;
   transport::bus_lock lock_;
   int signal_fd_ = -1;
   sigset_t old_mask_;
@@ -91,7 +109,9 @@ private:
   int stop_signal_ = 0;
 };
 
-/// The main() of shmbus-launch.
-int launcher_main(int argc, char** argv);
+/// The main() of shmbus-launch: reads launcher_config from the command line
+/// and caf-application.ini (or --config-file), then runs a launcher that
+/// tells `notify` its state.
+int launcher_main(int argc, char** argv, launcher::notify_function notify = {});
 
 } // namespace shmbus::actors

@@ -1,19 +1,13 @@
-// The command line of shmbus-launch:
-//
-//   shmbus-launch --bus=NAME [--restart-delay=100ms] [--max-restart-delay=5s]
-//                 [--max-restarts=5] [--restart-period=60s]
-//                 [--stop-timeout=10s] [--orphan-timeout=5s]
-//                 [--wait-for-clients=5s] -- SERVER_EXECUTABLE ARGS...
+// What shmbus-launch runs and how it restarts it. launcher_config fills it
+// from the command line and caf-application.ini; a program may also fill
+// it itself and run a launcher (launcher.hpp).
 #pragma once
 
 #include <cstddef>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
-#include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
 #include "shmbus/actors/fwd.hpp"
@@ -49,19 +43,11 @@ struct launcher_options {
   /// The arguments the server gets.
   std::vector<std::string> server_arguments() const;
 
+  /// A description of what is wrong (naming the option), or none.
   caf::error validate() const;
-
-  /// Parses argv (argv[0] is the program). `--help` gives an error whose
-  /// text is the usage.
-  static caf::expected<launcher_options> parse(int argc, char** argv);
-
-  static std::string usage();
 };
 
-/// "250ms", "5s", "1min", "100us", "0": a duration with its unit.
-std::optional<caf::timespan> parse_duration(std::string_view text);
-
-/// "250 ms", "5 s", "1.5 s".
+/// "250 ms", "5 s".
 std::string describe_duration(caf::timespan x);
 
 } // namespace shmbus::actors

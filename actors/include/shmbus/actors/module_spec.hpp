@@ -64,7 +64,10 @@ struct module_spec {
   /// ... and SIGKILL this long after it.
   caf::timespan kill_after = defaults::module_kill_after;
   /// Receives each output line, prefix included. Unset: the line goes to
-  /// this process's stdout or stderr, as the module wrote it. Called from
+  /// shmbus::log (event log::module_output_event, fields module, stream,
+  /// pid; info for stdout, warning for stderr), whose default sink writes
+  /// it with its prefix to this process's stdout or stderr, as the module
+  /// wrote it. Called from
   /// the process_watcher thread until the module's output ends, which is
   /// before its actor goes down (unless a grandchild inherited its stdout):
   /// what it uses must live at least as long as the supervisor.

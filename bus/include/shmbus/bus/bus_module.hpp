@@ -57,6 +57,10 @@ public:
   /// @warning Blocks the caller while the transport joins the bus.
   caf::expected<node> start_node(bus_settings settings);
 
+  /// Handles of the nodes of this system that have not stopped (a snapshot:
+  /// one may stop right after). Thread-safe; never blocks beyond a mutex.
+  std::vector<node> nodes();
+
   // -- caf::actor_system::module ----------------------------------------------
 
   // Called by the actor system, once each, on its own thread.

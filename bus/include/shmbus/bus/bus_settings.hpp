@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -34,6 +35,12 @@ struct bus_settings {
   /// Server only: "on" (a CRC32C per record, checked by every receiver) or
   /// "off".
   std::string checksums = transport::defaults::checksums ? "on" : "off";
+  size_t supervision_entries = transport::bus_limits{}.supervision_entries;
+  size_t error_entries = transport::bus_limits{}.error_entries;
+  /// Server only: permission bits of the bus's files, in octal. "0600": this
+  /// user's processes only; "0660": every member of the files' group too
+  /// (the server's group; see README, "Multi-user").
+  std::string file_mode = default_file_mode();
   /// How the I/O thread waits for messages: "adaptive" (spin, yield, then
   /// park), "busy-spin", "park" or "adaptive:<spin us>:<yield us>".
   std::string idle_strategy = "adaptive";
@@ -79,6 +86,17 @@ struct bus_settings {
   /// busy actor holds up neither the process's other actors nor its
   /// heartbeat. Less than half the heartbeat timeout.
   caf::timespan inline_budget = std::chrono::milliseconds{10};
+  /// Threshold of shmbus::log, set process-wide when the node starts:
+  /// "debug", "info", "warning", "error" or "off". Empty: leave it alone
+  /// (info, unless the program called shmbus::log::set_level).
+  std::string log_level;
+
+  /// transport::defaults::file_mode in octal ("0600").
+  static std::string default_file_mode();
+
+  /// The permission bits `file_mode` says; nullopt unless it is 3 or 4
+  /// octal digits that give the owner read and write and nobody execute.
+  static std::optional<unsigned> parse_file_mode(const std::string& text);
 
   /// Reads the settings from `cfg`: from a shmbus::bus::config directly,
   /// otherwise from its `shmbus.*` entries. Fails with a message naming the

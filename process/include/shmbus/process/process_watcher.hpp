@@ -52,10 +52,6 @@ public:
   /// Watched processes not reaped yet.
   size_t running() const;
 
-  /// Writes `line` and a newline to `fd` in one write(2), so that lines of
-  /// several writers do not interleave.
-  static void write_line(int fd, std::string_view line) noexcept;
-
 private:
   struct stream;
   struct entry;

@@ -17,11 +17,13 @@ enum class shutdown_mode : uint8_t;
 // -- classes and structs ------------------------------------------------------
 
 class restart_intensity;
+class supervisor_observer;
 struct backoff_options;
 struct child_counts;
 struct child_info;
 struct child_spec;
 struct shutdown_policy;
 struct supervisor_flags;
+struct supervisor_snapshot;
 
 } // namespace shmbus::supervision

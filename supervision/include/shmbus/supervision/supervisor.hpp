@@ -35,6 +35,7 @@
 #include "shmbus/supervision/errc.hpp"
 #include "shmbus/supervision/fwd.hpp"
 #include "shmbus/supervision/supervisor_flags.hpp"
+#include "shmbus/supervision/supervisor_observer.hpp"
 
 namespace shmbus::supervision {
 

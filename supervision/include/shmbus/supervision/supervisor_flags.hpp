@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -49,6 +50,10 @@ struct supervisor_flags {
 
   /// Names the supervisor in its errors; empty is fine.
   std::string name;
+
+  /// Learns about every change of the children (supervisor_observer.hpp).
+  /// Unset: the process-wide factory's (set_observer_factory), if any.
+  std::shared_ptr<supervisor_observer> observer;
 
   /// Source of time for the intensity window and the backoff reset (not for
   /// timers). Empty: `std::chrono::steady_clock::now`. Tests inject one.

@@ -12,9 +12,11 @@
 
 #include "shmbus/transport/config.hpp"
 #include "shmbus/transport/error.hpp"
+#include "shmbus/transport/error_log.hpp"
 #include "shmbus/transport/name_table.hpp"
 #include "shmbus/transport/node_slot.hpp"
 #include "shmbus/transport/peer.hpp"
+#include "shmbus/transport/supervision_table.hpp"
 
 namespace shmbus::transport {
 
@@ -31,6 +33,9 @@ struct node_report {
   loss_cause cause = loss_cause::none;
   int32_t detail = 0;
   node_counters counters{};
+  /// Its inbox: bytes queued for it to consume, of `inbox_bytes`.
+  uint64_t inbox_used_bytes = 0;
+  uint64_t inbox_bytes = 0;
 };
 
 struct bus_report {
@@ -39,8 +44,13 @@ struct bus_report {
   liveness_timing timing;
   int32_t creator_pid = 0;
   bool server_running = false;
+  uint64_t segment_bytes = 0;
+  int64_t created_unix_ns = 0;
   std::vector<node_report> nodes; ///< every slot ever used
   std::vector<published_name> names;
+  std::vector<supervision_row> supervision; ///< rows of live supervisors
+  std::vector<logged_error> errors;
+  uint64_t errors_dropped = 0;
 };
 
 /// Reads the state of bus `bus` without joining it. A bus whose processes

@@ -22,6 +22,9 @@ constexpr size_t max_name_length = 63;
 constexpr size_t max_bus_name_length = 64;
 /// Opaque bytes a node publishes with its identity (node_slot::user_data).
 constexpr size_t max_user_data_bytes = 64;
+/// Rows of the supervision table and distinct errors of the error log.
+constexpr uint32_t max_supervision_entries = 65536;
+constexpr uint32_t max_error_entries = 4096;
 } // namespace limits
 
 namespace defaults {
@@ -30,6 +33,11 @@ constexpr uint32_t node_slots = 64;
 constexpr uint32_t inbox_bytes = 1u << 20;
 constexpr uint32_t max_message_bytes = 64u << 10;
 constexpr uint32_t name_entries = 256;
+/// A supervisor takes one row, each of its children one more.
+constexpr uint32_t supervision_entries = 256;
+/// Distinct errors the error log keeps (kind and text); later ones are
+/// only counted as dropped.
+constexpr uint32_t error_entries = 64;
 
 // -- liveness (see liveness_timing) -------------------------------------------
 constexpr std::chrono::nanoseconds heartbeat_interval = 100ms;
@@ -80,6 +88,9 @@ static_assert(inbox_bytes >= limits::min_inbox_bytes
 static_assert(max_message_bytes <= inbox_bytes / 2,
               "a message must fit twice into an inbox");
 static_assert(name_entries >= 1 && name_entries <= limits::max_name_entries);
+static_assert(supervision_entries >= 1
+              && supervision_entries <= limits::max_supervision_entries);
+static_assert(error_entries >= 1 && error_entries <= limits::max_error_entries);
 } // namespace defaults
 
 /// Sizes of a bus, fixed by the server when it creates the segment.
@@ -92,6 +103,10 @@ struct bus_limits {
   uint32_t max_message_bytes = defaults::max_message_bytes;
   /// Entries of the published-name table.
   uint32_t name_entries = defaults::name_entries;
+  /// Rows of the supervision table (supervision_table.hpp).
+  uint32_t supervision_entries = defaults::supervision_entries;
+  /// Distinct errors the error log keeps (error_log.hpp).
+  uint32_t error_entries = defaults::error_entries;
 };
 
 /// Liveness timing; the server writes it into the segment so every node of a

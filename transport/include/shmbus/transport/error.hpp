@@ -35,6 +35,7 @@ enum class errc : uint8_t {
   timeout,
   system_error,
   evicted,
+  supervision_table_full,
 };
 
 /// Short identifier of `x`, e.g. "inbox_full".

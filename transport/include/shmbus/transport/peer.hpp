@@ -33,6 +33,25 @@ struct node_counters {
   uint64_t slot_repairs, heartbeat_repairs, false_identities, stale_heartbeats;
 };
 
+/// One counter of node_counters as tools show it: `shmbusctl show --json`
+/// and `metrics` name it so, `watch` shows its rate.
+struct counter_info {
+  const char* name; ///< snake_case, e.g. "msgs_in"
+  const char* help; ///< one line for people
+  uint64_t node_counters::*member;
+};
+
+/// Every counter of node_counters, in slot order. Pure.
+/// Everything counted as gone wrong at a node, for a one-column summary:
+/// failed sends, garbage and repairs in its inbox, tampering it found.
+uint64_t problem_count(const node_counters& c) noexcept;
+
+constexpr size_t counter_count = 17;
+const std::array<counter_info, counter_count>& counter_infos() noexcept;
+
+static_assert(sizeof(node_counters) == counter_count * sizeof(uint64_t),
+              "a new counter belongs in counter_infos() too");
+
 struct peer_loss {
   peer_info peer;
   loss_cause cause = loss_cause::none;

@@ -1,6 +1,6 @@
 // A mapping of a bus segment: creation with its fixed layout, attachment
 // with validation of everything the header claims, typed access to the
-// node table, name table and inbox rings.
+// node table, name table, inbox rings, supervision table and error log.
 //
 // The segment is a memfd, not a file: sized, committed (fallocate: a machine
 // without the memory refuses at creation, not with SIGBUS later) and sealed
@@ -28,10 +28,12 @@
 
 #include "shmbus/transport/config.hpp"
 #include "shmbus/transport/error.hpp"
+#include "shmbus/transport/error_entry.hpp"
 #include "shmbus/transport/inbox_ring.hpp"
 #include "shmbus/transport/name_entry.hpp"
 #include "shmbus/transport/node_slot.hpp"
 #include "shmbus/transport/segment_layout.hpp"
+#include "shmbus/transport/supervision_entry.hpp"
 
 namespace boost::interprocess {
 class mapped_region;
@@ -101,6 +103,9 @@ public:
   node_slot& slot(uint32_t i) const noexcept;
   name_entry& name(uint32_t i) const noexcept;
   inbox_ring ring(uint32_t i) const noexcept;
+  supervision_entry& supervision(uint32_t i) const noexcept;
+  error_log_header& error_log() const noexcept;
+  error_entry& error_at(uint32_t i) const noexcept;
 
   /// Validated copies taken at creation or attachment, never re-read.
   const bus_limits& limits() const noexcept { return limits_; }

@@ -3,7 +3,8 @@
 // contract: change anything here and bump `layout_version`. Two tests fail
 // until you do: tests/unit/transport/segment_layout_test.cpp reads the
 // offsets and encodings documented in this file, node_slot.hpp,
-// name_entry.hpp and inbox_ring_data.hpp and compares them with the code;
+// name_entry.hpp, inbox_ring_data.hpp, supervision_entry.hpp and
+// error_entry.hpp and compares them with the code;
 // segment_image_test.cpp compares a segment written by this build with the
 // golden image of its layout version (tests/unit/transport/golden/).
 //
@@ -14,6 +15,9 @@
 //  name_table_offset   name_entries * 128          name_entry[name_entries]
 //  rings_offset        node_slots * ring_stride    per node: ring_control (4096)
 //                                                  then inbox buffer (inbox_bytes)
+//  supervision_offset  supervision_entries * 512   supervision_entry[supervision_entries]
+//  error_log_offset    64                          error_log_header
+//                      error_entries * 512         error_entry[error_entries]
 //
 // All offsets are page aligned. The segment holds no pointers, no mutexes and
 // no allocator: a process killed at any instruction leaves nothing locked.
@@ -79,6 +83,11 @@ struct segment_header {
   /// Bumped (and futex-woken) on every publish/unpublish: waiting lookups
   /// park on it.
   alignas(cache_line) std::atomic<uint32_t> names_epoch;      // 256
+  /// The observability tables at the end of the segment.
+  alignas(cache_line) uint64_t supervision_offset;            // 320
+  uint64_t error_log_offset;                                  // 328
+  uint32_t supervision_entries;                               // 336
+  uint32_t error_entries;                                     // 340
 };
 
 /// Every record carries a CRC32C that its consumer checks (inbox_ring_data.hpp).
@@ -91,6 +100,7 @@ static_assert(offsetof(segment_header, layout_version) == 8);
 static_assert(offsetof(segment_header, bus_name) == 104);
 static_assert(offsetof(segment_header, membership_epoch) == 192);
 static_assert(offsetof(segment_header, names_epoch) == 256);
+static_assert(offsetof(segment_header, supervision_offset) == 320);
 static_assert(sizeof(segment_header::bus_name) > limits::max_bus_name_length,
               "the bus name keeps a terminating zero");
 static_assert(sizeof(segment_header) <= page_bytes);
@@ -103,6 +113,8 @@ struct segment_geometry {
   uint64_t name_table_offset;
   uint64_t rings_offset;
   uint64_t ring_stride;
+  uint64_t supervision_offset;
+  uint64_t error_log_offset;
   uint64_t segment_bytes;
 };
 
@@ -110,6 +122,9 @@ struct segment_geometry {
 constexpr size_t node_slot_bytes = 512;
 constexpr size_t name_entry_bytes = 128;
 constexpr size_t ring_control_bytes = page_bytes;
+constexpr size_t supervision_entry_bytes = 512;
+constexpr size_t error_log_header_bytes = 64;
+constexpr size_t error_entry_bytes = 512;
 
 constexpr segment_geometry compute_geometry(const bus_limits& l) {
   segment_geometry g{};
@@ -121,7 +136,13 @@ constexpr segment_geometry compute_geometry(const bus_limits& l) {
                               + uint64_t{l.name_entries} * name_entry_bytes,
                             page_bytes);
   g.ring_stride = align_up(ring_control_bytes + l.inbox_bytes, page_bytes);
-  g.segment_bytes = g.rings_offset + uint64_t{l.node_slots} * g.ring_stride;
+  g.supervision_offset = g.rings_offset + uint64_t{l.node_slots} * g.ring_stride;
+  g.error_log_offset = align_up(g.supervision_offset
+                                  + uint64_t{l.supervision_entries} * supervision_entry_bytes,
+                                page_bytes);
+  g.segment_bytes = align_up(g.error_log_offset + error_log_header_bytes
+                               + uint64_t{l.error_entries} * error_entry_bytes,
+                             page_bytes);
   return g;
 }
 

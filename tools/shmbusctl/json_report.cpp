@@ -1,0 +1,121 @@
+#include "json_report.hpp"
+
+namespace shmbusctl {
+
+namespace {
+
+using nlohmann::json;
+using namespace shmbus::transport;
+
+json node_json(const node_report& n) {
+  json counters = json::object();
+  for (auto& c : counter_infos())
+    counters[c.name] = n.counters.*c.member;
+  return {
+    {"slot", n.slot},
+    {"name", n.name},
+    {"role", n.role == node_role::server ? "server" : "client"},
+    {"pid", n.pid},
+    {"incarnation", n.incarnation},
+    {"state", to_string(n.state)},
+    {"process_running", n.process_running},
+    {"heartbeat_age_ms", n.heartbeat_age_ms},
+    {"loss_cause", to_string(n.cause)},
+    {"loss_detail", n.detail},
+    {"inbox", {{"used_bytes", n.inbox_used_bytes}, {"capacity_bytes", n.inbox_bytes}}},
+    {"counters", std::move(counters)},
+  };
+}
+
+json supervisor_json(const supervisor_node& s) {
+  json children = json::array();
+  for (auto& c : s.children) {
+    json child = {
+      {"name", c.row.child_name},
+      {"kind", to_string(c.row.kind)},
+      {"state", to_string(c.row.state)},
+      {"pid", c.row.pid},
+      {"restarts", c.row.restarts},
+      {"last_exit_reason", c.row.last_exit_reason},
+    };
+    if (!c.nested.empty())
+      child["supervisor"] = supervisor_json(c.nested.front());
+    children.push_back(std::move(child));
+  }
+  return {
+    {"name", s.name},
+    {"strategy", s.strategy},
+    {"id", s.id},
+    {"node", s.owner_name},
+    {"slot", s.owner_slot},
+    {"incarnation", s.owner_incarnation},
+    {"pid", s.pid},
+    {"children", std::move(children)},
+  };
+}
+
+} // namespace
+
+json to_json(const std::vector<supervisor_node>& trees) {
+  json result = json::array();
+  for (auto& t : trees)
+    result.push_back(supervisor_json(t));
+  return result;
+}
+
+json to_json(const std::vector<logged_error>& errors) {
+  json result = json::array();
+  for (auto& e : errors)
+    result.push_back({
+      {"kind", e.kind},
+      {"text", e.text},
+      {"node", e.node},
+      {"count", e.count},
+      {"first_unix_ns", e.first_unix_ns},
+      {"last_unix_ns", e.last_unix_ns},
+      {"first_pid", e.first_pid},
+      {"last_pid", e.last_pid},
+    });
+  return result;
+}
+
+json to_json(const bus_report& r) {
+  json nodes = json::array();
+  for (auto& n : r.nodes)
+    nodes.push_back(node_json(n));
+  json names = json::array();
+  for (auto& x : r.names)
+    names.push_back({{"name", x.name},
+                     {"slot", x.slot},
+                     {"incarnation", x.incarnation},
+                     {"value", x.value},
+                     {"aux", x.aux}});
+  return {
+    {"bus", r.bus},
+    {"server_running", r.server_running},
+    {"creator_pid", r.creator_pid},
+    {"created_unix_ns", r.created_unix_ns},
+    {"segment_bytes", r.segment_bytes},
+    {"limits",
+     {{"node_slots", r.limits.node_slots},
+      {"inbox_bytes", r.limits.inbox_bytes},
+      {"max_message_bytes", r.limits.max_message_bytes},
+      {"name_entries", r.limits.name_entries},
+      {"supervision_entries", r.limits.supervision_entries},
+      {"error_entries", r.limits.error_entries}}},
+    {"timing",
+     {{"heartbeat_interval_ms", r.timing.heartbeat_interval.count() / 1'000'000},
+      {"heartbeat_timeout_ms", r.timing.heartbeat_timeout.count() / 1'000'000}}},
+    {"nodes", std::move(nodes)},
+    {"names", std::move(names)},
+    {"supervisors", to_json(build_trees(r))},
+    {"errors", to_json(r.errors)},
+    {"errors_dropped", r.errors_dropped},
+  };
+}
+
+std::string dump(const nlohmann::json& doc) {
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace shmbusctl
