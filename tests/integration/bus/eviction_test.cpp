@@ -72,78 +72,93 @@ void hang_until_declared_lost(bus_process<test_config>& server, child_process& c
   REQUIRE_MESSAGE(lost, "the server did not declare the stopped child lost");
 }
 
-} // namespace
-
-TEST_CASE("a node its peers declared lost leaves the bus with stop reason evicted") {
-  scoped_bus bus{"evicted"};
-  bus_process<test_config> server{bus.name, "server", "srv", judge_without_killing};
-  auto echo = server.sys->spawn(doubler);
-  auto hole = server.sys->spawn(blackhole_impl);
-  exit_on_scope_end guards[] = {{echo}, {hole}};
-  REQUIRE_FALSE(server.node.publish(echo, "srv.echo"));
-  REQUIRE_FALSE(server.node.publish(hole, "srv.blackhole"));
-  auto child = child_process::spawn("bus-evictee", {bus.name, "leave"});
-  await_ready(child);
-  caf::scoped_actor self{*server.sys};
-  REQUIRE(blackhole_holds(self, hole, 1, 5s));
-  hang_until_declared_lost(server, child);
+/// A server with an echo and a blackhole, and an evictee child (policy
+/// `on_evicted`) that monitors the one and waits on a request to the other;
+/// run() hangs the child until the server declares it lost and collects
+/// what it prints until it exits.
+struct eviction {
+  scoped_bus bus;
+  bus_process<test_config> server;
+  caf::actor echo;
+  caf::actor hole;
+  child_process child;
   std::vector<std::string> lines;
-  while (auto line = child.read_line(5s))
-    lines.push_back(*line);
-  auto has = [&](const std::string& prefix, const std::string& part) {
+
+  eviction(const std::string& name, const std::string& on_evicted)
+    : bus{name},
+      server{bus.name, "server", "srv", judge_without_killing},
+      echo{server.sys->spawn(doubler)},
+      hole{server.sys->spawn(blackhole_impl)},
+      child{publish_then_spawn(on_evicted)} {
+    await_ready(child);
+  }
+
+  child_process publish_then_spawn(const std::string& on_evicted) {
+    REQUIRE_FALSE(server.node.publish(echo, "srv.echo"));
+    REQUIRE_FALSE(server.node.publish(hole, "srv.blackhole"));
+    return child_process::spawn("bus-evictee", {bus.name, on_evicted});
+  }
+
+  ~eviction() {
+    for (auto& x : {echo, hole})
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+  }
+
+  void run() {
+    caf::scoped_actor self{*server.sys};
+    REQUIRE(blackhole_holds(self, hole, 1, 5s));
+    hang_until_declared_lost(server, child);
+    while (auto line = child.read_line(15s))
+      lines.push_back(*line);
+  }
+
+  /// Whether a line starts with `prefix` and contains `part`.
+  bool has(const std::string& prefix, const std::string& part) const {
     for (auto& line : lines)
       if (line.rfind(prefix, 0) == 0 && line.find(part) != std::string::npos)
         return true;
     return false;
-  };
-  auto all = [&] {
+  }
+
+  std::string all() const {
     std::string x;
     for (auto& line : lines)
       x += line + "\n";
     return x;
-  };
-  CHECK_MESSAGE(has("down ", "remote_link_unreachable"), all());
-  CHECK_MESSAGE(has("request ", "request_receiver_down"), all());
-  CHECK_MESSAGE(has("cause " + std::to_string(static_cast<int>(bus::stop_cause::evicted)),
-                    "evicted: the peers declared node 'evictee' lost"),
-                all());
-  CHECK_MESSAGE(has("lookup ", "not_attached"), all());
-  CHECK_MESSAGE(has("lookup ", "left the bus"), all());
-  auto status = child.wait(5s);
-  REQUIRE(status);
-  CHECK_MESSAGE((status->exited && status->code == 0), status->to_string());
+  }
+
+  void check_exited_cleanly() {
+    auto status = child.wait(5s);
+    REQUIRE(status);
+    CHECK_MESSAGE((status->exited && status->code == 0), status->to_string());
+  }
+};
+
+} // namespace
+
+TEST_CASE("a node its peers declared lost leaves the bus with stop reason evicted") {
+  eviction e{"evicted", "leave"};
+  e.run();
+  CHECK_MESSAGE(e.has("down ", "remote_link_unreachable"), e.all());
+  CHECK_MESSAGE(e.has("request ", "request_receiver_down"), e.all());
+  CHECK_MESSAGE(e.has("cause " + std::to_string(static_cast<int>(bus::stop_cause::evicted)),
+                      "evicted: the peers declared node 'evictee' lost"),
+                e.all());
+  CHECK_MESSAGE(e.has("lookup ", "not_attached"), e.all());
+  CHECK_MESSAGE(e.has("lookup ", "left the bus"), e.all());
+  e.check_exited_cleanly();
 }
 
 TEST_CASE("a node its peers declared lost rejoins as a new incarnation with on-evicted=rejoin") {
-  scoped_bus bus{"rejoined"};
-  bus_process<test_config> server{bus.name, "server", "srv", judge_without_killing};
-  auto echo = server.sys->spawn(doubler);
-  auto hole = server.sys->spawn(blackhole_impl);
-  exit_on_scope_end guards[] = {{echo}, {hole}};
-  REQUIRE_FALSE(server.node.publish(echo, "srv.echo"));
-  REQUIRE_FALSE(server.node.publish(hole, "srv.blackhole"));
-  auto child = child_process::spawn("bus-evictee", {bus.name, "rejoin"});
-  await_ready(child);
-  caf::scoped_actor self{*server.sys};
-  REQUIRE(blackhole_holds(self, hole, 1, 5s));
-  hang_until_declared_lost(server, child);
+  eviction e{"rejoined", "rejoin"};
+  e.run();
   // Its actors saw the down messages and failed requests of the old
   // incarnation; the node itself is still on the bus: await_stop_request
   // times out and lookups resolve.
-  std::vector<std::string> lines;
-  while (auto line = child.read_line(15s))
-    lines.push_back(*line);
-  auto has = [&](const std::string& prefix, const std::string& part) {
-    for (auto& line : lines)
-      if (line.rfind(prefix, 0) == 0 && line.find(part) != std::string::npos)
-        return true;
-    return false;
-  };
-  CHECK(has("down ", "remote_link_unreachable"));
-  CHECK(has("request ", "request_receiver_down"));
-  CHECK(has("cause " + std::to_string(static_cast<int>(bus::stop_cause::timeout)), ""));
-  CHECK(has("lookup ", "found"));
-  auto status = child.wait(5s);
-  REQUIRE(status);
-  CHECK_MESSAGE((status->exited && status->code == 0), status->to_string());
+  CHECK_MESSAGE(e.has("down ", "remote_link_unreachable"), e.all());
+  CHECK_MESSAGE(e.has("request ", "request_receiver_down"), e.all());
+  CHECK_MESSAGE(e.has("cause " + std::to_string(static_cast<int>(bus::stop_cause::timeout)), ""),
+                e.all());
+  CHECK_MESSAGE(e.has("lookup ", "found"), e.all());
+  e.check_exited_cleanly();
 }
