@@ -7,7 +7,8 @@
 // consumed it. Whatever the record, the server must neither crash, nor
 // hang, nor grow without bound (run with -rss_limit_mb).
 //
-// Build and run: tests/fuzz/run (clang-14, ASan + UBSan), as target bus-record.
+// Build and run: tests/fuzz/run (clang-14, ASan + UBSan), as target bus-record;
+// every test build replays its corpus (replay_main.cpp).
 // SHMBUS_FUZZ_WRITE_SEEDS=DIR writes the seed corpus (valid records of
 // every kind and a few forged ones) into DIR and exits.
 #include <dirent.h>
