@@ -86,6 +86,15 @@ public:
     }
   }
 
+  void idle(std::chrono::milliseconds d) override {
+    handler_.arm(nullptr, 0);
+    auto until = std::chrono::steady_clock::now() + d;
+    for (auto now = until - d; now < until; now = std::chrono::steady_clock::now())
+      self_->run_once(handler_, until - now, 1);
+    if (!handler_.lost_.empty())
+      throw std::runtime_error("shmbus peer lost: " + handler_.lost_);
+  }
+
 private:
   /// Sends between two heartbeat stamps of a stream sender (~0.1 ms).
   static constexpr uint64_t heartbeat_every = 1024;

@@ -150,7 +150,7 @@ measurement measure_idle(endpoint& ep, std::chrono::milliseconds window,
   cpu_sampler cpu_a;
   cpu_sampler cpu_b{peer};
   // The measurement window itself, not a wait for some event.
-  std::this_thread::sleep_for(window);
+  ep.idle(window);
   measurement result;
   result.add("cpu_idle_pct_a", cpu_a.percent_of_core());
   result.add("cpu_idle_pct_b", cpu_b.percent_of_core());
@@ -271,7 +271,7 @@ void run_transport_suite(const run_options& options, report& out) {
              "(samples = messages, all delivered in order); cpu_us_per_msg "
              "= CPU time of A + B per message");
   out.note(pair_placements_note());
-  out.note("idle_cpu: connected pair, B waiting in receive, A sleeping; "
+  out.note("idle_cpu: connected pair, B waiting in receive, A idle (shmbus: waiting in its consumer, whose heartbeat it is); "
            "utime+stime from /proc/<pid>/stat (10 ms ticks), % of one core");
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace shmbus::bench {
 
@@ -31,6 +32,11 @@ public:
   virtual std::size_t receive(std::byte* buf, std::size_t capacity,
                               std::chrono::milliseconds timeout)
     = 0;
+
+  /// Sits idle for `d`, expecting nothing, as a process between messages
+  /// does: a channel whose liveness rests on its consumer running (shmbus:
+  /// the heartbeat is the inbox consumer's) waits in its consumer.
+  virtual void idle(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
 };
 
 class transport_mechanism {
