@@ -191,8 +191,14 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
 
 void inbox_ring::mark_last_word(uint64_t position, uint64_t length) noexcept {
   // Any value but a free tag; the payload (or the stamp) overwrites it.
-  if (length > record::alignment)
-    word(position + length - record::alignment).store(0, std::memory_order_release);
+  // Only while the word is still free in this lap: a padding record is
+  // complete once its header is in, so the consumer may have consumed it,
+  // and the word may be part of a newer record, before we get here.
+  if (length <= record::alignment)
+    return;
+  auto last = position + length - record::alignment;
+  auto expected = record::free_tag(last);
+  word(last).compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
 uint64_t inbox_ring::refresh_head() noexcept {
