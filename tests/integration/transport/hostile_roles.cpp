@@ -285,6 +285,12 @@ SHMBUS_CHILD_ROLE("hostile") {
       seg->ring(slot).control()->head.fetch_add(12345);
   } else if (attack == "flip-payload" || attack == "flip-header") {
     bool header = attack == "flip-header";
+    // Flips that may have hit a newer record: the one we chose was consumed
+    // and its place claimed again before the flip, so its producer may have
+    // checksummed the flipped byte as its own. No checksum written in the
+    // shared memory it protects can catch that; the test allows as many
+    // altered-but-intact records as there were such flips.
+    uint64_t raced = 0;
     for_a_while([&](const transport::inbox_ring& ring) {
       auto records = committed_records(ring);
       if (records.empty())
@@ -293,11 +299,20 @@ SHMBUS_CHILD_ROLE("hostile") {
       auto payload = ring.word(pos + 8).load() & 0xffffffff;
       auto offset = header ? rng() % transport::record::header_bytes
                            : transport::record::header_bytes + rng() % std::max<uint64_t>(payload, 1);
+      auto header_before = ring.word(pos).load();
+      auto stamp_before = ring.word(pos + 16).load();
       // A whole-word atomic xor of one byte: the honest processes read
       // these words concurrently.
       auto mask = uint64_t{1 + rng() % 255} << (8 * (offset % 8));
       ring.word(pos + offset / 8 * 8).fetch_xor(mask);
+      auto flipped_header = offset < 8 ? mask : 0;
+      auto flipped_stamp = offset / 8 == 2 ? mask : 0;
+      if ((ring.word(pos).load() ^ flipped_header) != header_before
+          || (ring.word(pos + 16).load() ^ flipped_stamp) != stamp_before
+          || transport::record::kind_of(header_before) != transport::record_kind::data)
+        ++raced;
     });
+    std::printf("raced %llu\n", static_cast<unsigned long long>(raced));
   } else if (attack == "garbage") {
     for (auto slot : slots) {
       auto ring = seg->ring(slot);

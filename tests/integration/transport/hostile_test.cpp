@@ -3,7 +3,9 @@
 // messages (hostile_roles.cpp). Each time: no honest process dies or hangs,
 // honest traffic continues, every message the sender was told was
 // delivered arrives intact or is reported, nothing altered is handed over
-// as intact, and the damage shows in the counters or errors.
+// as intact (but for flips that raced a record's reuse, which no checksum
+// written into the same shared memory can catch), and the damage shows in
+// the counters or errors.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -141,10 +143,18 @@ attack_result run_attack(const std::string& attack,
   }, 60s);
   CHECK_MESSAGE(settled, "a: " << a.stat("received") << "+" << a.stat("gaps") << ", b: "
                                << b.stat("received") << "+" << b.stat("gaps"));
+  // Flips that may have landed in a record before its producer checksummed
+  // it (hostile_roles.cpp): the only altered records that may pass as intact.
+  uint64_t raced = 0;
+  for (auto& line : result.hostile_output)
+    if (line.rfind("raced ", 0) == 0)
+      raced = std::stoull(line.substr(6));
+  CHECK_MESSAGE(a.stat("altered") + b.stat("altered") <= raced,
+                "altered records handed over as intact: " << a.stat("altered") << " + "
+                  << b.stat("altered") << ", flips that raced a reuse: " << raced);
   for (auto* p : {&a, &b}) {
     INFO("honest process " << p->name());
     CHECK(p->running()); // neither died
-    CHECK(p->stat("altered") == 0); // nothing altered handed over as intact
     MESSAGE(p->name() << ": received " << p->stat("received") << ", gaps " << p->stat("gaps")
                       << ", not intact " << p->stat("nonintact") << ", out of order "
                       << p->stat("reordered") << ", errors " << p->stat("errors")
