@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "other_user.hpp"
 #include "role_helpers.hpp"
 #include "test_types.hpp"
 
@@ -23,10 +24,6 @@ constexpr int server_uid = 64901;
 constexpr int client_uid = 64902;
 constexpr int shared_gid = 64910;
 constexpr int client_gid = 64920;
-
-bool have_setpriv() {
-  return std::system("command -v setpriv >/dev/null 2>&1") == 0;
-}
 
 /// Runs `role` as uid/gid with `groups` as supplementary groups.
 child_process run_as(int uid, int gid, const std::string& groups, const std::string& role,
@@ -97,8 +94,8 @@ SHMBUS_CHILD_ROLE("bus-mode-client") {
 }
 
 TEST_CASE("file-mode 0660 lets a process of another user in the files' group join the bus") {
-  if (::geteuid() != 0 || !have_setpriv()) {
-    MESSAGE("skipped: needs root and setpriv(1) to run processes as other users");
+  if (auto why = why_no_other_user({self_executable(), "--version"}); !why.empty()) {
+    MESSAGE("skipped: " << why);
     return;
   }
   auto verdict = join_across_users("mode-0660", "0660");
@@ -106,8 +103,8 @@ TEST_CASE("file-mode 0660 lets a process of another user in the files' group joi
 }
 
 TEST_CASE("with the default file mode 0600 a process of another user cannot join") {
-  if (::geteuid() != 0 || !have_setpriv()) {
-    MESSAGE("skipped: needs root and setpriv(1) to run processes as other users");
+  if (auto why = why_no_other_user({self_executable(), "--version"}); !why.empty()) {
+    MESSAGE("skipped: " << why);
     return;
   }
   auto verdict = join_across_users("mode-0600", "0600");
