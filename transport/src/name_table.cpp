@@ -39,6 +39,9 @@ bool name_table::read_entry(uint32_t index, published_name& out) const {
     out.aux = e.aux.load(std::memory_order_acquire);
     if (e.state.load(std::memory_order_relaxed) == state
         && e.version.load(std::memory_order_relaxed) == version) {
+      // No name is published empty: an entry that says so is garbage.
+      if (out.name.empty())
+        return false;
       out.slot = name_owner_slot(state);
       out.incarnation = name_owner_incarnation(state);
       return true;
