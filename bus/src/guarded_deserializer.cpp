@@ -12,12 +12,12 @@ namespace shmbus::bus {
 
 namespace {
 
-/// Element types that do not cross the bus (see the header): groups (a
-/// handle creates state in the receiving process that nothing frees) and
-/// CAF's stream and timeout protocol messages (they act on the receiver's
-/// internal state without checks).
-constexpr std::array<std::string_view, 6> refused_types = {
-  "@group", "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
+/// Element types that do not cross the bus (see the header): CAF's group
+/// and stream protocol messages and timeouts (they act on the receiver's
+/// internal state without checks). Groups themselves cross; record_codec
+/// refuses those of other modules than `shmbus`.
+constexpr std::array<std::string_view, 5> refused_types = {
+  "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
 };
 
 } // namespace
@@ -30,8 +30,8 @@ guarded_deserializer::guarded_deserializer(caf::execution_unit* ctx, const std::
 }
 
 bool guarded_deserializer::accepted_type(std::string_view type_name) noexcept {
-  // Every refused name is a builtin one: "@" and at least "@group".
-  if (type_name.size() < 6 || type_name[0] != '@')
+  // Every refused name is a builtin one: "@" and at least "@timeout".
+  if (type_name.size() < 8 || type_name[0] != '@')
     return true;
   for (auto refused : refused_types)
     if (type_name == refused)
@@ -59,8 +59,8 @@ caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& nam
     if (!accepted_type(element))
       return caf::make_error(caf::sec::invalid_argument,
                              "a message element of type " + std::string{element}
-                               + ", which does not cross the bus (CAF groups, streams "
-                                 "and timeouts stay within one process)");
+                               + ", which does not cross the bus (CAF's group and stream "
+                                 "protocol messages and timeouts stay within one process)");
     names.remove_prefix(std::min(names.size(), element.size() + 1));
   }
   return caf::none;

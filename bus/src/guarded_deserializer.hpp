@@ -4,8 +4,10 @@
 // of empty elements loops for as long as the length says), nested messages
 // and config_value lists recurse as deep as the bytes go (a 64 KiB record
 // overflows the I/O thread's stack), and some types act on the receiving
-// process while they are read: a group handle creates local groups or
-// group proxies that are never freed, stream messages index the receiver's
+// process while they are read: a handle of a CAF `local` group creates
+// local groups or group proxies that are never freed (record_codec refuses
+// the message after reading it, but CAF has made them by then; only
+// `shmbus` groups are sent), stream messages index the receiver's
 // stream state with unchecked slots and types, and a floating-point value
 // that reads as infinite makes CAF loop forever when it is sent on (see
 // guarded_serializer.hpp). This reader refuses those
