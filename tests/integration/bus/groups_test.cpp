@@ -206,8 +206,15 @@ TEST_CASE("four processes share three groups: every subscriber gets each publish
   CHECK(out_of_order(self, m1_stats) == 0);
   CHECK(out_of_order(self, m2_stats) == 0);
   CHECK(out_of_order(self, stats) == 0);
-  for (auto& x : srv.node.groups())
+  // One record per subscribed process and message, however many subscriber
+  // actors a process has (m1 has two of g1, three of g3 at times).
+  for (auto& x : srv.node.groups()) {
     CHECK_MESSAGE(x.undelivered == 0, x.name);
+    CHECK_MESSAGE(x.published == uint64_t(n), x.name);
+    CHECK_MESSAGE(x.records_out == 2 * x.published, x.name);
+    CHECK_MESSAGE(x.records_in == uint64_t(n), x.name); // from pub
+    CHECK_MESSAGE(x.local_subscribers == 1, x.name);
+  }
   // kill -9 m2: its subscriptions vanish everywhere, the others keep
   // receiving in order.
   m2.signal(SIGKILL);
@@ -393,8 +400,11 @@ SHMBUS_CHILD_ROLE("group-joiner") {
 namespace {
 
 forge::bytes group_record(uint8_t kind, const std::string& name) {
-  forge::bytes out{static_cast<char>(kind), static_cast<char>(name.size())};
-  out.insert(out.end(), name.begin(), name.end());
+  forge::bytes out;
+  out.push_back(static_cast<char>(kind));
+  out.push_back(static_cast<char>(name.size()));
+  for (auto c : name)
+    out.push_back(c);
   return out;
 }
 
@@ -432,6 +442,7 @@ SHMBUS_CHILD_ROLE("group-forger") {
     return rec;
   };
   auto payload_of = [&](const caf::message& msg) { return forge::content(sys, msg); };
+  std::vector<forge::bytes> refused_flood;
   std::vector<forge::bytes> refused = {
     {static_cast<char>(join)},                                   // no name length
     {static_cast<char>(join), 0},                                // empty name
@@ -445,6 +456,11 @@ SHMBUS_CHILD_ROLE("group-forger") {
       + payload_of(caf::make_message(*sys.groups().get("local", "x"))), // a local group
     {static_cast<char>(40), 1, 2, 3},                                    // an unknown kind
   };
+  // A flood of subscriptions: the target keeps bus::max_groups groups and
+  // refuses the rest (it knows g1 already: the honest join below).
+  constexpr size_t extra = 5;
+  for (size_t i = 0; i + 1 < bus::max_groups + extra; ++i)
+    refused_flood.push_back(group_record(join, "flood-" + std::to_string(i)));
   std::vector<forge::bytes> honest = {
     group_record(join, "g1"),
     sender(group_record(message, "g1")) + payload_of(caf::make_message(std::string{"forger"}, int32_t{1})),
@@ -460,7 +476,9 @@ SHMBUS_CHILD_ROLE("group-forger") {
     send(x);
   for (auto& x : honest)
     send(x);
-  say("forged " + std::to_string(refused.size()));
+  for (auto& x : refused_flood)
+    send(x);
+  say("forged " + std::to_string(refused.size() + extra));
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{60};
   struct quiet : transport::inbox_handler {
     void on_message(const transport::message_view&) override {}
