@@ -86,6 +86,16 @@ caf::behavior subscriber(caf::event_based_actor* self, caf::group g,
   };
 }
 
+/// Starts the bus node of `sys` (per its config) into `node` and returns
+/// the `shmbus` group of the benchmark; throws saying why not.
+caf::group join_group(caf::actor_system& sys, bus::node& node) {
+  auto started = bus::node::start(sys);
+  if (!started)
+    throw std::runtime_error(sys.render(started.error()));
+  node = *started;
+  return *sys.groups().get("shmbus", group_name);
+}
+
 /// Subscriber actors per process: `total` spread over the processes.
 std::vector<int> spread(int total) {
   std::vector<int> result;
@@ -193,11 +203,7 @@ void across_processes(const role_args& args, measurement& out) {
   caf::group g;
   std::string address;
   if (shm) {
-    auto started = bus::node::start(sys);
-    if (!started)
-      throw std::runtime_error(sys.render(started.error()));
-    node = *started;
-    g = *sys.groups().get("shmbus", group_name);
+    g = join_group(sys, node);
     address = bus_name;
   } else {
     auto port = sys.middleman().publish_local_groups(0, "127.0.0.1");
@@ -274,11 +280,7 @@ int groups_subscriber_role(const role_args& args) {
   bus::node node;
   caf::group g;
   if (shm) {
-    auto started = bus::node::start(sys);
-    if (!started)
-      throw std::runtime_error(sys.render(started.error()));
-    node = *started;
-    g = *sys.groups().get("shmbus", group_name);
+    g = join_group(sys, node);
   } else {
     auto port = static_cast<uint16_t>(std::stoi(args.get("address")));
     auto found = sys.middleman().remote_group(group_name, "127.0.0.1", port);

@@ -39,6 +39,12 @@ bool guarded_deserializer::accepted_type(std::string_view type_name) noexcept {
   return true;
 }
 
+caf::error guarded_deserializer::noted(caf::error err) {
+  if (err && !first_error_)
+    first_error_ = err;
+  return err;
+}
+
 caf::error guarded_deserializer::enter() {
   if (++depth_ > max_nesting)
     return caf::make_error(caf::sec::invalid_argument,
@@ -49,18 +55,19 @@ caf::error guarded_deserializer::enter() {
 
 caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& name) {
   if (auto err = enter())
-    return err;
+    return noted(err);
   if (auto err = inner_.begin_object(typenr, name))
-    return err;
+    return noted(err);
   // A message names its element types as "@<>+type1+type2...".
   std::string_view names{name};
   while (!names.empty()) {
     auto element = names.substr(0, names.find('+'));
     if (!accepted_type(element))
-      return caf::make_error(caf::sec::invalid_argument,
-                             "a message element of type " + std::string{element}
-                               + ", which does not cross the bus (CAF's group and stream "
-                                 "protocol messages and timeouts stay within one process)");
+      return noted(caf::make_error(caf::sec::invalid_argument,
+                                   "a message element of type " + std::string{element}
+                                     + ", which does not cross the bus (CAF's group and "
+                                       "stream protocol messages and timeouts stay within "
+                                       "one process)"));
     names.remove_prefix(std::min(names.size(), element.size() + 1));
   }
   return caf::none;
@@ -74,14 +81,14 @@ caf::error guarded_deserializer::end_object() {
 
 caf::error guarded_deserializer::begin_sequence(size_t& num) {
   if (auto err = enter())
-    return err;
+    return noted(err);
   if (auto err = inner_.begin_sequence(num))
-    return err;
+    return noted(err);
   // Every element of the types that cross the bus takes at least one byte.
   if (num > inner_.remaining())
-    return caf::make_error(caf::sec::end_of_stream,
-                           "a sequence of " + std::to_string(num) + " elements in "
-                             + std::to_string(inner_.remaining()) + " remaining bytes");
+    return noted(caf::make_error(caf::sec::end_of_stream,
+                                 "a sequence of " + std::to_string(num) + " elements in "
+                                   + std::to_string(inner_.remaining()) + " remaining bytes"));
   return caf::none;
 }
 
@@ -99,19 +106,19 @@ caf::error read_finite(caf::binary_deserializer& in, Float& x) {
 }
 
 caf::error guarded_deserializer::apply_impl(float& x) {
-  return read_finite(inner_, x);
+  return noted(read_finite(inner_, x));
 }
 
 caf::error guarded_deserializer::apply_impl(double& x) {
-  return read_finite(inner_, x);
+  return noted(read_finite(inner_, x));
 }
 
 caf::error guarded_deserializer::apply_impl(long double& x) {
-  return read_finite(inner_, x);
+  return noted(read_finite(inner_, x));
 }
 
 caf::error guarded_deserializer::apply_raw(size_t num_bytes, void* data) {
-  return inner_.apply_raw(num_bytes, data);
+  return noted(inner_.apply_raw(num_bytes, data));
 }
 
 } // namespace shmbus::bus

@@ -204,6 +204,8 @@ caf::error record_codec::read_content(const std::byte* data, size_t size,
     }
     if (auto err = content.load(source))
       return err;
+    if (auto& err = source.first_error())
+      return err;
     if (source.remaining() != 0)
       return caf::make_error(caf::sec::invalid_argument,
                              bytes_text(source.remaining()) + " left after the content");

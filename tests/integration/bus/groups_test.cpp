@@ -162,7 +162,7 @@ void check_counts(caf::scoped_actor& self, const caf::actor& stats, const expect
 } // namespace
 
 TEST_CASE("four processes share three groups: every subscriber gets each publisher's "
-          "messages in order while others join and leave, and a killed process's "
+          "messages in order while others join and leave and a killed process's "
           "subscriptions vanish") {
   scoped_bus bus{"groups-four"};
   bus_process<test_config> srv{bus.name, "server", "srv"};
@@ -243,7 +243,7 @@ TEST_CASE("four processes share three groups: every subscriber gets each publish
 }
 
 TEST_CASE("a group handle sent to a process that never asked for it names the same group "
-          "there; its subscriber's exit takes the process out of the group") {
+          "there and its subscriber's exit takes the process out of the group") {
   scoped_bus bus{"groups-handle"};
   bus_process<test_config> srv{bus.name, "server", "srv"};
   auto child = child_process::spawn("group-joiner", {bus.name, "j"});
@@ -277,7 +277,7 @@ TEST_CASE("a group handle sent to a process that never asked for it names the sa
   stop_child(srv.node, child);
 }
 
-TEST_CASE("forged group records are refused and counted, and the groups keep working") {
+TEST_CASE("forged group records are refused and counted and the groups keep working") {
   scoped_bus bus{"groups-forged"};
   bus_process<test_config> srv{bus.name, "server", "srv"};
   auto t = std::make_shared<tally>();
@@ -418,13 +418,7 @@ SHMBUS_CHILD_ROLE("group-forger") {
   using forge::operator+;
   test_config cfg;
   caf::actor_system sys{cfg};
-  transport::node_options opts;
-  opts.bus = args.at(0);
-  opts.name = "group-forger";
-  auto id = forge::node_bytes(sys.node());
-  for (auto c : id)
-    opts.user_data.push_back(static_cast<std::byte>(c));
-  auto started = transport::node::start(opts);
+  auto started = transport::node::start(forge::forger_options(sys, args.at(0), "group-forger"));
   if (!started) {
     say("error: " + started.err().message);
     return 3;
