@@ -242,6 +242,45 @@ TEST_CASE("four processes share three groups: every subscriber gets each publish
   stop_child(srv.node, m1);
 }
 
+TEST_CASE("a subscribed process that stops consuming costs the others no message and what "
+          "its full inbox could not take is counted") {
+  scoped_bus bus{"groups-stuck"};
+  bus_process<test_config> srv{bus.name, "server", "srv", [](test_config& cfg) {
+    cfg.shmbus.inbox_size = 64 * 1024;
+    cfg.shmbus.max_message_size = 16 * 1024;
+    // Long enough that m1, which keeps consuming, never misses one on a
+    // loaded machine; short beside the heartbeat timeout (2 s).
+    cfg.shmbus.full_inbox_timeout = std::chrono::milliseconds{300};
+  }};
+  auto m1 = child_process::spawn("group-member", {bus.name, "m1", "1"});
+  auto m2 = child_process::spawn("group-member", {bus.name, "m2", "1"});
+  await_ready(m1);
+  await_ready(m2);
+  auto members = std::vector<std::string>{"m1", "m2"};
+  REQUIRE(wait_until([&] { return processes_of(srv.node, "g1") == members; }, 10s));
+  caf::scoped_actor self{*srv.sys};
+  auto m1_stats = must_lookup(srv.node, "m1.stats");
+  m2.signal(SIGSTOP);
+  // 1 KiB events: m2's inbox takes about 60 of them, then every event waits
+  // full-inbox-timeout for it until its peers declare it hung (2 s).
+  constexpr int32_t n = 400;
+  auto g1 = must_get(*srv.sys, "g1");
+  auto from = "srv" + std::string(1024, '.'); // the publisher's name, 1 KiB long
+  for (int32_t i = 1; i <= n; ++i)
+    self->send(g1, from, i);
+  CHECK(received_all(self, m1_stats, {{"g1", n}}));
+  CHECK(out_of_order(self, m1_stats) == 0);
+  CHECK(wait_until([&] { return processes_of(srv.node, "g1") == std::vector<std::string>{"m1"}; },
+                   10s));
+  uint64_t undelivered = 0;
+  for (auto& x : srv.node.groups())
+    if (x.name == "g1")
+      undelivered = x.undelivered;
+  CHECK(undelivered > 0);
+  m2.signal(SIGKILL);
+  stop_child(srv.node, m1);
+}
+
 TEST_CASE("a group handle sent to a process that never asked for it names the same group "
           "there and its subscriber's exit takes the process out of the group") {
   scoped_bus bus{"groups-handle"};
