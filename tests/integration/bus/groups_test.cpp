@@ -242,6 +242,36 @@ TEST_CASE("four processes share three groups: every subscriber gets each publish
   stop_child(srv.node, m1);
 }
 
+TEST_CASE("the shmbus group module refuses bad identifiers and keeps at most max_groups "
+          "groups, making room from the unused ones") {
+  scoped_bus bus{"groups-bounds"};
+  bus_process<test_config> srv{bus.name, "server", "srv"};
+  auto& groups = srv.sys->groups();
+  auto empty = groups.get("shmbus", "");
+  CHECK_FALSE(empty);
+  auto overlong = groups.get("shmbus", std::string(bus::max_group_name + 1, 'g'));
+  REQUIRE_FALSE(overlong);
+  CHECK(contains(srv.sys->render(overlong.error()), "at most 255"));
+  CHECK(groups.get("shmbus", std::string(bus::max_group_name, 'g')));
+  // Held handles keep their groups: the bound holds.
+  std::vector<caf::group> held;
+  for (size_t i = 0; i < bus::max_groups + 10; ++i) {
+    auto g = groups.get("shmbus", "held-" + std::to_string(i));
+    if (!g)
+      break;
+    held.push_back(*g);
+  }
+  // The 255-byte group is held by nobody: it made room.
+  CHECK(held.size() == bus::max_groups);
+  auto refused = groups.get("shmbus", "one-too-many");
+  REQUIRE_FALSE(refused);
+  CHECK(contains(srv.sys->render(refused.error()), "shmbus::bus::max_groups"));
+  // The same identifier is the same group.
+  CHECK(*groups.get("shmbus", "held-0") == held.front());
+  held.clear();
+  CHECK(groups.get("shmbus", "one-too-many"));
+}
+
 TEST_CASE("a subscribed process that stops consuming costs the others no message and what "
           "its full inbox could not take is counted") {
   scoped_bus bus{"groups-stuck"};
