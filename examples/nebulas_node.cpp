@@ -119,6 +119,9 @@ struct chain {
         static_cast<unsigned long long>(height), hash.c_str());
     hashes.push_back(hash);
     store(height, hash);
+    // Whoever subscribes, in whichever process, hears of it.
+    if (auto blocks = sys.groups().get("shmbus", blocks_group))
+      self->send(*blocks, new_block_atom::value, height, hash);
   }
 
   void store(uint64_t height, const std::string& hash) {

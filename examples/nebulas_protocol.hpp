@@ -30,6 +30,12 @@ using consensus_actor = caf::typed_actor<
 // rpc:       (status_atom) -> a line describing the chain
 using status_atom = caf::atom_constant<caf::atom("status")>;
 
+// group "blocks" of the bus's group module "shmbus": the node announces
+// every sealed block as (new_block_atom, height, hash); modules that care
+// join it (rpc does).
+using new_block_atom = caf::atom_constant<caf::atom("newblock")>;
+constexpr const char* blocks_group = "blocks";
+
 /// Names the modules publish on the bus.
 constexpr const char* storage_name = "storage";
 constexpr const char* consensus_name = "consensus";
