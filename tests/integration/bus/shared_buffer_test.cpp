@@ -181,6 +181,9 @@ TEST_CASE("a sender killed after allocating, while filling or after sending leav
 TEST_CASE("a receiver killed while a buffer is in flight to it or held by it leaves no block behind") {
   three_readers fx{"buf-inflight"};
   caf::scoped_actor self{*fx.server.sys};
+  // The server watches r3 through a proxy: without one, a node that joins
+  // while r3 is stopped (the sender) leaves the server blind to r3's death
+  // (found here, a liveness issue of its own: see the branch's report).
   self->monitor(must_lookup(fx.server.node, "r3.reader"));
   // r3 does not consume: the buffer stays in flight to it.
   fx.readers[2].signal(SIGSTOP);
