@@ -4,7 +4,9 @@
 // counted, and a lost holder's references and unfinished steps are dropped.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "bus_fixture.hpp"
 #include "shmbus/transport/buffer_pool.hpp"
@@ -184,4 +186,46 @@ TEST_CASE("an allocation cut short after taking its block frees it when its hold
   REQUIRE(server_side);
   (*server_side)->release_holder(1, 7, nobody_alive);
   CHECK(fx.used() == 0);
+}
+
+TEST_CASE("holders handing one block around from several threads leave the pool empty") {
+  pool_fixture fx{"pool-threads"};
+  auto third = buffer_pool::open(fx.seg(), 2, 3);
+  REQUIRE(third);
+  auto ref = fx.sender->allocate(1000);
+  REQUIRE(ref);
+  REQUIRE_FALSE(fx.sender->seal(*ref));
+  // Two receivers take and drop references to the same block at once, each
+  // from handles the sender exports to it, for a while.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> adopted{0};
+  auto receive = [&](std::shared_ptr<buffer_pool> pool, uint32_t slot, uint32_t inc) {
+    return std::thread([&, pool, slot, inc] {
+      while (!stop.load()) {
+        auto h = fx.sender->export_to(*ref, slot, inc);
+        if (!h)
+          continue;
+        auto got = pool->adopt(*h);
+        if (got) {
+          adopted.fetch_add(1);
+          pool->release(*got);
+        } else {
+          fx.sender->cancel_export(*h);
+        }
+      }
+    });
+  };
+  auto a = receive(fx.receiver, 1, 7);
+  auto b = receive(*third, 2, 3);
+  wait_until([&] { return adopted.load() >= 2000; }, std::chrono::milliseconds{3000});
+  stop = true;
+  a.join();
+  b.join();
+  CHECK(adopted.load() > 0);
+  CHECK(fx.used() == 1); // the sender's own reference
+  fx.sender->release(*ref);
+  auto u = buffer_pool::usage(fx.seg());
+  CHECK(u.used_blocks() == 0);
+  CHECK(u.holders.empty());
+  CHECK(u.corrupt_words == 0);
 }
