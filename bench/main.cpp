@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "buffer_bench.hpp"
 #include "bus_bench.hpp"
 #include "failover_bench.hpp"
 #include "group_bench.hpp"
@@ -39,6 +40,8 @@ const subcommand subcommands[] = {
    run_failover_suite, true},
   {"groups", "fan-out of a CAF group to subscriber actors in 3 processes",
    run_groups_suite, true},
+  {"buffers", "request RTT carrying 64 B .. 16 MiB: shared_buffer, vector, CAF TCP",
+   run_buffer_suite, true},
   {"soak", "8 processes for 10 minutes under kill -9 and SIGSTOP: nothing lost",
    run_soak_suite, false},
 };
@@ -53,6 +56,8 @@ const role roles[] = {
   {"transport-b", transport_peer_role},
   {"bus-a", bus_driver_role},
   {"bus-b", bus_peer_role},
+  {"buffers-a", buffer_driver_role},
+  {"buffers-b", buffer_peer_role},
   {"failover-a", failover_driver_role},
   {"failover-victim", failover_victim_role},
   {"soak-a", soak_driver_role},

@@ -17,12 +17,18 @@ namespace {
 
 class shmbus_bus_mechanism : public bus_mechanism {
 public:
-  shmbus_bus_mechanism(std::string idle, std::string dispatch)
-    : idle_(std::move(idle)), dispatch_(std::move(dispatch)) {
+  shmbus_bus_mechanism(std::string idle, std::string dispatch, std::string name = {},
+                       std::function<void(bus::bus_settings&)> tweak = nullptr)
+    : idle_(std::move(idle)),
+      dispatch_(std::move(dispatch)),
+      name_(std::move(name)),
+      tweak_(std::move(tweak)) {
     // nop
   }
 
   std::string name() const override {
+    if (!name_.empty())
+      return name_;
     auto strategy = idle_;
     for (auto& c : strategy)
       if (c == ':')
@@ -86,6 +92,8 @@ private:
     settings.dispatch = dispatch_;
     // The peer ends the run; a benchmark client must not _exit under it.
     settings.on_server_lost = "continue";
+    if (tweak_)
+      tweak_(settings);
     auto started = bus::node::start(sys, settings);
     if (!started)
       throw std::runtime_error("shmbus " + role + " on bus " + bus + ": "
@@ -95,6 +103,8 @@ private:
 
   std::string idle_;
   std::string dispatch_;
+  std::string name_;
+  std::function<void(bus::bus_settings&)> tweak_;
   bus::node node_;
 };
 
@@ -103,6 +113,13 @@ private:
 std::unique_ptr<bus_mechanism> make_shmbus_bus_mechanism(const std::string& idle,
                                                          const std::string& dispatch) {
   return std::make_unique<shmbus_bus_mechanism>(idle, dispatch);
+}
+
+std::unique_ptr<bus_mechanism>
+make_shmbus_bus_mechanism(const std::string& idle, const std::string& dispatch,
+                          std::string name, std::function<void(bus::bus_settings&)> tweak) {
+  return std::make_unique<shmbus_bus_mechanism>(idle, dispatch, std::move(name),
+                                                std::move(tweak));
 }
 
 } // namespace shmbus::bench

@@ -2,8 +2,11 @@
 // bus and publishes its actor, A joins and looks it up.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+
+#include "shmbus/bus/bus_settings.hpp"
 
 #include "bus_mechanism.hpp"
 
@@ -13,5 +16,11 @@ namespace shmbus::bench {
 /// (then the row is "shmbus-<strategy>-sched").
 std::unique_ptr<bus_mechanism> make_shmbus_bus_mechanism(const std::string& idle,
                                                          const std::string& dispatch);
+
+/// The same with a row name of its own and the server's settings changed
+/// by `tweak` (sizes, the buffer pool).
+std::unique_ptr<bus_mechanism>
+make_shmbus_bus_mechanism(const std::string& idle, const std::string& dispatch,
+                          std::string name, std::function<void(bus::bus_settings&)> tweak);
 
 } // namespace shmbus::bench

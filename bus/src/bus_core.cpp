@@ -9,6 +9,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/make_actor.hpp>
 
+#include "buffer_storage.hpp"
 #include "error_mapping.hpp"
 #include "shmbus/log/logger.hpp"
 #include "shm_actor_proxy.hpp"
@@ -51,6 +52,9 @@ transport::node_options transport_options(const bus_settings& settings,
   opts.kill_hung_peers = settings.kill_hung_peers;
   opts.limits.supervision_entries = static_cast<uint32_t>(settings.supervision_entries);
   opts.limits.error_entries = static_cast<uint32_t>(settings.error_entries);
+  opts.limits.pool_bytes = settings.pool_size;
+  opts.limits.pool_max_block = settings.pool_max_block;
+  opts.limits.pool_holder_entries = static_cast<uint32_t>(settings.pool_holder_entries);
   opts.file_mode = *bus_settings::parse_file_mode(settings.file_mode);
   opts.timing.heartbeat_interval = settings.heartbeat_interval;
   opts.timing.heartbeat_timeout = settings.heartbeat_timeout;
@@ -65,6 +69,19 @@ transport::node_options transport_options(const bus_settings& settings,
   auto id = wire::to_bytes(self);
   opts.user_data.assign(id.begin(), id.end());
   return opts;
+}
+
+/// The bus's buffer pool, mapped for this node; null when the bus has none.
+std::shared_ptr<transport::buffer_pool> open_pool(transport::node& node) {
+  if (node.shared_segment().pool_base() == nullptr)
+    return nullptr;
+  auto pool = transport::buffer_pool::open(node.shared_segment(), node.slot(), node.incarnation());
+  if (!pool) {
+    log::write(log::level::warning, "bus", "no_buffer_pool", pool.err().message,
+               {{"node", node.name()}});
+    return nullptr;
+  }
+  return std::move(*pool);
 }
 
 } // namespace
@@ -129,6 +146,7 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
   : sys_(sys),
     settings_(std::move(settings)),
     transport_(std::move(transport)),
+    pool_(open_pool(*transport_)),
     proxies_(sys, *this),
     token_(settings_.inline_budget, transport_->timing().heartbeat_interval),
     eu_(sys, proxies_, token_, settings_.dispatch == "inline"),
@@ -136,7 +154,7 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     peers_(*transport_),
     pending_(sys, settings_.max_pending_requests),
     entries_(sys),
-    codec_(sys, proxies_, eu_, peers_, entries_),
+    codec_(sys, proxies_, eu_, peers_, entries_, pool_),
     outbox_(sys, *transport_, *this, eu_, peers_, pending_, log_, settings_),
     links_(sys, proxies_, eu_, peers_, codec_, outbox_, entries_),
     names_(sys, *transport_, peers_, proxies_, entries_, settings_, stopping_),
@@ -153,6 +171,9 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
   settings_.name_entries = limits.name_entries;
   settings_.supervision_entries = limits.supervision_entries;
   settings_.error_entries = limits.error_entries;
+  settings_.pool_size = limits.pool_bytes;
+  settings_.pool_max_block = limits.pool_max_block;
+  settings_.pool_holder_entries = limits.pool_holder_entries;
   settings_.heartbeat_interval = transport_->timing().heartbeat_interval;
   settings_.heartbeat_timeout = transport_->timing().heartbeat_timeout;
 }
@@ -322,6 +343,19 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
               {"cause", transport::to_string(loss.cause)}});
   auto nid = peers_.forget(loss);
   outbox_.drop(slot, caf::sec::request_receiver_down);
+  // The server drops the lost node's buffer references (DESIGN.md, "Shared
+  // buffers"); the bus ends with the server, so nobody else needs to.
+  if (pool_ && role_of(settings_.role) == transport::node_role::server) {
+    auto alive = [this](uint32_t s, uint32_t inc) {
+      auto p = transport_->peer(s);
+      return p && p->incarnation == inc;
+    };
+    auto dropped = pool_->release_holder(slot, loss.peer.incarnation, alive);
+    if (dropped > 0)
+      log::write(log::level::debug, "bus", "buffers_released",
+                 std::to_string(dropped) + " buffer references of the lost node dropped",
+                 {{"node", settings_.node_name}, {"peer", loss.peer.name}});
+  }
   codec_.forget_peer(slot);
   groups_.peer_lost(slot);
   if (nid) {
@@ -360,6 +394,8 @@ caf::error bus_core::rejoin() {
   // A new incarnation in the slot whose lock this process still holds.
   if (auto err = transport_->rejoin())
     return from_transport(err);
+  if (pool_)
+    pool_->set_incarnation(transport_->incarnation());
   // The peers killed their proxies of our actors and failed their requests
   // to us; everything this node knew of them belongs to the old
   // incarnation. Its actors see the same down messages as after a stop.
@@ -384,6 +420,30 @@ void bus_core::on_error(const transport::error& err) {
 }
 
 // -- node's API -----------------------------------------------------------------
+
+caf::expected<buffer_writer> bus_core::make_buffer(size_t size, buffer_fallback fallback) {
+  if (!running())
+    return stopped_error();
+  if (!pool_) {
+    if (fallback == buffer_fallback::heap)
+      return buffer_writer::on_heap(size);
+    return make_error(errc::pool_exhausted,
+                      "bus '" + settings_.bus
+                        + "' has no buffer pool: start its server with shmbus.pool-size > 0, "
+                          "or ask for buffer_fallback::heap");
+  }
+  auto ref = pool_->allocate(size);
+  if (!ref) {
+    if (fallback == buffer_fallback::heap)
+      return buffer_writer::on_heap(size);
+    return from_transport(ref.err());
+  }
+  return buffer_writer{std::make_shared<buffer_storage>(pool_, *ref)};
+}
+
+transport::pool_usage bus_core::pool_usage() const {
+  return pool_ ? pool_->usage() : transport::pool_usage{};
+}
 
 caf::error bus_core::publish(caf::strong_actor_ptr x, const std::string& name,
                              uint64_t interface) {

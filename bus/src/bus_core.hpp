@@ -41,6 +41,8 @@
 
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/bus/shared_buffer.hpp"
+#include "shmbus/transport/buffer_pool.hpp"
 #include "shmbus/transport/node.hpp"
 
 #include "consumer_token.hpp"
@@ -113,6 +115,9 @@ public:
   caf::expected<caf::actor> lookup(const std::string& name, caf::timespan timeout,
                                    uint64_t interface);
   name_service_actor name_service_handle() const { return names_.actor(); }
+  caf::expected<buffer_writer> make_buffer(size_t size, buffer_fallback fallback);
+  /// Pool use now; empty without a pool.
+  transport::pool_usage pool_usage() const;
   caf::error request_stop(int pid);
   stop_reason await_stop_request(caf::timespan timeout) { return stop_.await(timeout); }
   std::vector<peer_view> peers() const;
@@ -153,6 +158,8 @@ private:
   bus_settings settings_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<transport::node> transport_;
+  /// The bus's buffer pool as this process maps it; null without one.
+  std::shared_ptr<transport::buffer_pool> pool_;
   caf::proxy_registry proxies_;
   consumer_token token_;
   io_execution_unit eu_;

@@ -52,6 +52,9 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   str("checksums", x.checksums);
   size("supervision-entries", x.supervision_entries);
   size("error-entries", x.error_entries);
+  size("pool-size", x.pool_size);
+  size("pool-max-block", x.pool_max_block);
+  size("pool-holder-entries", x.pool_holder_entries);
   str("file-mode", x.file_mode);
   str("idle-strategy", x.idle_strategy);
   str("on-server-lost", x.on_server_lost);
@@ -94,13 +97,19 @@ caf::error bus_settings::validate() const {
   limits.name_entries = static_cast<uint32_t>(name_entries);
   limits.supervision_entries = static_cast<uint32_t>(supervision_entries);
   limits.error_entries = static_cast<uint32_t>(error_entries);
+  limits.pool_bytes = pool_size;
+  limits.pool_max_block = pool_max_block;
+  limits.pool_holder_entries = static_cast<uint32_t>(pool_holder_entries);
+  if (pool_holder_entries > UINT32_MAX)
+    return bad("pool-holder-entries", "must fit in 32 bits");
   if (node_slots > UINT32_MAX || inbox_size > UINT32_MAX || max_message_size > UINT32_MAX
       || name_entries > UINT32_MAX || supervision_entries > UINT32_MAX
       || error_entries > UINT32_MAX)
     return bad("inbox-size", "sizes must fit in 32 bits");
   if (auto err = transport::segment::validate_limits(limits))
     return bad("inbox-size/max-message-size/node-slots/name-entries/"
-               "supervision-entries/error-entries",
+               "supervision-entries/error-entries/pool-size/pool-max-block/"
+               "pool-holder-entries",
                err->message);
   if (checksums != "on" && checksums != "off")
     return bad("checksums", "'" + checksums + "' is neither \"on\" nor \"off\"");

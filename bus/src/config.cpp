@@ -5,6 +5,7 @@
 
 #include "shmbus/bus/bus_module.hpp"
 #include "shmbus/bus/errc.hpp"
+#include "shmbus/bus/shared_buffer.hpp"
 #include "shmbus/transport/config.hpp"
 
 namespace shmbus::bus {
@@ -29,6 +30,12 @@ config::config() {
          "server: rows of the supervision table (a supervisor and each child take one)")
     .add(shmbus.error_entries, "error-entries",
          "server: distinct errors the bus's error log keeps")
+    .add(shmbus.pool_size, "pool-size",
+         "server: bytes of the buffer pool for shared buffers (0: none)")
+    .add(shmbus.pool_max_block, "pool-max-block",
+         "server: largest shared buffer, 4 KiB times a power of 4")
+    .add(shmbus.pool_holder_entries, "pool-holder-entries",
+         "server: shared-buffer references one process may hold at once")
     .add(shmbus.file_mode, "file-mode",
          "server: permission bits of the bus's files, octal: \"0600\" or \"0660\" (group)")
     .add(shmbus.idle_strategy, "idle-strategy",
@@ -63,6 +70,7 @@ config::config() {
   load<caf::io::middleman>();
   load<bus_module>();
   bus::add_error_category(*this);
+  add_message_type<shared_buffer>("shmbus::shared_buffer");
   // Measured on 2-core VMs: the work-sharing scheduler wakes an idle worker
   // faster than work stealing and burns no CPU while idle.
   set("scheduler.policy", caf::atom("sharing"));
@@ -83,6 +91,9 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "checksums", shmbus.checksums);
   caf::put_missing(group, "supervision-entries", shmbus.supervision_entries);
   caf::put_missing(group, "error-entries", shmbus.error_entries);
+  caf::put_missing(group, "pool-size", shmbus.pool_size);
+  caf::put_missing(group, "pool-max-block", shmbus.pool_max_block);
+  caf::put_missing(group, "pool-holder-entries", shmbus.pool_holder_entries);
   caf::put_missing(group, "file-mode", shmbus.file_mode);
   caf::put_missing(group, "idle-strategy", shmbus.idle_strategy);
   caf::put_missing(group, "on-server-lost", shmbus.on_server_lost);

@@ -25,6 +25,7 @@ const char* to_string(errc x) noexcept {
     case errc::name_table_full: return "name_table_full";
     case errc::interface_mismatch: return "interface_mismatch";
     case errc::too_many_requests: return "too_many_requests";
+    case errc::pool_exhausted: return "pool_exhausted";
   }
   return "unknown";
 }

@@ -39,6 +39,9 @@ caf::error from_transport(const transport::error& err) {
     case errc::name_not_found: code = bus::errc::name_not_found; break;
     case errc::name_in_use: code = bus::errc::name_in_use; break;
     case errc::name_table_full: code = bus::errc::name_table_full; break;
+    case errc::pool_exhausted:
+    case errc::holder_list_full: code = bus::errc::pool_exhausted; break;
+    case errc::invalid_handle: code = bus::errc::deserialization_failed; break;
     case errc::invalid_argument:
     case errc::timeout:
     case errc::bus_in_use:

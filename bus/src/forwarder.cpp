@@ -43,7 +43,9 @@ void forwarder::forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what) {
   thread_local std::vector<char> buf;
   codec_.start_message(buf, proxy.id(), mid, what->sender, !what->stages.empty());
   auto msg = what->move_content_to_message();
-  auto err = codec_.put_content(buf, what->stages, msg);
+  // Pool buffers inside cross as handles: references in flight to `to`.
+  buffer_export exports{codec_.pool(), to.slot, to.incarnation, {}};
+  auto err = codec_.put_content(buf, what->stages, msg, exports.pool ? &exports : nullptr);
   auto receiver_text = [&] {
     return "actor " + std::to_string(proxy.id()) + " of node '" + peers_.name_of(to.slot) + "'";
   };
@@ -57,10 +59,12 @@ void forwarder::forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what) {
                     nullptr);
   };
   if (err) {
+    exports.cancel();
     refuse(from_serializer(sys_, err, msg));
     return;
   }
   if (buf.size() > settings_.max_message_size) {
+    exports.cancel();
     refuse(make_error(errc::message_too_large,
                       "message " + type_names(sys_, msg) + " of " + std::to_string(buf.size())
                         + " bytes exceeds shmbus.max-message-size ("
@@ -73,6 +77,7 @@ void forwarder::forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what) {
   if (track)
     pending_.add(what->sender, mid, proxy.node(), proxy.id());
   if (auto sent = out_.send(to, buf, what->sender, mid)) {
+    exports.cancel();
     if (track)
       pending_.take(what->sender->id(), mid);
     report_failure(*what, sent, receiver_text());

@@ -27,6 +27,8 @@
 
 namespace shmbus::bus {
 
+struct buffer_import;
+
 class guarded_deserializer final : public caf::deserializer {
 public:
   /// Objects and sequences nested deeper than this are refused.
@@ -35,6 +37,10 @@ public:
   /// Reads `size` bytes at `data`; `ctx` resolves actor handles (the I/O
   /// thread's unit: they become proxies of the bus's registry).
   guarded_deserializer(caf::execution_unit* ctx, const std::byte* data, size_t size);
+
+  /// How pool handles are adopted (records of the bus); null: refused.
+  void set_imports(buffer_import* x) noexcept { imports_ = x; }
+  buffer_import* imports() const noexcept { return imports_; }
 
   /// Bytes not read yet.
   size_t remaining() const noexcept { return inner_.remaining(); }
@@ -76,6 +82,7 @@ private:
   caf::error noted(caf::error err);
 
   caf::binary_deserializer inner_;
+  buffer_import* imports_ = nullptr;
   size_t depth_ = 0;
   caf::error first_error_;
 };

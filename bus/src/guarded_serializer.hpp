@@ -19,10 +19,17 @@
 
 namespace shmbus::bus {
 
+struct buffer_export;
+
 class guarded_serializer final : public caf::serializer {
 public:
   /// Appends to `buf`.
   guarded_serializer(caf::actor_system& sys, std::vector<char>& buf);
+
+  /// Where pool buffers go by handle (a record to a process of the bus);
+  /// null: they go as bytes.
+  void set_exports(buffer_export* x) noexcept { exports_ = x; }
+  buffer_export* exports() const noexcept { return exports_; }
 
   caf::error begin_object(uint16_t& typenr, std::string& name) override {
     return inner_.begin_object(typenr, name);
@@ -52,6 +59,7 @@ protected:
 
 private:
   caf::binary_serializer inner_;
+  buffer_export* exports_ = nullptr;
 };
 
 /// The error for a floating-point value that cannot cross (see above).

@@ -35,6 +35,12 @@ node::node(std::shared_ptr<bus_core> core) noexcept : core_(std::move(core)) {
   // nop
 }
 
+caf::expected<buffer_writer> node::make_buffer(size_t size, buffer_fallback fallback) const {
+  if (!core_)
+    return stopped_error();
+  return core_->make_buffer(size, fallback);
+}
+
 bool node::attached() const noexcept {
   return core_ && core_->running();
 }

@@ -45,12 +45,14 @@ caf::error guarded(Read&& read) {
 } // namespace
 
 record_codec::record_codec(caf::actor_system& sys, caf::proxy_registry& proxies,
-                           io_execution_unit& eu, peer_table& peers, registry_entries& entries)
+                           io_execution_unit& eu, peer_table& peers, registry_entries& entries,
+                           std::shared_ptr<transport::buffer_pool> pool)
   : sys_(sys),
     proxies_(proxies),
     eu_(eu),
     peers_(peers),
     entries_(entries),
+    pool_(std::move(pool)),
     own_node_(wire::to_bytes(sys.node())),
     sender_cache_(peers_.slots()) {
   // nop
@@ -70,12 +72,13 @@ void record_codec::start_message(std::vector<char>& buf, caf::actor_id receiver,
 
 caf::error record_codec::put_content(std::vector<char>& buf,
                                      std::vector<caf::strong_actor_ptr>& stages,
-                                     const caf::message& content) {
+                                     const caf::message& content, buffer_export* exports) {
   // A fresh serializer per record: reusing one after clearing its buffer
   // writes past the end. Guarded: CAF 0.17.6 hangs on infinite values.
   if (auto err = shm_group_module::crossing(content))
     return err;
   guarded_serializer sink{sys_, buf};
+  sink.set_exports(exports);
   if (!stages.empty())
     if (auto err = sink(stages))
       return err;
@@ -163,6 +166,7 @@ std::string record_codec::read_message_head(peer_ref from, const std::byte* data
   if (size < message_fixed_bytes)
     return "a message record of " + bytes_text(size) + " after its kind is shorter than "
            "its receiver and message id";
+  out.from_slot = from.slot;
   out.receiver = wire::get_u64(data);
   auto raw_mid = wire::get_u64(data + wire::u64_bytes);
   out.mid = caf::message_id{raw_mid};
@@ -194,6 +198,8 @@ caf::error record_codec::read_content(const std::byte* data, size_t size,
   return guarded([&]() -> caf::error {
     // The unit makes handles inside the message proxies of our registry.
     guarded_deserializer source{&eu_, data + head.content_offset, size - head.content_offset};
+    buffer_import imports{pool_, head.from_slot};
+    source.set_imports(&imports);
     if (head.has_stages) {
       if (auto err = source(stages))
         return err;

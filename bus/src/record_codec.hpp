@@ -30,6 +30,7 @@
 #include <caf/node_id.hpp>
 #include <caf/system_messages.hpp>
 
+#include "buffer_storage.hpp"
 #include "io_execution_unit.hpp"
 #include "peer_table.hpp"
 #include "registry_entries.hpp"
@@ -43,8 +44,13 @@ public:
   /// each sending thread remembers having put into CAF's registry.
   static constexpr size_t max_cached_senders = 4096;
 
+  /// `pool` (null: the bus has none) lets shared buffers cross by handle.
   record_codec(caf::actor_system& sys, caf::proxy_registry& proxies,
-               io_execution_unit& eu, peer_table& peers, registry_entries& entries);
+               io_execution_unit& eu, peer_table& peers, registry_entries& entries,
+               std::shared_ptr<transport::buffer_pool> pool);
+
+  /// This process's buffer pool; null when the bus has none.
+  const std::shared_ptr<transport::buffer_pool>& pool() const noexcept { return pool_; }
 
   // -- encoding (any thread) ------------------------------------------------
 
@@ -58,8 +64,10 @@ public:
   /// sec::unknown_type for an element type that is not registered (CAF's
   /// `sink(msg)` would write nothing and report nothing, CAF issue #1092),
   /// and for a group of another module than `shmbus` (see shm_group_module).
+  /// Pool buffers go by handle when `exports` is given (it collects the
+  /// in-flight references made), else as bytes.
   caf::error put_content(std::vector<char>& buf, std::vector<caf::strong_actor_ptr>& stages,
-                         const caf::message& content);
+                         const caf::message& content, buffer_export* exports = nullptr);
 
   /// A down or other record of an actor id and an exit reason.
   void reason_record(std::vector<char>& buf, wire::kind k, caf::actor_id aid,
@@ -83,6 +91,7 @@ public:
     caf::strong_actor_ptr sender;
     bool has_stages = false;
     size_t content_offset = 0;
+    uint32_t from_slot = 0;
   };
 
   /// Reads a message record up to its CAF part and names its sender.
@@ -168,6 +177,7 @@ private:
   io_execution_unit& eu_;
   peer_table& peers_;
   registry_entries& entries_;
+  std::shared_ptr<transport::buffer_pool> pool_;
   /// wire::to_bytes of this process's node id, for plausible_node().
   wire::node_bytes own_node_;
 

@@ -79,6 +79,25 @@ json to_json(const std::vector<logged_error>& errors) {
   return result;
 }
 
+json to_json(const pool_usage& p) {
+  json classes = json::array();
+  for (auto& c : p.classes)
+    classes.push_back({{"block_bytes", c.block_bytes}, {"blocks", c.blocks}, {"used", c.used}});
+  json holders = json::array();
+  for (auto& h : p.holders)
+    holders.push_back({{"slot", h.slot}, {"held", h.held}, {"inflight", h.inflight}});
+  return {
+    {"pool_bytes", p.pool_bytes},
+    {"classes", std::move(classes)},
+    {"holders", std::move(holders)},
+    {"allocations", p.allocations},
+    {"exhausted", p.exhausted},
+    {"refused_handles", p.refused_handles},
+    {"corrupt_words", p.corrupt_words},
+    {"released_for_lost", p.released_for_lost},
+  };
+}
+
 json to_json(const bus_report& r) {
   json nodes = json::array();
   for (auto& n : r.nodes)
@@ -102,7 +121,10 @@ json to_json(const bus_report& r) {
       {"max_message_bytes", r.limits.max_message_bytes},
       {"name_entries", r.limits.name_entries},
       {"supervision_entries", r.limits.supervision_entries},
-      {"error_entries", r.limits.error_entries}}},
+      {"error_entries", r.limits.error_entries},
+      {"pool_bytes", r.limits.pool_bytes},
+      {"pool_max_block", r.limits.pool_max_block},
+      {"pool_holder_entries", r.limits.pool_holder_entries}}},
     {"timing",
      {{"heartbeat_interval_ms", r.timing.heartbeat_interval.count() / 1'000'000},
       {"heartbeat_timeout_ms", r.timing.heartbeat_timeout.count() / 1'000'000}}},
@@ -111,6 +133,7 @@ json to_json(const bus_report& r) {
     {"supervisors", to_json(build_trees(r))},
     {"errors", to_json(r.errors)},
     {"errors_dropped", r.errors_dropped},
+    {"pool", to_json(r.pool)},
   };
 }
 

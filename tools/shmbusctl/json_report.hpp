@@ -20,6 +20,9 @@ nlohmann::json to_json(const std::vector<supervisor_node>& trees);
 
 nlohmann::json to_json(const std::vector<shmbus::transport::logged_error>& errors);
 
+/// The buffer pool's use per size class and per holder.
+nlohmann::json to_json(const shmbus::transport::pool_usage& pool);
+
 /// The document as text. Strings from the segment are untrusted: invalid
 /// UTF-8 is replaced, never an exception.
 std::string dump(const nlohmann::json& doc);

@@ -100,6 +100,28 @@ std::string show_text(const bus_report& r) {
       out += format("    %-32s slot %u, value %llu\n", printable(name.name).c_str(),
                     name.slot, ull(name.value));
   }
+  if (!r.pool.classes.empty()) {
+    auto& p = r.pool;
+    uint32_t blocks = 0;
+    for (auto& c : p.classes)
+      blocks += c.blocks;
+    out += format("  buffer pool: %llu bytes, %u of %u blocks in use; %llu allocations, "
+                  "%llu exhausted, %llu handles refused, %llu references of lost nodes "
+                  "dropped\n",
+                  ull(p.pool_bytes), p.used_blocks(), blocks, ull(p.allocations),
+                  ull(p.exhausted), ull(p.refused_handles), ull(p.released_for_lost));
+    for (auto& c : p.classes)
+      out += format("    blocks of %10llu bytes: %5u of %5u in use\n", ull(c.block_bytes),
+                    c.used, c.blocks);
+    for (auto& h : p.holders) {
+      std::string name = "?";
+      for (auto& n : r.nodes)
+        if (n.slot == h.slot)
+          name = printable(n.name);
+      out += format("    slot %-4u %-16s holds %u, sent %u not yet taken\n", h.slot,
+                    name.c_str(), h.held, h.inflight);
+    }
+  }
   auto trees = build_trees(r);
   if (!trees.empty()) {
     out += "  supervisors:\n";

@@ -65,6 +65,7 @@ result<bus_report> inspect_bus(std::string_view bus) {
   error_log errors{*seg};
   report.errors = errors.list();
   report.errors_dropped = errors.dropped();
+  report.pool = buffer_pool::usage(*seg);
   return report;
 }
 

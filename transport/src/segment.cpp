@@ -12,6 +12,7 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 
+#include "shmbus/transport/buffer_pool_data.hpp"
 #include "shmbus/transport/bus_name.hpp"
 
 #include "segment_handout.hpp"
@@ -128,6 +129,30 @@ std::optional<error> segment::validate_limits(const bus_limits& l) {
     return bad("error entries must be between 1 and "
                + std::to_string(limits::max_error_entries) + ", got "
                + std::to_string(l.error_entries));
+  if (l.pool_bytes > limits::max_pool_bytes)
+    return bad("pool size must be at most " + mib_text(limits::max_pool_bytes) + ", got "
+               + std::to_string(l.pool_bytes) + " bytes");
+  if (l.pool_bytes == 0)
+    return std::nullopt;
+  bool class_size = false;
+  for (uint64_t size = pool_min_block; size <= limits::max_pool_block; size *= 4)
+    class_size = class_size || size == l.pool_max_block;
+  if (!class_size)
+    return bad("pool max block must be 4 KiB times a power of 4 (4096, 16384, 65536, "
+               "262144, 1048576, 4194304, 16777216, ...) up to 1 GiB, got "
+               + std::to_string(l.pool_max_block));
+  if (l.pool_holder_entries == 0 || l.pool_holder_entries > limits::max_pool_holder_entries)
+    return bad("pool holder entries must be between 1 and "
+               + std::to_string(limits::max_pool_holder_entries) + ", got "
+               + std::to_string(l.pool_holder_entries));
+  auto pool = compute_pool_geometry(l);
+  if (pool.classes[pool.class_count - 1].blocks == 0)
+    return bad("a pool of " + std::to_string(l.pool_bytes) + " bytes holds no block of "
+               + std::to_string(l.pool_max_block) + " bytes (each of its "
+               + std::to_string(pool.class_count)
+               + " size classes gets an equal share): raise the pool size to at least "
+               + std::to_string(uint64_t{pool.class_count} * l.pool_max_block)
+               + " bytes or lower the pool max block");
   return std::nullopt;
 }
 
@@ -198,6 +223,24 @@ result<segment> segment::create(std::string_view bus, const segment_params& p) {
   h.error_log_offset = geometry.error_log_offset;
   h.supervision_entries = p.limits.supervision_entries;
   h.error_entries = p.limits.error_entries;
+  h.pool_offset = geometry.pool_offset;
+  h.pool_bytes = p.limits.pool_bytes;
+  h.pool_max_block = p.limits.pool_max_block;
+  h.pool_region_bytes = geometry.pool.pool_bytes;
+  h.pool_holder_entries = p.limits.pool_holder_entries;
+  if (auto* pool = seg.pool_base()) {
+    // For tools; every process computes the geometry itself.
+    auto& ph = *reinterpret_cast<pool_header*>(pool);
+    auto& g = geometry.pool;
+    ph.class_count = g.class_count;
+    ph.holder_entries = g.holder_entries;
+    ph.descriptors_offset = g.descriptors_offset;
+    ph.holders_offset = g.holders_offset;
+    ph.data_offset = g.data_offset;
+    ph.total_blocks = g.total_blocks;
+    for (uint32_t c = 0; c < g.class_count; ++c)
+      ph.classes[c] = g.classes[c];
+  }
   // The fresh memfd is zero-filled: slots are `free`, name entries `free`,
   // rings uninitialized. Pairs with the acquire load in attach().
   h.layout_version.store(layout_version, std::memory_order_release);
@@ -257,6 +300,11 @@ result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read
   auto flags = h.flags;
   l.supervision_entries = h.supervision_entries;
   l.error_entries = h.error_entries;
+  l.pool_bytes = h.pool_bytes;
+  l.pool_max_block = h.pool_max_block;
+  l.pool_holder_entries = h.pool_holder_entries;
+  auto pool_offset = h.pool_offset;
+  auto pool_region = h.pool_region_bytes;
   auto corrupt = [&](const std::string& what) {
     return make_error(errc::layout_mismatch,
                       where + " has an inconsistent header (" + what + "); "
@@ -270,6 +318,7 @@ result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read
       || h.rings_offset != g.rings_offset || h.ring_stride != g.ring_stride
       || h.supervision_offset != g.supervision_offset
       || h.error_log_offset != g.error_log_offset
+      || pool_offset != g.pool_offset || pool_region != g.pool.pool_bytes
       || segment_bytes != g.segment_bytes
       || segment_bytes != static_cast<uint64_t>(st.st_size)
       || segment_bytes > seg.region_->get_size())
@@ -330,6 +379,10 @@ supervision_entry& segment::supervision(uint32_t i) const noexcept {
 
 error_log_header& segment::error_log() const noexcept {
   return *reinterpret_cast<error_log_header*>(base_ + geometry_.error_log_offset);
+}
+
+std::byte* segment::pool_base() const noexcept {
+  return geometry_.pool.pool_bytes == 0 ? nullptr : base_ + geometry_.pool_offset;
 }
 
 error_entry& segment::error_at(uint32_t i) const noexcept {

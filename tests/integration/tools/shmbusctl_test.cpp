@@ -232,6 +232,33 @@ TEST_CASE("show --json holds every counter of every node, the inboxes, the names
   CHECK(doc["limits"]["supervision_entries"].get<uint32_t>() > 0);
 }
 
+TEST_CASE("show reports the buffer pool's use per size class and per holder") {
+  module_fixture fx{"ctl-pool"};
+  auto w = fx.node.make_buffer(20000);
+  REQUIRE_MESSAGE(w, fx.sys->render(w.error()));
+  auto doc = shmbusctl_json("show", fx.bus.name);
+  auto& pool = doc["pool"];
+  CHECK(pool["pool_bytes"].get<uint64_t>() == doc["limits"]["pool_bytes"].get<uint64_t>());
+  REQUIRE(pool["classes"].is_array());
+  uint32_t used = 0;
+  for (auto& c : pool["classes"]) {
+    used += c["used"].get<uint32_t>();
+    if (c["used"].get<uint32_t>() > 0)
+      CHECK(c["block_bytes"].get<uint64_t>() == 65536); // the class 20000 bytes fit into
+  }
+  CHECK(used == 1);
+  REQUIRE(pool["holders"].size() == 1);
+  CHECK(pool["holders"][0]["slot"] == 0);
+  CHECK(pool["holders"][0]["held"] == 1);
+  auto text = shmbusctl({"show", fx.bus.name});
+  CHECK(contains(text.out, "buffer pool: "));
+  CHECK(contains(text.out, "1 of "));
+  CHECK(contains(text.out, "test-server"));
+  auto frozen = std::move(*w).freeze();
+  frozen = bus::shared_buffer{};
+  CHECK(shmbusctl_json("show", fx.bus.name)["pool"]["holders"].empty());
+}
+
 TEST_CASE("metrics is valid Prometheus text with every node counter, labelled by bus "
           "and node") {
   module_fixture fx{"ctl-metrics"};

@@ -138,6 +138,11 @@ TEST_CASE("the offsets the layout headers document are where the compiler puts t
   check_documented_offsets("supervision_entry.hpp", "supervision_entry");
   check_documented_offsets("error_entry.hpp", "error_log_header");
   check_documented_offsets("error_entry.hpp", "error_entry");
+  check_documented_offsets("segment_layout.hpp", "pool_class_info");
+  check_documented_offsets("buffer_pool_data.hpp", "pool_header");
+  check_documented_offsets("buffer_pool_data.hpp", "block_descriptor");
+  check_documented_offsets("buffer_pool_data.hpp", "holder_entry");
+  check_documented_offsets("buffer_pool_data.hpp", "holder_list_header");
 }
 
 TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code") {

@@ -37,6 +37,12 @@ struct bus_settings {
   std::string checksums = transport::defaults::checksums ? "on" : "off";
   size_t supervision_entries = transport::bus_limits{}.supervision_entries;
   size_t error_entries = transport::bus_limits{}.error_entries;
+  /// Server only: bytes of the buffer pool for shared buffers (0: none),
+  /// its largest block (4 KiB * 4^k) and how many buffer references one
+  /// process may hold at once (shared_buffer.hpp).
+  size_t pool_size = transport::bus_limits{}.pool_bytes;
+  size_t pool_max_block = transport::bus_limits{}.pool_max_block;
+  size_t pool_holder_entries = transport::bus_limits{}.pool_holder_entries;
   /// Server only: permission bits of the bus's files, in octal. "0600": this
   /// user's processes only; "0660": every member of the files' group too
   /// (the server's group; see README, "Multi-user").

@@ -43,6 +43,7 @@ enum class errc : uint8_t {
   interface_mismatch,      ///< typed lookup of an actor with another interface
   // -- bounds (codes are part of the wire: new ones go last) --
   too_many_requests,       ///< max-pending-requests reached: the oldest request failed
+  pool_exhausted,          ///< no free block in the buffer pool, or no references left
 };
 
 /// Human-readable name of `x`, e.g. "inbox_full".

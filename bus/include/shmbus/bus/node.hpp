@@ -41,6 +41,7 @@
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/group_view.hpp"
 #include "shmbus/bus/errc.hpp"
+#include "shmbus/bus/shared_buffer.hpp"
 #include "shmbus/transport/node_slot.hpp"
 
 namespace shmbus::transport {
@@ -235,6 +236,14 @@ public:
   /// @warning Blocks the caller for up to full-inbox-timeout while that
   ///          process's inbox is full.
   caf::error request_stop(int pid) const;
+
+  /// A buffer of `size` bytes in the bus's pool, to fill and freeze()
+  /// (shared_buffer.hpp). Fails with errc::pool_exhausted when no block that
+  /// large is free or this process holds pool-holder-entries references
+  /// already, unless `fallback` asks for a heap buffer then. Never blocks
+  /// (a few atomic steps); any thread.
+  caf::expected<buffer_writer> make_buffer(size_t size,
+                                           buffer_fallback fallback = buffer_fallback::none) const;
 
   /// Returns once another process asked this one to stop, this node lost
   /// its server (after its actors' down messages were enqueued), the peers

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shmbus/transport/buffer_pool.hpp"
 #include "shmbus/transport/config.hpp"
 #include "shmbus/transport/error.hpp"
 #include "shmbus/transport/error_log.hpp"
@@ -51,6 +52,8 @@ struct bus_report {
   std::vector<supervision_row> supervision; ///< rows of live supervisors
   std::vector<logged_error> errors;
   uint64_t errors_dropped = 0;
+  /// The buffer pool: use per size class and per holder (empty: no pool).
+  pool_usage pool;
 };
 
 /// Reads the state of bus `bus` without joining it. A bus whose processes

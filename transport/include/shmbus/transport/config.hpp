@@ -25,6 +25,11 @@ constexpr size_t max_user_data_bytes = 64;
 /// Rows of the supervision table and distinct errors of the error log.
 constexpr uint32_t max_supervision_entries = 65536;
 constexpr uint32_t max_error_entries = 4096;
+/// The buffer pool: blocks of 4 KiB * 4^k up to 1 GiB, references held per
+/// node slot (buffer_pool_data.hpp).
+constexpr uint64_t max_pool_bytes = uint64_t{64} << 30;
+constexpr uint64_t max_pool_block = uint64_t{1} << 30;
+constexpr uint32_t max_pool_holder_entries = 65536;
 } // namespace limits
 
 namespace defaults {
@@ -38,6 +43,15 @@ constexpr uint32_t supervision_entries = 256;
 /// Distinct errors the error log keeps (kind and text); later ones are
 /// only counted as dropped.
 constexpr uint32_t error_entries = 64;
+/// Bytes of the buffer pool (shared buffers; 0: none), its largest block
+/// and how many references one node may hold at once (each buffer it
+/// holds or has sent and not yet seen adopted takes one).
+constexpr uint64_t pool_bytes = uint64_t{8} << 20;
+constexpr uint64_t pool_max_block = uint64_t{1} << 20;
+constexpr uint32_t pool_holder_entries = 64;
+/// How long a buffer reference waits for another process's step on the
+/// same block (three stores; longer only if that process died in them).
+constexpr std::chrono::nanoseconds pool_lock_timeout = 20ms;
 
 // -- liveness (see liveness_timing) -------------------------------------------
 constexpr std::chrono::nanoseconds heartbeat_interval = 100ms;
@@ -91,6 +105,8 @@ static_assert(name_entries >= 1 && name_entries <= limits::max_name_entries);
 static_assert(supervision_entries >= 1
               && supervision_entries <= limits::max_supervision_entries);
 static_assert(error_entries >= 1 && error_entries <= limits::max_error_entries);
+static_assert(pool_bytes <= limits::max_pool_bytes && pool_max_block <= limits::max_pool_block);
+static_assert(pool_holder_entries >= 1 && pool_holder_entries <= limits::max_pool_holder_entries);
 } // namespace defaults
 
 /// Sizes of a bus, fixed by the server when it creates the segment.
@@ -107,6 +123,12 @@ struct bus_limits {
   uint32_t supervision_entries = defaults::supervision_entries;
   /// Distinct errors the error log keeps (error_log.hpp).
   uint32_t error_entries = defaults::error_entries;
+  /// Bytes of the buffer pool; 0: no pool.
+  uint64_t pool_bytes = defaults::pool_bytes;
+  /// Largest block: 4 KiB * 4^k.
+  uint64_t pool_max_block = defaults::pool_max_block;
+  /// References one node slot may hold at once.
+  uint32_t pool_holder_entries = defaults::pool_holder_entries;
 };
 
 /// Liveness timing; the server writes it into the segment so every node of a

@@ -36,6 +36,12 @@ enum class errc : uint8_t {
   system_error,
   evicted,
   supervision_table_full,
+  /// No free block of the size asked for in the buffer pool (or no pool).
+  pool_exhausted,
+  /// This node holds as many buffer references as its holder list has entries.
+  holder_list_full,
+  /// A buffer handle that names no buffer in flight to this node.
+  invalid_handle,
 };
 
 /// Short identifier of `x`, e.g. "inbox_full".

@@ -106,6 +106,12 @@ public:
   supervision_entry& supervision(uint32_t i) const noexcept;
   error_log_header& error_log() const noexcept;
   error_entry& error_at(uint32_t i) const noexcept;
+  /// The buffer pool's region (buffer_pool_data.hpp); null without a pool.
+  std::byte* pool_base() const noexcept;
+  /// Where the pool's parts lie (validated, never re-read).
+  const pool_geometry& pool() const noexcept { return geometry_.pool; }
+  /// Offset of the pool's region in the memfd.
+  uint64_t pool_offset() const noexcept { return geometry_.pool_offset; }
 
   /// Validated copies taken at creation or attachment, never re-read.
   const bus_limits& limits() const noexcept { return limits_; }

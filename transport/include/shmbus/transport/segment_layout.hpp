@@ -18,6 +18,8 @@
 //  supervision_offset  supervision_entries * 512   supervision_entry[supervision_entries]
 //  error_log_offset    64                          error_log_header
 //                      error_entries * 512         error_entry[error_entries]
+//  pool_offset         pool_region_bytes           the buffer pool (buffer_pool_data.hpp),
+//                                                  absent when pool_bytes is 0
 //
 // All offsets are page aligned. The segment holds no pointers, no mutexes and
 // no allocator: a process killed at any instruction leaves nothing locked.
@@ -37,7 +39,7 @@
 namespace shmbus::transport {
 
 constexpr uint64_t segment_magic = 0x3130'5355'424d'4853; // "SHMBUS01"
-constexpr uint32_t layout_version = 2;
+constexpr uint32_t layout_version = 3;
 constexpr size_t page_bytes = 4096;
 /// Hot atomics written by different parties get a line of their own.
 constexpr size_t cache_line = 64;
@@ -88,6 +90,12 @@ struct segment_header {
   uint64_t error_log_offset;                                  // 328
   uint32_t supervision_entries;                               // 336
   uint32_t error_entries;                                     // 340
+  /// The buffer pool (pool_geometry); pool_region_bytes 0: no pool.
+  uint64_t pool_offset;                                       // 344
+  uint64_t pool_bytes;                                        // 352
+  uint64_t pool_max_block;                                    // 360
+  uint64_t pool_region_bytes;                                 // 368
+  uint32_t pool_holder_entries;                               // 376
 };
 
 /// Every record carries a CRC32C that its consumer checks (inbox_ring_data.hpp).
@@ -101,11 +109,68 @@ static_assert(offsetof(segment_header, bus_name) == 104);
 static_assert(offsetof(segment_header, membership_epoch) == 192);
 static_assert(offsetof(segment_header, names_epoch) == 256);
 static_assert(offsetof(segment_header, supervision_offset) == 320);
+static_assert(offsetof(segment_header, pool_offset) == 344);
+static_assert(offsetof(segment_header, pool_holder_entries) == 376);
 static_assert(sizeof(segment_header::bus_name) > limits::max_bus_name_length,
               "the bus name keeps a terminating zero");
 static_assert(sizeof(segment_header) <= page_bytes);
 static_assert(std::is_standard_layout_v<segment_header>);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+/// Smallest size class; the others are 4^k times larger.
+constexpr uint64_t pool_min_block = 4096;
+constexpr uint32_t pool_max_classes = 10;
+
+struct pool_class_info {
+  uint64_t block_bytes;   // 0
+  uint64_t data_offset;   // 8: from the pool's start
+  uint32_t blocks;        // 16
+  uint32_t first_block;   // 20: global index of its first block
+};
+static_assert(sizeof(pool_class_info) == 24);
+
+/// Where everything of a pool lies, computed from the limits alone.
+struct pool_geometry {
+  uint32_t class_count = 0;
+  pool_class_info classes[pool_max_classes] = {};
+  uint32_t total_blocks = 0;
+  uint32_t holder_entries = 0;
+  uint64_t descriptors_offset = 0;
+  uint64_t holders_offset = 0;
+  uint64_t holder_stride = 0;
+  uint64_t data_offset = 0;
+  uint64_t pool_bytes = 0; ///< the whole region; 0: no pool
+};
+
+constexpr pool_geometry compute_pool_geometry(const bus_limits& l) {
+  pool_geometry g{};
+  if (l.pool_bytes == 0)
+    return g;
+  uint64_t size = pool_min_block;
+  while (size <= l.pool_max_block && g.class_count < pool_max_classes) {
+    g.classes[g.class_count++].block_bytes = size;
+    size *= 4;
+  }
+  uint64_t share = g.class_count == 0 ? 0 : l.pool_bytes / g.class_count;
+  for (uint32_t c = 0; c < g.class_count; ++c) {
+    g.classes[c].blocks = static_cast<uint32_t>(share / g.classes[c].block_bytes);
+    g.classes[c].first_block = g.total_blocks;
+    g.total_blocks += g.classes[c].blocks;
+  }
+  g.holder_entries = l.pool_holder_entries;
+  g.descriptors_offset = page_bytes;
+  g.holders_offset = align_up(g.descriptors_offset + uint64_t{g.total_blocks} * 16, page_bytes);
+  g.holder_stride = 64 + uint64_t{l.pool_holder_entries} * 16;
+  g.data_offset = align_up(g.holders_offset + uint64_t{l.node_slots} * g.holder_stride,
+                           page_bytes);
+  uint64_t at = g.data_offset;
+  for (uint32_t c = 0; c < g.class_count; ++c) {
+    g.classes[c].data_offset = at;
+    at += uint64_t{g.classes[c].blocks} * g.classes[c].block_bytes;
+  }
+  g.pool_bytes = align_up(at, page_bytes);
+  return g;
+}
 
 /// Offsets and sizes of a segment, computed from its limits.
 struct segment_geometry {
@@ -115,6 +180,8 @@ struct segment_geometry {
   uint64_t ring_stride;
   uint64_t supervision_offset;
   uint64_t error_log_offset;
+  uint64_t pool_offset;
+  pool_geometry pool;
   uint64_t segment_bytes;
 };
 
@@ -140,9 +207,11 @@ constexpr segment_geometry compute_geometry(const bus_limits& l) {
   g.error_log_offset = align_up(g.supervision_offset
                                   + uint64_t{l.supervision_entries} * supervision_entry_bytes,
                                 page_bytes);
-  g.segment_bytes = align_up(g.error_log_offset + error_log_header_bytes
-                               + uint64_t{l.error_entries} * error_entry_bytes,
-                             page_bytes);
+  g.pool_offset = align_up(g.error_log_offset + error_log_header_bytes
+                             + uint64_t{l.error_entries} * error_entry_bytes,
+                           page_bytes);
+  g.pool = compute_pool_geometry(l);
+  g.segment_bytes = g.pool_offset + g.pool.pool_bytes;
   return g;
 }
 
