@@ -19,10 +19,13 @@ bool same_slot(peer_ref x, peer_ref y) {
 } // namespace
 
 group_router::group_router(caf::actor_system& sys, const bus_settings& settings,
-                           peer_table& peers, record_codec& codec, outbox& out,
-                           io_execution_unit& eu, once_log& log)
+                           const transport::node& transport, peer_table& peers,
+                           record_codec& codec, outbox& out, io_execution_unit& eu,
+                           once_log& log)
   : sys_(sys),
     settings_(settings),
+    transport_(transport),
+    summary_(transport.shared_segment()),
     peers_(peers),
     codec_(codec),
     out_(out),
@@ -44,6 +47,48 @@ void group_router::bind(std::shared_ptr<group_router> self) {
 void group_router::unbind() {
   if (auto* mod = module_.exchange(nullptr, std::memory_order_acq_rel))
     mod->detach(this);
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& kvp : groups_)
+    hide(kvp.second);
+}
+
+// -- the group summary (for tools) ---------------------------------------------
+
+void group_router::show(const std::string& id, group_state& g) {
+  auto slot = transport_.slot();
+  auto incarnation = transport_.incarnation();
+  bool wanted = g.local_subscribers > 0 || g.published > 0;
+  if (g.row >= 0 && g.row_incarnation != incarnation)
+    g.row = -1; // claimed by the incarnation before a rejoin: gone with it
+  if (!wanted) {
+    hide(g);
+    return;
+  }
+  if (g.row < 0) {
+    auto claimed = summary_.claim(slot, incarnation);
+    if (!claimed) {
+      log_.write("groups/summary-full", claimed.err().message);
+      return;
+    }
+    g.row = static_cast<int32_t>(*claimed);
+    g.row_incarnation = incarnation;
+  }
+  transport::group_summary_row row;
+  row.name = id;
+  row.local_subscribers = g.local_subscribers;
+  row.published = g.published;
+  row.records_out = g.records_out;
+  row.undelivered = g.undelivered;
+  row.records_in = g.records_in;
+  if (summary_.write(slot, incarnation, static_cast<uint32_t>(g.row), row))
+    g.row = -1; // not ours any more (a rejoin raced us): claim again next time
+}
+
+void group_router::hide(group_state& g) {
+  if (g.row < 0)
+    return;
+  summary_.release(transport_.slot(), g.row_incarnation, static_cast<uint32_t>(g.row));
+  g.row = -1;
 }
 
 // -- this process's subscriptions ---------------------------------------------
@@ -56,8 +101,10 @@ group_router::group_state* group_router::state(const std::string& id) {
     // Groups nobody here or elsewhere subscribes to make room (their
     // counters go with them).
     for (auto j = groups_.begin(); j != groups_.end();)
-      if (!j->second.local && j->second.processes.empty())
+      if (!j->second.local && j->second.processes.empty()) {
+        hide(j->second);
         j = groups_.erase(j);
+      }
       else
         ++j;
     if (groups_.size() >= max_groups)
@@ -101,6 +148,15 @@ void group_router::local_leave(const std::string& id) {
     tell(peer, wire::kind::group_leave, id);
 }
 
+void group_router::local_count(const std::string& id, size_t n) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  auto i = groups_.find(id);
+  if (i == groups_.end())
+    return; // no room for it (local_join said so)
+  i->second.local_subscribers = n;
+  show(id, i->second);
+}
+
 // -- fan-out --------------------------------------------------------------------
 
 void group_router::publish(const std::string& id, const caf::strong_actor_ptr& sender,
@@ -112,6 +168,7 @@ void group_router::publish(const std::string& id, const caf::strong_actor_ptr& s
     if (g == nullptr)
       return; // no room for it, so no process subscribes to it either
     ++g->published;
+    show(id, *g);
     targets = g->processes;
   }
   if (targets.empty())
@@ -158,16 +215,20 @@ void group_router::publish(const std::string& id, const caf::strong_actor_ptr& s
       ++written;
   }
   std::lock_guard<std::mutex> guard(mtx_);
-  if (auto i = groups_.find(id); i != groups_.end())
+  if (auto i = groups_.find(id); i != groups_.end()) {
     i->second.records_out += written;
+    show(id, i->second);
+  }
 }
 
 void group_router::undelivered(const std::string& id, peer_ref to, uint64_t n,
                                const std::string& why) {
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    if (auto i = groups_.find(id); i != groups_.end())
+    if (auto i = groups_.find(id); i != groups_.end()) {
       i->second.undelivered += n;
+      show(id, i->second);
+    }
   }
   log_.write("group/" + id + "/" + std::to_string(to.slot) + "/" + std::to_string(to.incarnation),
              "a message to group '" + id + "' was not delivered to node '"
@@ -200,6 +261,12 @@ void group_router::peer_lost(uint32_t slot) {
     auto& xs = kvp.second.processes;
     xs.erase(std::remove_if(xs.begin(), xs.end(), gone), xs.end());
   }
+}
+
+void group_router::rejoined() {
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& [id, g] : groups_)
+    show(id, g);
 }
 
 // -- records in ---------------------------------------------------------------------
@@ -269,8 +336,10 @@ std::string group_router::on_message(peer_ref from, const std::byte* body, size_
     return {}; // this process's groups are carried by another bus node
   mod->deliver(id, head.sender, content, &eu_);
   std::lock_guard<std::mutex> guard(mtx_);
-  if (auto i = groups_.find(id); i != groups_.end())
+  if (auto i = groups_.find(id); i != groups_.end()) {
     ++i->second.records_in;
+    show(id, i->second);
+  }
   return {};
 }
 

@@ -20,6 +20,12 @@
 // What cannot be written is counted per group (node::groups()) and logged
 // once per group and process.
 //
+// Tools: each process shows the groups it subscribes to or publishes to in
+// its own rows of the segment's group summary (group_summary_table.hpp),
+// which `shmbusctl show` reads without joining the bus. Those rows mirror
+// this router's state and are written under its lock, after the state
+// changes; nothing of the bus reads them back.
+//
 // Thread safety: every member may be called from any thread unless it says
 // "I/O thread". Lock order: a group's lock, then this router's.
 #pragma once
@@ -39,6 +45,8 @@
 
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/group_view.hpp"
+#include "shmbus/transport/group_summary_table.hpp"
+#include "shmbus/transport/node.hpp"
 
 #include "io_execution_unit.hpp"
 #include "once_log.hpp"
@@ -53,15 +61,17 @@ class shm_group_module;
 
 class group_router {
 public:
-  group_router(caf::actor_system& sys, const bus_settings& settings, peer_table& peers,
-               record_codec& codec, outbox& out, io_execution_unit& eu, once_log& log);
+  group_router(caf::actor_system& sys, const bus_settings& settings,
+               const transport::node& transport, peer_table& peers, record_codec& codec,
+               outbox& out, io_execution_unit& eu, once_log& log);
 
   /// Connects to the system's `shmbus` group module (unless another bus
   /// node of the system carries it) and announces its subscribed groups.
   /// `self` shares the bus's lifetime.
   void bind(std::shared_ptr<group_router> self);
 
-  /// Disconnects from the group module (the node stops).
+  /// Disconnects from the group module (the node stops) and frees this
+  /// process's group summary rows.
   void unbind();
 
   // -- this process's subscriptions (called under the group's lock) -----------
@@ -71,6 +81,9 @@ public:
 
   /// The last local actor left `id`: every peer is told. Never blocks.
   void local_leave(const std::string& id);
+
+  /// `id` has `n` local subscribers now (for tools). Never blocks.
+  void local_count(const std::string& id, size_t n);
 
   // -- fan-out ----------------------------------------------------------------
 
@@ -88,6 +101,10 @@ public:
 
   /// The process in `slot` is gone: its subscriptions go with it.
   void peer_lost(uint32_t slot);
+
+  /// This node came back as a new incarnation: its group summary rows went
+  /// with the old one, so they are written anew. I/O thread.
+  void rejoined();
 
   /// Handles a group record of `kind` (body without the kind byte).
   /// Returns an empty string, or what is wrong with the record.
@@ -107,6 +124,11 @@ private:
     uint64_t records_out = 0;
     uint64_t undelivered = 0;
     uint64_t records_in = 0;
+    size_t local_subscribers = 0;
+    /// Its row in the group summary, while it has one, and the
+    /// incarnation that claimed it (a rejoin leaves the old one's rows).
+    int32_t row = -1;
+    uint32_t row_incarnation = 0;
   };
 
   /// The state of `id`, made if there is room (max_groups); null otherwise.
@@ -118,12 +140,19 @@ private:
   static std::string read_name(const std::byte* body, size_t size, size_t& offset,
                                std::string& out);
   std::string on_message(peer_ref from, const std::byte* body, size_t size);
+  /// Writes `g`'s row of the group summary: claims one when it has local
+  /// subscribers or was published to, frees it when neither. Holds mtx_.
+  void show(const std::string& id, group_state& g);
+  /// Frees `g`'s row, if it has one. Holds mtx_.
+  void hide(group_state& g);
   /// Counts `n` undelivered records of `id` and logs the first per group
   /// and process.
   void undelivered(const std::string& id, peer_ref to, uint64_t n, const std::string& why);
 
   caf::actor_system& sys_;
   const bus_settings& settings_;
+  const transport::node& transport_;
+  transport::group_summary_table summary_;
   peer_table& peers_;
   record_codec& codec_;
   outbox& out_;
