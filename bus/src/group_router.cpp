@@ -173,44 +173,49 @@ void group_router::publish(const std::string& id, const caf::strong_actor_ptr& s
   }
   if (targets.empty())
     return;
-  // Serialized once, the same bytes for every process.
-  std::vector<char> buf;
-  wire::start_record(buf, wire::kind::group_message);
-  buf.push_back(static_cast<char>(static_cast<uint8_t>(id.size())));
-  buf.insert(buf.end(), id.begin(), id.end());
-  codec_.put_sender(buf, sender);
-  std::vector<caf::strong_actor_ptr> no_stages;
-  if (auto err = codec_.put_content(buf, no_stages, msg)) {
-    auto why = from_serializer(sys_, err, msg);
-    for (auto& to : targets)
-      undelivered(id, to, 1, sys_.render(why));
-    return;
-  }
-  if (buf.size() > settings_.max_message_size) {
-    auto why = "message " + type_names(sys_, msg) + " of " + std::to_string(buf.size())
-               + " bytes exceeds shmbus.max-message-size ("
-               + std::to_string(settings_.max_message_size)
-               + " bytes); send less or raise the server's max-message-size";
+  // Serialized once, the same bytes for every process, unless the message
+  // holds pool buffers: those cross by handle, and a handle is an in-flight
+  // reference to one process, so each process gets its own record (of a
+  // few bytes per buffer; the buffer itself is written once, by its maker).
+  std::vector<encoded> records(1);
+  if (auto why = encode(id, sender, msg, targets.front(), records.front()); !why.empty()) {
     for (auto& to : targets)
       undelivered(id, to, 1, why);
     return;
   }
+  bool per_process = !records.front().exports.handles.empty();
+  if (per_process) {
+    records.resize(targets.size());
+    for (size_t i = 1; i < targets.size(); ++i)
+      if (auto why = encode(id, sender, msg, targets[i], records[i]); !why.empty()) {
+        records[i].failed = true;
+        undelivered(id, targets[i], 1, why);
+      }
+  }
+  auto record_of = [&](size_t i) -> encoded& { return records[per_process ? i : 0]; };
   // Every process with room first, then the full ones, each under the
   // full-inbox policy: one slow process holds up no other.
   uint64_t written = 0;
-  std::vector<peer_ref> full;
-  for (auto& to : targets) {
-    auto err = out_.try_send(to, buf);
+  std::vector<size_t> full;
+  auto not_written = [&](size_t i, const caf::error& err) {
+    if (per_process)
+      record_of(i).exports.cancel();
+    undelivered(id, targets[i], 1, sys_.render(err));
+  };
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (record_of(i).failed)
+      continue;
+    auto err = out_.try_send(targets[i], record_of(i).buf);
     if (!err)
       ++written;
     else if (err == errc::inbox_full)
-      full.push_back(to);
+      full.push_back(i);
     else
-      undelivered(id, to, 1, sys_.render(err));
+      not_written(i, err);
   }
-  for (auto& to : full) {
-    if (auto err = out_.send(to, buf))
-      undelivered(id, to, 1, sys_.render(err));
+  for (auto i : full) {
+    if (auto err = out_.send(targets[i], record_of(i).buf))
+      not_written(i, err);
     else
       ++written;
   }
@@ -219,6 +224,30 @@ void group_router::publish(const std::string& id, const caf::strong_actor_ptr& s
     i->second.records_out += written;
     show(id, i->second);
   }
+}
+
+std::string group_router::encode(const std::string& id, const caf::strong_actor_ptr& sender,
+                                 const caf::message& msg, peer_ref to, encoded& out) {
+  auto& buf = out.buf;
+  wire::start_record(buf, wire::kind::group_message);
+  buf.push_back(static_cast<char>(static_cast<uint8_t>(id.size())));
+  buf.insert(buf.end(), id.begin(), id.end());
+  codec_.put_sender(buf, sender);
+  std::vector<caf::strong_actor_ptr> no_stages;
+  out.exports = buffer_export{codec_.pool(), to.slot, to.incarnation, {}};
+  if (auto err = codec_.put_content(buf, no_stages, msg,
+                                    out.exports.pool ? &out.exports : nullptr)) {
+    out.exports.cancel();
+    return sys_.render(from_serializer(sys_, err, msg));
+  }
+  if (buf.size() > settings_.max_message_size) {
+    out.exports.cancel();
+    return "message " + type_names(sys_, msg) + " of " + std::to_string(buf.size())
+           + " bytes exceeds shmbus.max-message-size ("
+           + std::to_string(settings_.max_message_size)
+           + " bytes); send less or raise the server's max-message-size";
+  }
+  return {};
 }
 
 void group_router::undelivered(const std::string& id, peer_ref to, uint64_t n,
@@ -327,6 +356,8 @@ std::string group_router::on_message(peer_ref from, const std::byte* body, size_
       !problem.empty())
     return problem;
   head.content_offset = offset;
+  // Handles of pool buffers inside are adopted only from their sender's slot.
+  head.from_slot = from.slot;
   std::vector<caf::strong_actor_ptr> stages;
   caf::message content;
   if (auto err = codec_.read_content(body, size, head, stages, content))

@@ -12,6 +12,12 @@
 // delivers after its last record: there is no shared table to scribble on,
 // audit or repair, and the segment's layout stays as it was.
 //
+// Big payloads: a message that holds pool buffers (shared_buffer) carries
+// them by handle, as a direct send does: each subscribed process gets its
+// own record with its own in-flight reference, so the buffer is written once
+// whatever the number of subscribers, and a process lost with a reference in
+// flight gives it back (buffer_pool.hpp). Other messages are serialized once.
+//
 // Order: a group message is one record in each subscribed process's inbox,
 // written by the publishing thread, so a publisher's messages reach every
 // subscriber in order. A full inbox holds up only its own process: the
@@ -48,6 +54,7 @@
 #include "shmbus/transport/group_summary_table.hpp"
 #include "shmbus/transport/node.hpp"
 
+#include "buffer_storage.hpp"
 #include "io_execution_unit.hpp"
 #include "once_log.hpp"
 #include "outbox.hpp"
@@ -131,6 +138,19 @@ private:
     uint32_t row_incarnation = 0;
   };
 
+  /// A group record for one process (or for all: see publish()).
+  struct encoded {
+    std::vector<char> buf;
+    /// The in-flight references of pool buffers it carries, to its process.
+    buffer_export exports;
+    bool failed = false;
+  };
+
+  /// Writes the group record of `msg` to `to` into `out`: pool buffers in
+  /// it become handles in flight to `to` (out.exports). Returns an empty
+  /// string, or why the message cannot go (its references cancelled).
+  std::string encode(const std::string& id, const caf::strong_actor_ptr& sender,
+                     const caf::message& msg, peer_ref to, encoded& out);
   /// The state of `id`, made if there is room (max_groups); null otherwise.
   /// Holds mtx_.
   group_state* state(const std::string& id);
