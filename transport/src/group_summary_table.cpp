@@ -25,18 +25,9 @@ bool plausible_name(const std::string& name) {
 result<uint32_t> group_summary_table::claim(uint32_t slot, uint32_t incarnation) noexcept {
   if (slot >= seg_->node_slots())
     return make_error(errc::invalid_argument, "no node slot " + std::to_string(slot));
-  auto mine = make_name_state(name_entry_state::writing, slot, incarnation);
-  for (uint32_t i = 0; i < group_rows_per_node; ++i) {
-    auto& e = seg_->group_row(slot, i);
-    auto state = e.state.load(std::memory_order_acquire);
-    // Free, or left by an incarnation that is gone (whatever it left).
-    if (name_state_of(state) != name_entry_state::free
-        && detail::entry_owner_alive(*seg_, state))
-      continue;
-    if (!e.state.compare_exchange_strong(state, mine, std::memory_order_acq_rel))
-      continue;
-    return i;
-  }
+  for (uint32_t i = 0; i < group_rows_per_node; ++i)
+    if (detail::claim_entry(*seg_, seg_->group_row(slot, i).state, slot, incarnation))
+      return i;
   return make_error(errc::group_summary_full,
                     "the group summary of node slot " + std::to_string(slot) + " of bus '"
                       + seg_->bus() + "' is full (" + std::to_string(group_rows_per_node)
@@ -77,13 +68,7 @@ void group_summary_table::release(uint32_t slot, uint32_t incarnation,
                                   uint32_t index) noexcept {
   if (slot >= seg_->node_slots() || index >= group_rows_per_node)
     return;
-  auto& e = seg_->group_row(slot, index);
-  auto free = make_name_state(name_entry_state::free, 0, 0);
-  for (auto s : {name_entry_state::valid, name_entry_state::writing}) {
-    auto expected = make_name_state(s, slot, incarnation);
-    if (e.state.compare_exchange_strong(expected, free, std::memory_order_acq_rel))
-      return;
-  }
+  detail::release_entry(seg_->group_row(slot, index).state, slot, incarnation);
 }
 
 bool group_summary_table::read_row(uint32_t slot, uint32_t index, group_summary_row& out,
