@@ -1,6 +1,7 @@
 // `shmbusctl show` lists the groups of a live bus, read from the segment's
 // group summary without joining: every group with its subscribed processes,
-// subscriber counts and counters, text and JSON; a process killed with
+// subscriber counts and counters, text and JSON (and `metrics` per group and
+// process); a process killed with
 // SIGKILL drops out; a process scribbling the summary while honest ones
 // publish gets its garbage reported or ignored, never a crash or a hang.
 #include <doctest/doctest.h>
@@ -172,6 +173,15 @@ TEST_CASE("show lists every group with its subscribed processes and counts and d
   CHECK_MESSAGE(contains(text.out, "subscribers 2, published 0, records out 0, undelivered 0, "
                                    "records in 5"),
                 text.out);
+
+  auto metrics = shmbusctl({"metrics", fx.bus.name});
+  CHECK(metrics.code == 0);
+  CHECK_MESSAGE(contains(metrics.out, "shmbus_group_subscribers{bus=\"" + fx.bus.name
+                                        + "\",group=\"blocks\",node=\"c1\",slot=\""),
+                metrics.out);
+  CHECK_MESSAGE(contains(metrics.out, "shmbus_group_records_out_total{bus=\"" + fx.bus.name
+                                        + "\",group=\"blocks\",node=\"test-server\",slot=\"0\"} 10"),
+                metrics.out);
 
   // kill -9 c1: its rows stop counting with its incarnation.
   c1.signal(SIGKILL);
