@@ -50,6 +50,7 @@ namespace shmbus::bus {
 
 class bus_core;
 class bus_module;
+class remote_spawner;
 
 /// Why await_stop_request() returned.
 enum class stop_cause {
@@ -274,6 +275,12 @@ public:
   /// one was answered with an error where its sender could be read.
   uint64_t rejected_records() const noexcept;
 
+  /// Remote spawn requests from other processes that this node refused
+  /// (a type name or interface out of bounds, a message that is not a
+  /// spawn request; see remote_spawn.hpp): each was answered with an error,
+  /// counted and logged (the first per sender). Thread-safe.
+  uint64_t refused_spawn_requests() const noexcept;
+
   /// The transport underneath (counters, shmbusctl-style inspection); it
   /// has left the bus once the node stopped. Precondition: the handle came
   /// from start().
@@ -286,6 +293,7 @@ public:
 
 private:
   friend class bus_module;
+  friend class remote_spawner;
 
   /// How much longer a lookup's request may take than the lookup itself:
   /// the name service answers within its timeout plus one re-check.
