@@ -150,7 +150,11 @@ bool record_codec::plausible_node(const caf::node_id& nid) const {
   if (!nid)
     return false;
   auto bytes = wire::to_bytes(nid);
-  return std::equal(bytes.begin() + host_offset, bytes.end(), own_node_.begin() + host_offset)
+  // CAF 0.17 overwrites the last byte of the host id with a per-process
+  // counter of actor systems (node_id::default_data::local): a process on
+  // its second actor system is still of this machine.
+  return std::equal(bytes.begin() + host_offset, bytes.end() - 1,
+                    own_node_.begin() + host_offset)
          && std::any_of(bytes.begin(), bytes.begin() + host_offset,
                         [](std::byte b) { return b != std::byte{0}; });
 }

@@ -375,3 +375,26 @@ TEST_CASE("forged spawn requests are refused, answered and reported, and the tar
     self->send_exit(*ok, caf::exit_reason::user_shutdown);
   stop_child(server.node, child);
 }
+
+TEST_CASE("an exit sent from a process's second actor system stops a remote-spawned actor") {
+  // CAF numbers the actor systems of a process in the last byte of its
+  // host id: the bus must still see this process as one of this machine
+  // (a supervisor stopping its remote child sends such an exit).
+  {
+    test_config cfg;
+    caf::actor_system first{cfg};
+  }
+  scoped_bus bus{"rspawn-second"};
+  bus_process<test_config> server{bus.name, "server", "srv"};
+  auto child = child_process::spawn("spawn-target", {bus.name});
+  await_ready(child);
+  auto x = spawn_in(server.node, child.pid(), "multiplier", int32_t{3}, 5s);
+  REQUIRE_MESSAGE(x, error_text(*server.sys, x));
+  caf::scoped_actor self{*server.sys};
+  self->monitor(*x);
+  self->send_exit(*x, caf::exit_reason::user_shutdown);
+  caf::error reason;
+  CHECK(receive_within(self, 5000ms, [&](caf::down_msg& dm) { reason = dm.reason; }));
+  CHECK_MESSAGE(reason == caf::exit_reason::user_shutdown, text(*server.sys, reason));
+  stop_child(server.node, child);
+}
