@@ -43,6 +43,12 @@ constexpr caf::timespan module_orphan_grace = 1s;
 /// killed), so that a module asked to stop ends before its SIGTERM.
 constexpr caf::timespan module_actors_stop_timeout = 2s;
 
+/// How long the start of a remote child may wait for its host process to
+/// publish its name (a module restarting) and for the spawn there. Longer
+/// than a module's start, so that a rest_for_one sibling restarting the
+/// host is waited for.
+constexpr caf::timespan remote_child_start_timeout = module_start_timeout + 5s;
+
 static_assert(module_actors_stop_timeout < module_term_after,
               "a module stops its actors before the SIGTERM of a stop");
 static_assert(module_term_after < module_kill_after,
