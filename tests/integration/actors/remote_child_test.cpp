@@ -58,7 +58,6 @@ actors::remote_child_spec worker_spec(const std::string& host) {
   spec.host = host;
   spec.type = "worker";
   spec.args = caf::make_message(std::string{"w1"});
-  spec.start_timeout = 10s;
   return spec;
 }
 
@@ -152,7 +151,7 @@ TEST_CASE("a remote child whose module is killed with SIGKILL is restarted in th
 TEST_CASE("a remote child whose host name nobody publishes fails to start, naming the host") {
   module_fixture f{"rchild-nohost"};
   auto spec = worker_spec("nobody-publishes-this");
-  spec.start_timeout = 300ms;
+  spec.host_wait = 300ms;
   auto sup = f.try_start(flags(supervision::restart_strategy::one_for_one),
                          {actors::remote_child(spec, f.node)});
   REQUIRE_FALSE(sup);

@@ -15,8 +15,17 @@
 // gone the child goes down with remote_link_unreachable; either way it is
 // restarted by the supervisor's strategy. In a rest_for_one tree the module
 // child comes first, so that a lost module is restarted before the actors
-// placed into it: the start function waits for the host name to be
-// published again (a restarting module) up to start_timeout.
+// placed into it.
+//
+// A start blocks its supervisor, so it cannot wait long for a host that the
+// same supervisor has yet to restart: the remote actor's down_msg may reach
+// the supervisor a little before the module's own (which comes once the
+// process is reaped and its loss reported). A start therefore waits up to
+// host_wait for the host name, then fails saying that the host is gone or
+// restarting; that failed attempt counts as a restart (as in OTP) and the
+// supervisor retries after the messages waiting in its mailbox, the
+// module's down_msg among them, so the module is restarted first and the
+// remote child after it.
 #pragma once
 
 #include <set>
@@ -44,17 +53,20 @@ struct remote_child_spec {
   std::string type;
   /// The factory's arguments (a simple_one_for_one child appends its own).
   caf::message args;
-  /// How long a start may wait for `host` to be published (its process may
-  /// be restarting) and for the spawn itself, together.
-  caf::timespan start_timeout = defaults::remote_child_start_timeout;
+  /// How long a start waits for `host` to be published (its process may be
+  /// restarting) before it fails.
+  caf::timespan host_wait = defaults::remote_child_host_wait;
+  /// How long the spawn in the host may take.
+  caf::timespan spawn_timeout = defaults::remote_child_spawn_timeout;
 };
 
 /// The start function of remote_child(): finds the process that publishes
 /// `spec.host` and spawns `spec.type` there, checking the interface
 /// `interface` (empty: an untyped actor). Fails with the remote spawn's
 /// error (see remote_spawn.hpp), or bus::errc::name_not_found when no
-/// process published the host name within start_timeout.
-/// @warning Blocks the caller for up to spec.start_timeout.
+/// process published the host name within host_wait.
+/// @warning Blocks the caller for up to spec.host_wait + spec.spawn_timeout
+///          (twice that if the host dies between lookup and spawn).
 caf::expected<caf::actor> start_remote_child(const remote_child_spec& spec, bus::node bus,
                                              const std::set<std::string>& interface,
                                              const caf::message& extra_args);
