@@ -61,6 +61,16 @@ actors::remote_child_spec worker_spec(const std::string& host) {
   return spec;
 }
 
+/// A rest_for_one supervisor of a "spawn-host" module publishing "host" and
+/// a worker placed into it.
+caf::actor start_tier(module_fixture& f) {
+  auto host = f.module("host", {}, {"host"});
+  host.args = {"--child", "spawn-host"};
+  return f.start(flags(supervision::restart_strategy::rest_for_one),
+                 {actors::module_child(host, f.node),
+                  actors::remote_child(worker_spec("host"), f.node)});
+}
+
 /// The pid the actor `x` reports.
 int pid_reported_by(module_fixture& f, const caf::actor& x) {
   int result = 0;
@@ -97,11 +107,7 @@ SHMBUS_CHILD_ROLE("spawn-host") {
 TEST_CASE("a remote child runs in the module that publishes its host name and is restarted "
           "after it quits") {
   module_fixture f{"rchild-quit"};
-  auto host = f.module("host", {}, {"host"});
-  host.args = {"--child", "spawn-host"};
-  auto sup = f.start(flags(supervision::restart_strategy::rest_for_one),
-                     {actors::module_child(host, f.node),
-                      actors::remote_child(worker_spec("host"), f.node)});
+  auto sup = start_tier(f);
   auto first = f.child(sup, "worker");
   REQUIRE(first.state == child_state::running);
   auto host_pid = f.pid_behind("host");
@@ -123,11 +129,7 @@ TEST_CASE("a remote child runs in the module that publishes its host name and is
 TEST_CASE("a remote child whose module is killed with SIGKILL is restarted in the restarted "
           "module") {
   module_fixture f{"rchild-kill"};
-  auto host = f.module("host", {}, {"host"});
-  host.args = {"--child", "spawn-host"};
-  auto sup = f.start(flags(supervision::restart_strategy::rest_for_one),
-                     {actors::module_child(host, f.node),
-                      actors::remote_child(worker_spec("host"), f.node)});
+  auto sup = start_tier(f);
   auto first = f.child(sup, "worker");
   auto old_host = f.child(sup, "host").handle;
   auto pid = f.pid_behind("host");

@@ -78,6 +78,38 @@ std::pair<uint64_t, uint64_t> counters_of(caf::scoped_actor& self, const caf::ac
   return result;
 }
 
+/// A bus server in this process and a "spawn-target" child on it, asked to
+/// stop at the end of the test.
+template <class Config = test_config>
+struct target_fixture {
+  explicit target_fixture(const std::string& tag)
+    : bus(tag),
+      server(bus.name, "server", "srv"),
+      child(child_process::spawn("spawn-target", {bus.name})),
+      sys(*server.sys),
+      node(server.node) {
+    await_ready(child);
+  }
+  ~target_fixture() {
+    stop_child(node, child);
+  }
+  scoped_bus bus;
+  bus_process<Config> server;
+  child_process child;
+  caf::actor_system& sys;
+  bus::node node;
+};
+
+/// The int32_t that `x` answers to `xs`, or 0 (and a failed check).
+template <class Handle, class... Ts>
+int32_t ask_int(caf::scoped_actor& self, const Handle& x, Ts... xs) {
+  int32_t result = 0;
+  self->request(x, std::chrono::seconds{5}, xs...)
+    .receive([&](int32_t y) { result = y; },
+             [&](caf::error& err) { FAIL_CHECK(self->system().render(err)); });
+  return result;
+}
+
 } // namespace
 
 // args: bus. Registers the actor types "multiplier" (int32_t factor),
@@ -99,21 +131,13 @@ SHMBUS_CHILD_ROLE("spawn-target") {
 }
 
 TEST_CASE("a remote-spawned actor lives in the target process and answers like a local one") {
-  scoped_bus bus{"rspawn-plain"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
-  auto x = spawn_in(server.node, child.pid(), "multiplier", int32_t{3}, 5s);
-  REQUIRE_MESSAGE(x, error_text(*server.sys, x));
-  CHECK(pid_of(x->node()) == child.pid());
-  caf::scoped_actor self{*server.sys};
-  int32_t product = 0, pid = 0;
-  self->request(*x, 5s, int32_t{14})
-    .receive([&](int32_t y) { product = y; }, [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
-  self->request(*x, 5s, std::string{"pid"})
-    .receive([&](int32_t y) { pid = y; }, [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
-  CHECK(product == 42);
-  CHECK(pid == child.pid());
+  target_fixture<> f{"rspawn-plain"};
+  auto x = spawn_in(f.node, f.child.pid(), "multiplier", int32_t{3}, 5s);
+  REQUIRE_MESSAGE(x, error_text(f.sys, x));
+  CHECK(pid_of(x->node()) == f.child.pid());
+  caf::scoped_actor self{f.sys};
+  CHECK(ask_int(self, *x, int32_t{14}) == 42);
+  CHECK(ask_int(self, *x, std::string{"pid"}) == f.child.pid());
   // Monitored like any remote actor: its own exit reason comes back.
   self->monitor(*x);
   self->send_exit(*x, caf::exit_reason::user_shutdown);
@@ -121,56 +145,43 @@ TEST_CASE("a remote-spawned actor lives in the target process and answers like a
   CHECK(receive_within(self, 5000ms, [&](caf::down_msg& dm) { reason = dm.reason; }));
   CHECK(reason == caf::exit_reason::user_shutdown);
   // The arguments may come as one message too.
-  auto y = spawn_in(server.node, child.pid(), "multiplier", caf::make_message(int32_t{5}), 5s);
-  REQUIRE_MESSAGE(y, error_text(*server.sys, y));
-  self->request(*y, 5s, int32_t{5})
-    .receive([&](int32_t z) { product = z; }, [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
-  CHECK(product == 25);
+  auto y = spawn_in(f.node, f.child.pid(), "multiplier", caf::make_message(int32_t{5}), 5s);
+  REQUIRE_MESSAGE(y, error_text(f.sys, y));
+  CHECK(ask_int(self, *y, int32_t{5}) == 25);
   self->send_exit(*y, caf::exit_reason::user_shutdown);
-  stop_child(server.node, child);
 }
 
 TEST_CASE("a typed remote spawn checks the interface of the spawned type") {
-  scoped_bus bus{"rspawn-typed"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
-  auto calc = spawn_in<calc_actor>(server.node, child.pid(), "adder", 5s);
-  REQUIRE_MESSAGE(calc, error_text(*server.sys, calc));
-  caf::scoped_actor self{*server.sys};
-  int32_t sum = 0;
-  self->request(*calc, 5s, int32_t{40}, int32_t{2})
-    .receive([&](int32_t y) { sum = y; }, [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
-  CHECK(sum == 42);
+  target_fixture<> f{"rspawn-typed"};
+  auto pid = f.child.pid();
+  auto calc = spawn_in<calc_actor>(f.node, pid, "adder", 5s);
+  REQUIRE_MESSAGE(calc, error_text(f.sys, calc));
+  caf::scoped_actor self{f.sys};
+  CHECK(ask_int(self, *calc, int32_t{40}, int32_t{2}) == 42);
   self->send_exit(*calc, caf::exit_reason::user_shutdown);
-  SUBCASE("another typed interface") {
-    auto wrong = spawn_in<text_actor>(server.node, child.pid(), "adder", 5s);
+  auto check_mismatch = [&](auto wrong) {
     REQUIRE_FALSE(wrong);
     CHECK_MESSAGE(wrong.error() == caf::sec::unexpected_actor_messaging_interface,
-                  error_text(*server.sys, wrong));
-    CHECK(contains(error_text(*server.sys, wrong), "adder"));
+                  error_text(f.sys, wrong));
+  };
+  SUBCASE("another typed interface") {
+    auto wrong = spawn_in<text_actor>(f.node, pid, "adder", 5s);
+    check_mismatch(wrong);
+    CHECK(contains(error_text(f.sys, wrong), "adder"));
   }
   SUBCASE("an untyped handle for a typed actor type") {
-    auto wrong = spawn_in(server.node, child.pid(), "adder", 5s);
-    REQUIRE_FALSE(wrong);
-    CHECK_MESSAGE(wrong.error() == caf::sec::unexpected_actor_messaging_interface,
-                  error_text(*server.sys, wrong));
+    check_mismatch(spawn_in(f.node, pid, "adder", 5s));
   }
   SUBCASE("a typed handle for an untyped actor type") {
-    auto wrong = spawn_in<calc_actor>(server.node, child.pid(), "multiplier", int32_t{2}, 5s);
-    REQUIRE_FALSE(wrong);
-    CHECK_MESSAGE(wrong.error() == caf::sec::unexpected_actor_messaging_interface,
-                  error_text(*server.sys, wrong));
+    check_mismatch(spawn_in<calc_actor>(f.node, pid, "multiplier", int32_t{2}, 5s));
   }
-  stop_child(server.node, child);
 }
 
 TEST_CASE("remote spawn names unknown types and bad arguments in its errors") {
-  scoped_bus bus{"rspawn-errors"};
-  bus_process<sender_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
-  auto& sys = *server.sys;
+  target_fixture<sender_config> f{"rspawn-errors"};
+  auto& sys = f.sys;
+  auto& server = f.server;
+  auto& child = f.child;
   {
     auto x = spawn_in(server.node, child.pid(), "no-such-type", int32_t{1}, 5s);
     REQUIRE_FALSE(x);
@@ -214,7 +225,6 @@ TEST_CASE("remote spawn names unknown types and bad arguments in its errors") {
   caf::scoped_actor self{sys};
   if (ok)
     self->send_exit(*ok, caf::exit_reason::user_shutdown);
-  stop_child(server.node, child);
 }
 
 TEST_CASE("remote spawn into a process that is gone fails with peer_lost and says how it left") {
@@ -241,10 +251,9 @@ TEST_CASE("remote spawn into a process that is gone fails with peer_lost and say
 }
 
 TEST_CASE("remote spawn times out while the target's factory blocks, and the target keeps serving") {
-  scoped_bus bus{"rspawn-timeout"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
+  target_fixture<> f{"rspawn-timeout"};
+  auto& server = f.server;
+  auto& child = f.child;
   auto report = must_lookup(server.node, "report");
   auto slow = spawn_in(server.node, child.pid(), "sluggish", int32_t{1500}, 300ms);
   REQUIRE_FALSE(slow);
@@ -255,14 +264,12 @@ TEST_CASE("remote spawn times out while the target's factory blocks, and the tar
   caf::scoped_actor self{*server.sys};
   auto counters = counters_of(self, report);
   CHECK(counters.first == 0);
-  stop_child(server.node, child);
 }
 
 TEST_CASE("an actor remote-spawns without blocking and gets the handle or the error") {
-  scoped_bus bus{"rspawn-async"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
+  target_fixture<> f{"rspawn-async"};
+  auto& server = f.server;
+  auto& child = f.child;
   auto node = server.node;
   auto pid = child.pid();
   using go_atom = caf::atom_constant<caf::atom("go")>;
@@ -294,15 +301,13 @@ TEST_CASE("an actor remote-spawns without blocking and gets the handle or the er
   CHECK(good == "sum 3");
   CHECK_MESSAGE(contains(bad, "nothing-here"), bad);
   CHECK_MESSAGE(contains(bad, "unknown_type"), bad);
-  stop_child(server.node, child);
 }
 
 TEST_CASE("forged spawn requests are refused, answered and reported, and the target keeps spawning") {
   using forge::operator+;
-  scoped_bus bus{"rspawn-forged"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
+  target_fixture<> f{"rspawn-forged"};
+  auto& server = f.server;
+  auto& child = f.child;
   auto report = must_lookup(server.node, "report");
   caf::scoped_actor self{*server.sys};
   auto before = counters_of(self, report);
@@ -373,7 +378,6 @@ TEST_CASE("forged spawn requests are refused, answered and reported, and the tar
   CHECK_MESSAGE(ok, error_text(*server.sys, ok));
   if (ok)
     self->send_exit(*ok, caf::exit_reason::user_shutdown);
-  stop_child(server.node, child);
 }
 
 TEST_CASE("an exit sent from a process's second actor system stops a remote-spawned actor") {
@@ -384,10 +388,9 @@ TEST_CASE("an exit sent from a process's second actor system stops a remote-spaw
     test_config cfg;
     caf::actor_system first{cfg};
   }
-  scoped_bus bus{"rspawn-second"};
-  bus_process<test_config> server{bus.name, "server", "srv"};
-  auto child = child_process::spawn("spawn-target", {bus.name});
-  await_ready(child);
+  target_fixture<> f{"rspawn-second"};
+  auto& server = f.server;
+  auto& child = f.child;
   auto x = spawn_in(server.node, child.pid(), "multiplier", int32_t{3}, 5s);
   REQUIRE_MESSAGE(x, error_text(*server.sys, x));
   caf::scoped_actor self{*server.sys};
@@ -396,5 +399,4 @@ TEST_CASE("an exit sent from a process's second actor system stops a remote-spaw
   caf::error reason;
   CHECK(receive_within(self, 5000ms, [&](caf::down_msg& dm) { reason = dm.reason; }));
   CHECK_MESSAGE(reason == caf::exit_reason::user_shutdown, text(*server.sys, reason));
-  stop_child(server.node, child);
 }
