@@ -11,6 +11,7 @@
 #include <caf/sec.hpp>
 
 #include "guarded_deserializer.hpp"
+#include "shmbus/bus/remote_spawn.hpp"
 #include "guarded_serializer.hpp"
 
 namespace shmbus::bus {
@@ -267,6 +268,10 @@ std::string record_codec::read_exit(const std::byte* data, size_t size, exit_fie
   out.source_node = wire::from_bytes(data + 2 * wire::u64_bytes);
   if (out.receiver == caf::invalid_actor_id)
     return "an exit record for actor id 0";
+  // Only its own process ends the spawn service (it traps other exits, but
+  // not exit_reason::kill): no peer may take remote spawn away from it.
+  if (out.receiver == remote_spawner::service_id)
+    return "an exit record for the remote spawn service";
   if (out.source != caf::invalid_actor_id && !plausible_node(out.source_node))
     return "an exit record whose source names no process of this machine";
   if (auto err = read_error(data + fixed, size - fixed, out.reason))

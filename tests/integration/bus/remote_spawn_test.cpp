@@ -303,7 +303,7 @@ TEST_CASE("an actor remote-spawns without blocking and gets the handle or the er
   CHECK_MESSAGE(contains(bad, "unknown_type"), bad);
 }
 
-TEST_CASE("forged spawn requests are refused, answered and reported, and the target keeps spawning") {
+TEST_CASE("forged spawn requests and exits for the spawn service are refused and reported, and the target keeps spawning") {
   using forge::operator+;
   target_fixture<> f{"rspawn-forged"};
   auto& server = f.server;
@@ -373,6 +373,15 @@ TEST_CASE("forged spawn requests are refused, answered and reported, and the tar
     5000ms));
   CHECK(after.first == before.first + 1);
   CHECK(after.second == before.second + 4);
+  // An exit for the service (kill cannot be trapped): refused on arrival.
+  self->send_exit(*service, caf::exit_reason::kill);
+  CHECK(wait_until(
+    [&] {
+      after = counters_of(self, report);
+      return after.first > before.first + 1;
+    },
+    5000ms));
+  CHECK(after.first == before.first + 2);
   // The target still spawns.
   auto ok = spawn_in(server.node, child.pid(), "multiplier", int32_t{2}, 5s);
   CHECK_MESSAGE(ok, error_text(*server.sys, ok));
