@@ -10,6 +10,7 @@
 
 #include "bus_bench.hpp"
 #include "failover_bench.hpp"
+#include "group_bench.hpp"
 #include "child_process.hpp"
 #include "process_pair.hpp"
 #include "report.hpp"
@@ -36,6 +37,8 @@ const subcommand subcommands[] = {
    run_bus_suite, true},
   {"failover", "time from kill -9 of a process to its peers knowing",
    run_failover_suite, true},
+  {"groups", "fan-out of a CAF group to subscriber actors in 3 processes",
+   run_groups_suite, true},
   {"soak", "8 processes for 10 minutes under kill -9 and SIGSTOP: nothing lost",
    run_soak_suite, false},
 };
@@ -53,6 +56,8 @@ const role roles[] = {
   {"failover-a", failover_driver_role},
   {"failover-victim", failover_victim_role},
   {"soak-a", soak_driver_role},
+  {"groups-a", groups_driver_role},
+  {"groups-sub", groups_subscriber_role},
 };
 
 void print_usage(std::FILE* out) {

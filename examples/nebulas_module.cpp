@@ -124,9 +124,15 @@ consensus(consensus_actor::stateful_pointer<consensus_state> self) {
 
 /// Answers status queries by asking storage itself: module to module over
 /// the bus, looking storage up each time so that a restarted storage (new
-/// process, new actor) is found.
+/// process, new actor) is found. Hears of new blocks through the group.
 caf::behavior rpc(caf::event_based_actor* self, shmbus::bus::node bus) {
+  if (auto blocks = self->system().groups().get("shmbus", blocks_group))
+    self->join(*blocks);
   return {
+    [=](new_block_atom, uint64_t height, const std::string& hash) {
+      say("rpc heard of block %llu (%.8s) through group '%s'",
+          static_cast<unsigned long long>(height), hash.c_str(), blocks_group);
+    },
     [=](status_atom) -> caf::result<std::string> {
       auto store = bus.lookup(storage_name);
       if (!store)

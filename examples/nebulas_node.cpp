@@ -128,6 +128,9 @@ struct chain {
     hashes.push_back(hash);
     store(height, hash);
     validate(height, hash);
+    // Whoever subscribes, in whichever process, hears of it.
+    if (auto blocks = sys.groups().get("shmbus", blocks_group))
+      self->send(*blocks, new_block_atom::value, height, hash);
   }
 
   /// The supervisor of storage and its validator.

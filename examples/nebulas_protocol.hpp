@@ -35,6 +35,11 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 //            (validate_atom, height, hash) -> a line saying what it checked
 using validate_atom = caf::atom_constant<caf::atom("validate")>;
 constexpr const char* validator_type = "validator";
+// group "blocks" of the bus's group module "shmbus": the node announces
+// every sealed block as (new_block_atom, height, hash); modules that care
+// join it (rpc does).
+using new_block_atom = caf::atom_constant<caf::atom("newblock")>;
+constexpr const char* blocks_group = "blocks";
 
 /// Names the modules publish on the bus.
 constexpr const char* storage_name = "storage";

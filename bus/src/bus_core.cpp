@@ -98,8 +98,12 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
   // Peers present now are known before start() returns, so that lookups
   // right after it resolve.
   for (auto& peer : core->transport_->peers())
-    if (peer.slot != core->transport_->slot())
+    if (peer.slot != core->transport_->slot()) {
       core->peers_.remember(peer);
+      if (peer_ref ref{peer.slot, peer.incarnation}; core->peers_.alive(ref))
+        core->groups_.peer_joined(ref);
+    }
+  core->groups_.bind(std::shared_ptr<group_router>(core, &core->groups_));
   core->names_.start();
   core->spawn_.start();
   // Both threads are known to the execution unit before either runs.
@@ -139,8 +143,9 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     links_(sys, proxies_, eu_, peers_, codec_, outbox_, entries_),
     names_(sys, *transport_, peers_, proxies_, entries_, settings_, stopping_),
     spawn_(sys, settings_, log_),
+    groups_(sys, settings_, peers_, codec_, outbox_, eu_, log_),
     inbound_(sys, settings_, proxies_, eu_, peers_, pending_, codec_, links_, stop_, strays_,
-             log_),
+             groups_, log_),
     forwarder_(sys, settings_, stopping_, peers_, pending_, codec_, outbox_, links_, log_) {
   // A client runs with the sizes and timing of the bus it joined, not with
   // its own (unused) defaults: the send path checks max_message_size.
@@ -202,6 +207,7 @@ void bus_core::stop_now(const std::string& evicted) {
   //    remote actors fire.
   names_.stop();
   spawn_.stop();
+  groups_.unbind();
   proxies_.clear();
   // 3. Requests still waiting fail; records still queued are answered.
   pending_.fail(caf::node_id{}, 0);
@@ -299,6 +305,8 @@ void bus_core::on_message(const transport::message_view& msg) {
 void bus_core::on_peer_joined(const transport::peer_info& peer) {
   codec_.forget_peer(peer.slot);
   peers_.remember(peer);
+  if (peer_ref ref{peer.slot, peer.incarnation}; peers_.alive(ref))
+    groups_.peer_joined(ref);
 }
 
 void bus_core::on_peer_lost(const transport::peer_loss& loss) {
@@ -319,6 +327,7 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
   auto nid = peers_.forget(loss);
   outbox_.drop(slot, caf::sec::request_receiver_down);
   codec_.forget_peer(slot);
+  groups_.peer_lost(slot);
   if (nid) {
     // Every proxy dies with remote_link_unreachable (its pending requests
     // fail first, see shm_actor_proxy::kill_proxy); requests to actors we
@@ -362,8 +371,14 @@ caf::error bus_core::rejoin() {
   pending_.fail(caf::node_id{}, 0);
   outbox_.drop_all(caf::sec::request_receiver_down);
   links_.clear();
-  for (uint32_t slot = 0; slot < peers_.slots(); ++slot)
+  for (uint32_t slot = 0; slot < peers_.slots(); ++slot) {
     codec_.forget_peer(slot);
+    groups_.peer_lost(slot);
+  }
+  // The peers forgot this node's groups with its old incarnation.
+  for (auto& peer : transport_->peers())
+    if (peer_ref ref{peer.slot, peer.incarnation}; peer.slot != transport_->slot() && peers_.alive(ref))
+      groups_.peer_joined(ref);
   names_.republish();
   return caf::none;
 }
@@ -422,6 +437,12 @@ caf::expected<caf::actor> bus_core::spawn_service_of(int pid) {
   // An ordinary proxy: requests to it are tracked and fail at once when the
   // process is lost, as requests to any of its actors.
   return caf::actor_cast<caf::actor>(proxies_.get_or_put(nid, spawn_service::well_known_id));
+}
+
+std::vector<group_view> bus_core::groups() const {
+  if (!running())
+    return {};
+  return groups_.groups();
 }
 
 std::vector<peer_view> bus_core::peers() const {

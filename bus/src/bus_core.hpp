@@ -16,6 +16,7 @@
 //   remote_links      WATCH/DOWN/LINK/UNLINK/EXIT and exported actors
 //   name_service      publish/lookup and the name service actor
 //   spawn_service     remote spawn's target side (remote_spawn.hpp)
+//   group_router      the `shmbus` CAF groups between processes
 //   stop_policy       why the process should stop (requests, lost server,
 //                     eviction)
 //
@@ -45,6 +46,7 @@
 
 #include "consumer_token.hpp"
 #include "forwarder.hpp"
+#include "group_router.hpp"
 #include "inbound_records.hpp"
 #include "io_execution_unit.hpp"
 #include "name_service.hpp"
@@ -123,6 +125,7 @@ public:
   std::optional<loss_report> loss_of(int pid) const { return peers_.loss_of(pid); }
   uint64_t undelivered() const noexcept { return forwarder_.undelivered(); }
   uint64_t rejected_records() const noexcept { return inbound_.rejected(); }
+  std::vector<group_view> groups() const;
 
   caf::actor_system& system() noexcept { return sys_; }
   const bus_settings& settings() const noexcept { return settings_; }
@@ -170,6 +173,7 @@ private:
   name_service names_;
   spawn_service spawn_;
   stop_policy stop_;
+  group_router groups_;
   inbound_records inbound_;
   forwarder forwarder_;
 

@@ -8,6 +8,7 @@
 #include "shmbus/bus/errc.hpp"
 
 #include "bus_core.hpp"
+#include "shm_group_module.hpp"
 
 namespace shmbus::bus {
 
@@ -25,6 +26,13 @@ module_map& modules() {
   static auto* map = new module_map;
   return *map;
 }
+
+/// Makes the `shmbus` group module of one actor system (a named type, so
+/// that init() finds the factories it added before).
+struct group_factory {
+  caf::actor_system* sys;
+  caf::group_module* operator()() const { return new shm_group_module(*sys); }
+};
 
 } // namespace
 
@@ -56,6 +64,14 @@ bus_module* bus_module::of(const caf::actor_system& sys) {
 
 void bus_module::init(caf::actor_system_config& cfg) {
   add_error_category(cfg);
+  // CAF makes the group modules right after the modules' init, from
+  // factories without arguments: ours knows its system from here. A config
+  // used for several systems in turn keeps one factory, of the latest.
+  auto& factories = cfg.group_module_factories;
+  factories.erase(std::remove_if(factories.begin(), factories.end(),
+                                 [](auto& f) { return f.template target<group_factory>() != nullptr; }),
+                  factories.end());
+  factories.emplace_back(group_factory{&sys_});
 }
 
 void bus_module::start() {

@@ -12,12 +12,12 @@ namespace shmbus::bus {
 
 namespace {
 
-/// Element types that do not cross the bus (see the header): groups (a
-/// handle creates state in the receiving process that nothing frees) and
-/// CAF's stream and timeout protocol messages (they act on the receiver's
-/// internal state without checks).
-constexpr std::array<std::string_view, 6> refused_types = {
-  "@group", "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
+/// Element types that do not cross the bus (see the header): CAF's group
+/// and stream protocol messages and timeouts (they act on the receiver's
+/// internal state without checks). Groups themselves cross; record_codec
+/// refuses those of other modules than `shmbus`.
+constexpr std::array<std::string_view, 5> refused_types = {
+  "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
 };
 
 } // namespace
@@ -30,13 +30,19 @@ guarded_deserializer::guarded_deserializer(caf::execution_unit* ctx, const std::
 }
 
 bool guarded_deserializer::accepted_type(std::string_view type_name) noexcept {
-  // Every refused name is a builtin one: "@" and at least "@group".
-  if (type_name.size() < 6 || type_name[0] != '@')
+  // Every refused name is a builtin one: "@" and at least "@timeout".
+  if (type_name.size() < 8 || type_name[0] != '@')
     return true;
   for (auto refused : refused_types)
     if (type_name == refused)
       return false;
   return true;
+}
+
+caf::error guarded_deserializer::noted(caf::error err) {
+  if (err && !first_error_)
+    first_error_ = err;
+  return err;
 }
 
 caf::error guarded_deserializer::enter() {
@@ -49,18 +55,19 @@ caf::error guarded_deserializer::enter() {
 
 caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& name) {
   if (auto err = enter())
-    return err;
+    return noted(err);
   if (auto err = inner_.begin_object(typenr, name))
-    return err;
+    return noted(err);
   // A message names its element types as "@<>+type1+type2...".
   std::string_view names{name};
   while (!names.empty()) {
     auto element = names.substr(0, names.find('+'));
     if (!accepted_type(element))
-      return caf::make_error(caf::sec::invalid_argument,
-                             "a message element of type " + std::string{element}
-                               + ", which does not cross the bus (CAF groups, streams "
-                                 "and timeouts stay within one process)");
+      return noted(caf::make_error(caf::sec::invalid_argument,
+                                   "a message element of type " + std::string{element}
+                                     + ", which does not cross the bus (CAF's group and "
+                                       "stream protocol messages and timeouts stay within "
+                                       "one process)"));
     names.remove_prefix(std::min(names.size(), element.size() + 1));
   }
   return caf::none;
@@ -74,14 +81,14 @@ caf::error guarded_deserializer::end_object() {
 
 caf::error guarded_deserializer::begin_sequence(size_t& num) {
   if (auto err = enter())
-    return err;
+    return noted(err);
   if (auto err = inner_.begin_sequence(num))
-    return err;
+    return noted(err);
   // Every element of the types that cross the bus takes at least one byte.
   if (num > inner_.remaining())
-    return caf::make_error(caf::sec::end_of_stream,
-                           "a sequence of " + std::to_string(num) + " elements in "
-                             + std::to_string(inner_.remaining()) + " remaining bytes");
+    return noted(caf::make_error(caf::sec::end_of_stream,
+                                 "a sequence of " + std::to_string(num) + " elements in "
+                                   + std::to_string(inner_.remaining()) + " remaining bytes"));
   return caf::none;
 }
 
@@ -99,19 +106,19 @@ caf::error read_finite(caf::binary_deserializer& in, Float& x) {
 }
 
 caf::error guarded_deserializer::apply_impl(float& x) {
-  return read_finite(inner_, x);
+  return noted(read_finite(inner_, x));
 }
 
 caf::error guarded_deserializer::apply_impl(double& x) {
-  return read_finite(inner_, x);
+  return noted(read_finite(inner_, x));
 }
 
 caf::error guarded_deserializer::apply_impl(long double& x) {
-  return read_finite(inner_, x);
+  return noted(read_finite(inner_, x));
 }
 
 caf::error guarded_deserializer::apply_raw(size_t num_bytes, void* data) {
-  return inner_.apply_raw(num_bytes, data);
+  return noted(inner_.apply_raw(num_bytes, data));
 }
 
 } // namespace shmbus::bus

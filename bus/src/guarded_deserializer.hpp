@@ -4,8 +4,10 @@
 // of empty elements loops for as long as the length says), nested messages
 // and config_value lists recurse as deep as the bytes go (a 64 KiB record
 // overflows the I/O thread's stack), and some types act on the receiving
-// process while they are read: a group handle creates local groups or
-// group proxies that are never freed, stream messages index the receiver's
+// process while they are read: a handle of a CAF `local` group creates
+// local groups or group proxies that are never freed (record_codec refuses
+// the message after reading it, but CAF has made them by then; only
+// `shmbus` groups are sent), stream messages index the receiver's
 // stream state with unchecked slots and types, and a floating-point value
 // that reads as infinite makes CAF loop forever when it is sent on (see
 // guarded_serializer.hpp). This reader refuses those
@@ -37,6 +39,11 @@ public:
   /// Bytes not read yet.
   size_t remaining() const noexcept { return inner_.remaining(); }
 
+  /// The first read that failed, even if the CAF code that asked for it
+  /// dropped the error (CAF 0.17.6's group inspector reads the module name
+  /// and ignores the result, so a truncated group reads as an invalid one).
+  const caf::error& first_error() const noexcept { return first_error_; }
+
   /// True if `type_name` (CAF's portable name of a message element) may
   /// come from another process of the bus.
   static bool accepted_type(std::string_view type_name) noexcept;
@@ -48,26 +55,29 @@ public:
   caf::error apply_raw(size_t num_bytes, void* data) override;
 
 protected:
-  caf::error apply_impl(int8_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(uint8_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(int16_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(uint16_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(int32_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(uint32_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(int64_t& x) override { return inner_.apply(x); }
-  caf::error apply_impl(uint64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int8_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(uint8_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(int16_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(uint16_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(int32_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(uint32_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(int64_t& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(uint64_t& x) override { return noted(inner_.apply(x)); }
   caf::error apply_impl(float& x) override;
   caf::error apply_impl(double& x) override;
   caf::error apply_impl(long double& x) override;
-  caf::error apply_impl(std::string& x) override { return inner_.apply(x); }
-  caf::error apply_impl(std::u16string& x) override { return inner_.apply(x); }
-  caf::error apply_impl(std::u32string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::string& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(std::u16string& x) override { return noted(inner_.apply(x)); }
+  caf::error apply_impl(std::u32string& x) override { return noted(inner_.apply(x)); }
 
 private:
   caf::error enter();
+  /// Remembers the first error (see first_error()) and passes it on.
+  caf::error noted(caf::error err);
 
   caf::binary_deserializer inner_;
   size_t depth_ = 0;
+  caf::error first_error_;
 };
 
 } // namespace shmbus::bus

@@ -23,7 +23,7 @@ inbound_records::inbound_records(caf::actor_system& sys, const bus_settings& set
                                  caf::proxy_registry& proxies, io_execution_unit& eu,
                                  peer_table& peers, pending_requests& pending,
                                  record_codec& codec, remote_links& links, stop_policy& stop,
-                                 stray_proxies& strays, once_log& log)
+                                 stray_proxies& strays, group_router& groups, once_log& log)
   : sys_(sys),
     settings_(settings),
     proxies_(proxies),
@@ -34,6 +34,7 @@ inbound_records::inbound_records(caf::actor_system& sys, const bus_settings& set
     links_(links),
     stop_(stop),
     strays_(strays),
+    groups_(groups),
     log_(log) {
   // nop
 }
@@ -103,6 +104,11 @@ void inbound_records::dispatch(peer_ref from, uint8_t kind, const std::byte* bod
         stop_.requested(peers_.name_of(from.slot));
       else
         problem = "a stop record with " + std::to_string(size) + " bytes after its kind (none expected)";
+      break;
+    case wire::kind::group_join:
+    case wire::kind::group_leave:
+    case wire::kind::group_message:
+      problem = groups_.on_record(from, static_cast<wire::kind>(kind), body, size);
       break;
     default:
       problem = "record kind " + std::to_string(kind) + ", which this build does not know";

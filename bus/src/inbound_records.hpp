@@ -20,6 +20,7 @@
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/transport/inbox_handler.hpp"
 
+#include "group_router.hpp"
 #include "io_execution_unit.hpp"
 #include "once_log.hpp"
 #include "peer_table.hpp"
@@ -36,7 +37,8 @@ public:
   inbound_records(caf::actor_system& sys, const bus_settings& settings,
                   caf::proxy_registry& proxies, io_execution_unit& eu, peer_table& peers,
                   pending_requests& pending, record_codec& codec, remote_links& links,
-                  stop_policy& stop, stray_proxies& strays, once_log& log);
+                  stop_policy& stop, stray_proxies& strays, group_router& groups,
+                  once_log& log);
 
   /// Handles one record. Never throws. Runs on the thread that consumes the
   /// inbox (the I/O thread), as transport::inbox_handler::on_message.
@@ -65,6 +67,7 @@ private:
   remote_links& links_;
   stop_policy& stop_;
   stray_proxies& strays_;
+  group_router& groups_;
   once_log& log_;
   std::atomic<uint64_t> rejected_{0};
 };

@@ -137,6 +137,10 @@ uint64_t node::undelivered() const noexcept {
   return core_ ? core_->undelivered() : 0;
 }
 
+std::vector<group_view> node::groups() const {
+  return core_ ? core_->groups() : std::vector<group_view>{};
+}
+
 uint64_t node::rejected_records() const noexcept {
   return core_ ? core_->rejected_records() : 0;
 }

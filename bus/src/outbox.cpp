@@ -58,6 +58,15 @@ caf::error outbox::send(peer_ref to, const std::vector<char>& bytes,
   return err ? from_transport(err) : caf::error{};
 }
 
+caf::error outbox::try_send(peer_ref to, const std::vector<char>& bytes) {
+  // Pairs with the release stores in enqueue() and flush().
+  if (has_queue_[to.slot].load(std::memory_order_acquire))
+    return make_error(errc::inbox_full);
+  auto err = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
+                             std::chrono::nanoseconds::zero());
+  return err ? from_transport(err) : caf::error{};
+}
+
 void outbox::send_control(peer_ref to, const std::vector<char>& bytes) {
   caf::error err;
   if (has_queue_[to.slot].load(std::memory_order_acquire)) {

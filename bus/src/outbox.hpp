@@ -64,6 +64,12 @@ public:
                   const caf::strong_actor_ptr& requester = nullptr,
                   caf::message_id mid = caf::make_message_id());
 
+  /// Writes `bytes` into the inbox of `to` if it has room now and no
+  /// record waits for it in a queue; errc::inbox_full otherwise, and then
+  /// send() keeps the order. For fan-out: every destination with room
+  /// first. Any thread; never blocks.
+  caf::error try_send(peer_ref to, const std::vector<char>& bytes);
+
   /// Writes `bytes` without waiting (queued if the inbox is full). For
   /// records sent under CAF locks. Any thread; never blocks.
   void send_control(peer_ref to, const std::vector<char>& bytes);

@@ -13,6 +13,7 @@
 #include "guarded_deserializer.hpp"
 #include "shmbus/bus/remote_spawn.hpp"
 #include "guarded_serializer.hpp"
+#include "shm_group_module.hpp"
 
 namespace shmbus::bus {
 
@@ -73,6 +74,8 @@ caf::error record_codec::put_content(std::vector<char>& buf,
                                      const caf::message& content) {
   // A fresh serializer per record: reusing one after clearing its buffer
   // writes past the end. Guarded: CAF 0.17.6 hangs on infinite values.
+  if (auto err = shm_group_module::crossing(content))
+    return err;
   guarded_serializer sink{sys_, buf};
   if (!stages.empty())
     if (auto err = sink(stages))
@@ -206,10 +209,12 @@ caf::error record_codec::read_content(const std::byte* data, size_t size,
     }
     if (auto err = content.load(source))
       return err;
+    if (auto& err = source.first_error())
+      return err;
     if (source.remaining() != 0)
       return caf::make_error(caf::sec::invalid_argument,
                              bytes_text(source.remaining()) + " left after the content");
-    return caf::none;
+    return shm_group_module::crossing(content);
   });
 }
 

@@ -56,7 +56,8 @@ public:
 
   /// Appends the stages (if any) and `content`. Fails with
   /// sec::unknown_type for an element type that is not registered (CAF's
-  /// `sink(msg)` would write nothing and report nothing, CAF issue #1092).
+  /// `sink(msg)` would write nothing and report nothing, CAF issue #1092),
+  /// and for a group of another module than `shmbus` (see shm_group_module).
   caf::error put_content(std::vector<char>& buf, std::vector<caf::strong_actor_ptr>& stages,
                          const caf::message& content);
 
@@ -89,8 +90,8 @@ public:
                                 message_head& out);
 
   /// Reads the CAF part of a message record; the error names what CAF
-  /// refused or threw. Every stage must name an actor and no byte may be
-  /// left over.
+  /// refused or threw. Every stage must name an actor, no byte may be left
+  /// over and every group in it must be of the `shmbus` module.
   caf::error read_content(const std::byte* data, size_t size, const message_head& head,
                           std::vector<caf::strong_actor_ptr>& stages, caf::message& content);
 
@@ -147,10 +148,18 @@ public:
   /// sender caches.
   void registry_released();
 
-private:
+  // -- senders in records (group records write them too) ---------------------
+
+  /// Appends `sender` (see wire::sender_tag). A local sender goes into
+  /// CAF's registry, where an answer finds it. Any thread.
   void put_sender(std::vector<char>& buf, const caf::strong_actor_ptr& sender);
+
+  /// Reads a sender that put_sender() wrote at `offset` of a record from
+  /// `from`; advances `offset`. I/O thread.
   std::string read_sender(peer_ref from, const std::byte* data, size_t size, size_t& offset,
                           caf::strong_actor_ptr& sender);
+
+private:
   /// Reads an exit reason; the error says why it could not.
   caf::error read_error(const std::byte* data, size_t size, caf::error& out);
 

@@ -11,6 +11,9 @@ const char* kind_name(uint8_t k) noexcept {
     case kind::unlink: return "unlink";
     case kind::exit: return "exit";
     case kind::stop: return "stop";
+    case kind::group_join: return "group_join";
+    case kind::group_leave: return "group_leave";
+    case kind::group_message: return "group_message";
   }
   return "unknown";
 }

@@ -9,6 +9,11 @@
 //   unlink    u64 actor, u64 linker
 //   exit      u64 receiver, u64 source, node id (24), CAF: error   explicit send_exit
 //   stop      (no body)      "please stop": a supervisor stopping a module
+//   group_join     u8 n, n bytes: group name   "an actor of mine subscribes to it"
+//   group_leave    u8 n, n bytes: group name   "no actor of mine subscribes any more"
+//   group_message  u8 n, n bytes: group name, sender (see sender_tag), CAF: content
+//                  one per subscribed process; its receiver hands it to every
+//                  local subscriber (group_router.hpp)
 //
 // The fixed fields (u64, u32 pid of a node id) are in the machine's native
 // byte order: every process of a bus maps the same segment, so they all run
@@ -38,6 +43,10 @@ enum class kind : uint8_t {
   unlink = 5,
   exit = 6,
   stop = 7,
+  // Groups keep to a range of their own (group_router.hpp).
+  group_join = 16,
+  group_leave = 17,
+  group_message = 18,
 };
 
 /// "message", "watch", ... for a kind byte; "unknown" for any other value.

@@ -5,20 +5,41 @@
 
 #include <cstdint>
 
+#include "shmbus/transport/bus_lock.hpp"
 #include "shmbus/transport/name_entry.hpp"
+#include "shmbus/transport/node_membership.hpp"
 #include "shmbus/transport/node_slot.hpp"
 #include "shmbus/transport/segment.hpp"
 
 namespace shmbus::transport::detail {
 
-/// Whether the incarnation that `state` names is alive now. An owner slot
-/// beyond the node table (a scribbled word) is nobody.
-inline bool entry_owner_alive(const segment& seg, uint64_t state) noexcept {
-  auto slot = name_owner_slot(state);
+/// Whether incarnation `incarnation` of `slot` is alive now. A member of the
+/// bus (`member`) asks the kernel: an incarnation lives while its lock byte
+/// is held (bus_lock.hpp), which no word of the segment can fake, so a
+/// process that scribbles on the node table can neither take over a live
+/// node's entries nor revive a dead one's. Without it (a reader that did
+/// not join, such as shmbusctl) the node table's state word answers. An
+/// owner slot beyond the node table (a scribbled word) is nobody. One
+/// F_OFD_GETLK for a member; safe from any thread while `member` lives.
+inline bool entry_owner_alive(const segment& seg, uint32_t slot, uint32_t incarnation,
+                              const node_membership* member) noexcept {
   if (slot >= seg.node_slots())
     return false;
+  if (member && member->lock().valid()) {
+    // Our own locks are invisible to F_OFD_GETLK: we know our identity.
+    if (slot == member->slot() && incarnation == member->incarnation())
+      return true;
+    return member->lock().held_by_other(bus_lock::incarnation_byte(slot, incarnation),
+                                        bus_lock::mode::exclusive);
+  }
   auto node = seg.slot(slot).state.load(std::memory_order_acquire);
-  return node == make_state_word(node_state::alive, name_owner_incarnation(state));
+  return node == make_state_word(node_state::alive, incarnation);
+}
+
+/// The same for the owner a state word names.
+inline bool entry_owner_alive(const segment& seg, uint64_t state,
+                              const node_membership* member = nullptr) noexcept {
+  return entry_owner_alive(seg, name_owner_slot(state), name_owner_incarnation(state), member);
 }
 
 } // namespace shmbus::transport::detail

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "futex.hpp"
+#include "stale_cas.hpp"
 
 namespace shmbus::transport {
 
@@ -71,6 +72,19 @@ std::optional<uint64_t> inbox_ring::end_of_records(uint64_t from) const noexcept
   return p; // the ring is full
 }
 
+bool inbox_ring::reaches(uint64_t from, uint64_t position) const noexcept {
+  if (position < from)
+    return true; // consumed: a hint that lags behind the consumer is honest
+  auto p = from;
+  while (p < position && p - from < capacity_) {
+    auto w = word(p).load(std::memory_order_acquire);
+    if (!well_formed(w, p))
+      return true; // the walk cannot tell (the consumer moved on meanwhile)
+    p += record::length_of(w);
+  }
+  return p == position;
+}
+
 inbox_ring::claim_status
 inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
                       uint32_t producer_slot, uint32_t producer_incarnation,
@@ -81,10 +95,15 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
                                      producer_slot, producer_incarnation);
   auto& tail = control_->tail;
   // The tail is a hint: when it cannot be right, find the real end of the
-  // records from the head and move the hint there.
+  // records from the head and move the hint there. Moving it forward from a
+  // record boundary is help (a claimant had not moved it yet); a hint that
+  // was misaligned, past the end of the records or inside a record was
+  // written by a party that is not honest.
   out.repaired = false;
   auto move_tail = [&](uint64_t bad_tail, uint64_t to) {
-    if (tail.compare_exchange_strong(bad_tail, to, std::memory_order_acq_rel))
+    if (tail.compare_exchange_strong(bad_tail, to, std::memory_order_acq_rel)
+        && (to < bad_tail || !aligned(bad_tail)
+            || !reaches(control_->head.load(std::memory_order_acquire), bad_tail)))
       out.repaired = true;
   };
   auto rederive_tail = [&](uint64_t bad_tail, uint64_t h) {
@@ -128,6 +147,14 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
     }
     auto& w = word(t);
     auto current = w.load(std::memory_order_acquire);
+    // A producer that stalled here for a lap holds a tail that now lies
+    // inside a newer record (see stale_cas.hpp).
+    auto still_tail = [&] { return tail.load(std::memory_order_acquire) == t; };
+    auto claim_word = [&](uint64_t expected, uint64_t header) {
+      return detail::stale_cas([&] {
+        return w.compare_exchange_strong(expected, header, std::memory_order_acq_rel);
+      });
+    };
     if (current == record::free_tag(t)) {
       // The word before a free tail is never free in this lap: it is the
       // last word of a record (its claimant marks it at once) or a word the
@@ -148,14 +175,16 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
         auto pad = record::make_header(record_kind::padding,
                                        static_cast<uint32_t>(needed),
                                        producer_slot, producer_incarnation);
-        if (w.compare_exchange_strong(current, pad, std::memory_order_acq_rel)) {
-          mark_last_word(t, needed);
+        if (still_tail() && claim_word(current, pad)) {
+          // Padding is complete with its header: once the consumer is past
+          // it, its last word may belong to a newer record.
+          if (control_->head.load(std::memory_order_acquire) <= t)
+            mark_last_word(t, needed);
           tail.compare_exchange_strong(t, t + needed, std::memory_order_acq_rel);
         }
         continue;
       }
-      if (!w.compare_exchange_strong(current, claimed,
-                                     std::memory_order_acq_rel))
+      if (!still_tail() || !claim_word(current, claimed))
         continue;
       mark_last_word(t, length);
       auto expected_tail = t; // a failed CAS overwrites its first argument
@@ -180,9 +209,19 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
     // A free tag of another position, or a malformed header: our view of
     // the tail or the head was stale, the tail points into the middle of a
     // record, or the ring holds garbage there.
-    if (tail.load(std::memory_order_acquire) != t || refresh_head() > t)
+    if (!still_tail() || refresh_head() > t)
       continue;
-    if (rederive_tail(t, control_->head.load(std::memory_order_acquire)))
+    if (current == record::free_tag(t + capacity_)) {
+      // The consumer is past t before the tail: it took padding (or a dead
+      // producer's claim) whose claimant never moved the tail. Its next
+      // published head moves the tail on (the t < h case above).
+      return claim_status::full;
+    }
+    auto walk_from = control_->head.load(std::memory_order_acquire);
+    if (rederive_tail(t, walk_from))
+      continue;
+    // The walk met words the consumer freed meanwhile: look again.
+    if (!still_tail() || control_->head.load(std::memory_order_acquire) != walk_from)
       continue;
     return claim_status::corrupt;
   }
@@ -192,13 +231,15 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
 void inbox_ring::mark_last_word(uint64_t position, uint64_t length) noexcept {
   // Any value but a free tag; the payload (or the stamp) overwrites it.
   // Only while the word is still free in this lap: a padding record is
-  // complete once its header is in, so the consumer may have consumed it,
-  // and the word may be part of a newer record, before we get here.
+  // complete once its header is in, so the consumer may have consumed it
+  // before we get here.
   if (length <= record::alignment)
     return;
   auto last = position + length - record::alignment;
   auto expected = record::free_tag(last);
-  word(last).compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  detail::stale_cas([&] {
+    return word(last).compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  });
 }
 
 uint64_t inbox_ring::refresh_head() noexcept {

@@ -19,19 +19,15 @@ std::optional<error> name_table::validate_name(std::string_view name) {
                       + " bytes and no NUL");
 }
 
-bool name_table::owner_alive(uint64_t state) const noexcept {
-  return name_state_of(state) == name_entry_state::valid
-         && detail::entry_owner_alive(*seg_, state);
-}
-
-bool name_table::read_entry(uint32_t index, published_name& out) const {
+bool name_table::read_entry(uint32_t index, published_name& out,
+                            std::string_view want) const {
   auto& e = seg_->name(index);
   for (int attempt = 0; attempt < 8; ++attempt) {
     // Seqlock read: state and version before and after the copy. seq_cst
     // so that publish()'s duplicate scan sees a concurrent publisher.
     auto state = e.state.load(std::memory_order_seq_cst);
     auto version = e.version.load(std::memory_order_acquire);
-    if (!owner_alive(state))
+    if (name_state_of(state) != name_entry_state::valid)
       return false;
     // Acquire loads keep the re-check below from moving before the copy.
     out.name = e.name.load(std::memory_order_acquire);
@@ -40,11 +36,11 @@ bool name_table::read_entry(uint32_t index, published_name& out) const {
     if (e.state.load(std::memory_order_relaxed) == state
         && e.version.load(std::memory_order_relaxed) == version) {
       // No name is published empty: an entry that says so is garbage.
-      if (out.name.empty())
+      if (out.name.empty() || (!want.empty() && out.name != want))
         return false;
       out.slot = name_owner_slot(state);
       out.incarnation = name_owner_incarnation(state);
-      return true;
+      return detail::entry_owner_alive(*seg_, out.slot, out.incarnation, member_);
     }
   }
   return false; // being rewritten right now: treat as absent
@@ -72,7 +68,7 @@ error name_table::publish(std::string_view name, uint32_t slot,
   // Held already: by us (replace the value) or by another live node (refuse).
   for (uint32_t i = 0; i < entries; ++i) {
     published_name entry;
-    if (!read_entry(i, entry) || entry.name != name)
+    if (!read_entry(i, entry, name))
       continue;
     if (entry.slot == slot && entry.incarnation == incarnation) {
       auto& e = seg_->name(i);
@@ -101,7 +97,7 @@ error name_table::publish(std::string_view name, uint32_t slot,
     bool usable = name_state_of(state) == name_entry_state::free;
     // An entry stuck in `writing` or `valid` whose owner incarnation is no
     // longer alive belongs to nobody.
-    usable = usable || !detail::entry_owner_alive(*seg_, state);
+    usable = usable || !detail::entry_owner_alive(*seg_, state, member_);
     if (!usable)
       continue;
     auto writing = make_name_state(name_entry_state::writing, slot, incarnation);
@@ -116,7 +112,7 @@ error name_table::publish(std::string_view name, uint32_t slot,
     // then both report the conflict: never two owners).
     for (uint32_t j = 0; j < entries; ++j) {
       published_name other;
-      if (j != i && read_entry(j, other) && other.name == name) {
+      if (j != i && read_entry(j, other, name)) {
         e.state.store(make_name_state(name_entry_state::free, 0, 0),
                       std::memory_order_seq_cst);
         auto owner = seg_->slot(other.slot).name.load();
@@ -174,7 +170,7 @@ result<published_name> name_table::lookup(std::string_view name) const {
     return *err;
   for (uint32_t i = 0; i < seg_->limits().name_entries; ++i) {
     published_name entry;
-    if (read_entry(i, entry) && entry.name == name)
+    if (read_entry(i, entry, name))
       return entry;
   }
   return make_error(errc::name_not_found,

@@ -57,7 +57,7 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   std::unique_ptr<node> self{new node(std::move(options))};
   if (auto err = self->membership_.join(self->options_, self->seg_))
     return err;
-  self->names_ = std::make_unique<name_table>(self->seg_);
+  self->names_ = std::make_unique<name_table>(self->seg_, &self->membership_);
   if (auto err = self->start_liveness())
     return err;
   if (auto err = self->start_handout())

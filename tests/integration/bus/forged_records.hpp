@@ -13,6 +13,8 @@
 
 #include <caf/all.hpp>
 
+#include "shmbus/transport/node.hpp"
+
 namespace shmbus::test::forge {
 
 enum kind_byte : uint8_t {
@@ -90,6 +92,19 @@ inline bytes object_header(caf::actor_system& sys, std::string type_names) {
   uint16_t nr = 0;
   sink.begin_object(nr, type_names);
   return out;
+}
+
+/// Options of a transport node named `name` on `bus` that carries the CAF
+/// node id of `sys`: to the bus it looks like a CAF process, and writes
+/// records by hand.
+inline transport::node_options forger_options(caf::actor_system& sys, const std::string& bus,
+                                              const std::string& name) {
+  transport::node_options opts;
+  opts.bus = bus;
+  opts.name = name;
+  for (auto c : node_bytes(sys.node()))
+    opts.user_data.push_back(static_cast<std::byte>(c));
+  return opts;
 }
 
 inline bytes operator+(bytes x, const bytes& y) {

@@ -175,13 +175,7 @@ SHMBUS_CHILD_ROLE("hostile-forger") {
   using forge::operator+;
   test_config cfg; // serializes CAF content; no bus node of its own
   caf::actor_system sys{cfg};
-  transport::node_options opts;
-  opts.bus = args.at(0);
-  opts.name = "forger";
-  auto id = forge::node_bytes(sys.node());
-  for (auto c : id)
-    opts.user_data.push_back(static_cast<std::byte>(c));
-  auto started = transport::node::start(opts);
+  auto started = transport::node::start(forge::forger_options(sys, args.at(0), "forger"));
   if (!started) {
     say("error: " + started.err().message);
     return 3;

@@ -49,6 +49,31 @@ TEST_CASE("a name published in another process is found, awaited, and gone when 
   CHECK(server->lookup("wallet")->value == 7);
 }
 
+TEST_CASE("hostile: node-table words decide no name's owner: the kernel's incarnation locks do") {
+  scoped_bus bus{"names-forged"};
+  auto server = start_node(bus.name, node_role::server, "srv");
+  auto publisher = child_process::spawn("publisher", {bus.name, "wallet", "42"});
+  REQUIRE(publisher.read_line(10s) == std::optional<std::string>{"published"});
+  auto found = server->lookup("wallet");
+  REQUIRE(found.has_value());
+  auto& state = server->shared_segment().slot(found->slot).state;
+  auto alive = transport::make_state_word(transport::node_state::alive, found->incarnation);
+  // Another process writes "dead" into the live publisher's slot: its name
+  // stays found and nobody may take it over. (Its owner also puts the word
+  // back within a heartbeat interval: we look before it does or after.)
+  state.store(transport::make_state_word(transport::node_state::dead, found->incarnation));
+  CHECK(server->lookup("wallet").has_value());
+  CHECK(server->publish("wallet", 7).code == errc::name_in_use);
+  publisher.signal(SIGKILL);
+  REQUIRE(publisher.wait(10s).has_value());
+  // The kernel dropped the dead publisher's locks: its name is gone at once,
+  // whatever its slot says, also when another process writes "alive" back.
+  state.store(alive);
+  CHECK(server->lookup("wallet").err().code == errc::name_not_found);
+  CHECK_FALSE(server->publish("wallet", 7));
+  CHECK(server->lookup("wallet")->value == 7);
+}
+
 TEST_CASE("a waiting lookup gives up at its deadline with a message naming the name") {
   scoped_bus bus{"await"};
   auto server = start_node(bus.name, node_role::server, "srv");

@@ -108,6 +108,28 @@ TEST_CASE("a stalled producer does not block other producers") {
     CHECK(r.receive() == std::optional<std::string>{"other " + std::to_string(i)});
 }
 
+TEST_CASE("a producer behind the consumer's padding waits for the head, it does not call the ring corrupt") {
+  // A producer padded the end of the ring and stalled before moving the
+  // tail; the consumer took the padding but has not published its head.
+  test_ring r{4096};
+  auto& control = *r.ring.control();
+  auto end = control.tail.load();
+  for (; r.ring.index_of(end) + 512 <= r.ring.capacity(); end = control.tail.load()) {
+    REQUIRE(r.send(std::string(200, 'x')) == inbox_ring::claim_status::claimed);
+    REQUIRE(r.receive().has_value());
+  }
+  r.reader.publish(true);
+  auto pad_bytes = r.ring.capacity() - r.ring.index_of(end);
+  r.ring.word(end).store(record::make_header(record_kind::padding, static_cast<uint32_t>(pad_bytes), 2, 1));
+  CHECK(r.reader.peek().state == inbox_reader::status::empty); // padding taken
+  inbox_ring::claim c;
+  CHECK(r.ring.try_claim(record_kind::data, 8, 1, 1, 7, c) == inbox_ring::claim_status::full);
+  CHECK_FALSE(c.repaired);
+  r.reader.publish(true);
+  CHECK(r.send("next lap") == inbox_ring::claim_status::claimed);
+  CHECK(r.receive() == std::optional<std::string>{"next lap"});
+}
+
 TEST_CASE("a corrupt record length is reported and the consumer resumes at the next record") {
   test_ring r{4096};
   REQUIRE(r.send("first") == inbox_ring::claim_status::claimed);

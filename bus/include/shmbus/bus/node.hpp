@@ -39,6 +39,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "shmbus/bus/bus_settings.hpp"
+#include "shmbus/bus/group_view.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/transport/node_slot.hpp"
 
@@ -280,6 +281,12 @@ public:
   /// spawn request; see remote_spawn.hpp): each was answered with an error,
   /// counted and logged (the first per sender). Thread-safe.
   uint64_t refused_spawn_requests() const noexcept;
+  /// The `shmbus` groups this process knows (group_view.hpp): its
+  /// subscribers, the other processes subscribed, records out and in, and
+  /// what could not be delivered. Empty once stopped, and on a node that
+  /// does not carry the system's groups (the system's first running node
+  /// does). May be stale when it returns.
+  std::vector<group_view> groups() const;
 
   /// The transport underneath (counters, shmbusctl-style inspection); it
   /// has left the bus once the node stopped. Precondition: the handle came

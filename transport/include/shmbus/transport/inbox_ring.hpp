@@ -125,6 +125,11 @@ private:
   /// Reads the consumer's head and refreshes the producers' copy of it.
   uint64_t refresh_head() noexcept;
 
+  /// Whether following the headers from `from` lands on `position` (true
+  /// for a position before `from`, and when a word on the way cannot be
+  /// followed: the walk cannot tell).
+  bool reaches(uint64_t from, uint64_t position) const noexcept;
+
   /// Marks the last word of a record just claimed at `position` as taken,
   /// before the tail moves past it (see try_claim).
   void mark_last_word(uint64_t position, uint64_t length) noexcept;

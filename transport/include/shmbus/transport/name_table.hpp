@@ -1,6 +1,8 @@
 // Published names: a bus-wide table mapping a name to a value (an actor id)
 // owned by one node incarnation. Lock-free; entries of dead owners are
-// ignored by readers and reused by writers.
+// ignored by readers and reused by writers. Whether an owner is dead is
+// the kernel's word for a table opened by a member of the bus (see
+// entry_owner.hpp), the node table's for a reader that did not join.
 //
 // Threads: every method may be called from any thread and any process at
 // once. Only await() waits; answers are snapshots that may be stale when
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "shmbus/transport/error.hpp"
+#include "shmbus/transport/fwd.hpp"
 #include "shmbus/transport/segment.hpp"
 
 namespace shmbus::transport {
@@ -28,7 +31,10 @@ struct published_name {
 
 class name_table {
 public:
-  explicit name_table(const segment& seg) noexcept : seg_(&seg) {}
+  /// `member`: this process's membership of the bus, if it joined; it
+  /// must outlive the table.
+  explicit name_table(const segment& seg, const node_membership* member = nullptr) noexcept
+    : seg_(&seg), member_(member) {}
 
   /// Publishes `name` for the node (slot, incarnation). Publishing a name
   /// the same node already holds replaces its value; a name held by another
@@ -59,11 +65,14 @@ public:
   static std::optional<error> validate_name(std::string_view name);
 
 private:
-  bool owner_alive(uint64_t state) const noexcept;
-  bool read_entry(uint32_t index, published_name& out) const;
+  /// Entry `index` if it holds a valid name of a live owner, and only if
+  /// its name is `want` (when given: the name is compared before the
+  /// owner's liveness is asked of the kernel).
+  bool read_entry(uint32_t index, published_name& out, std::string_view want = {}) const;
   void bump_epoch() const noexcept;
 
   const segment* seg_;
+  const node_membership* member_;
 };
 
 } // namespace shmbus::transport

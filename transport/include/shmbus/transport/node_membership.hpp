@@ -94,6 +94,7 @@ public:
   /// peers prove who it is. Valid from join() until release(); the liveness
   /// thread may use it as bus_lock.hpp allows.
   bus_lock& lock() noexcept { return lock_; }
+  const bus_lock& lock() const noexcept { return lock_; }
 
   /// Lines about what join() found, e.g. a stale segment it replaced.
   const std::vector<std::string>& start_notes() const noexcept {
