@@ -30,11 +30,37 @@ void say(const char* fmt, Ts... xs) {
   std::fflush(stdout);
 }
 
+// -- validator (spawned into storage from another process) --------------------
+
+struct validator_state {
+  uint64_t checked = 0;
+};
+
+/// Checks blocks next to the data they refer to. `node` names the process
+/// it was placed into: it is not spawned here, but by the node's supervisor
+/// through remote spawn.
+caf::behavior validator(caf::stateful_actor<validator_state>* self,
+                        std::string node) {
+  say("validator spawned here for %s (pid %d)", node.c_str(),
+      static_cast<int>(::getpid()));
+  return {
+    [=](validate_atom, uint64_t height, const std::string& hash) {
+      ++self->state.checked;
+      return "block " + std::to_string(height) + " (" + hash.substr(0, 8)
+             + ") valid; " + std::to_string(self->state.checked)
+             + " checked by this validator in pid "
+             + std::to_string(::getpid());
+    },
+  };
+}
+
 struct module_config : shmbus::bus::config {
   std::string module;
   module_config() {
     opt_group{custom_options_, "global"}.add(module, "module",
                                              "storage, consensus or rpc");
+    // Other processes of the bus may spawn validators here (remote spawn).
+    add_actor_type(validator_type, validator);
   }
 };
 

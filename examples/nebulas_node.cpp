@@ -1,8 +1,11 @@
 // A Nebulas-style node made of processes. This program is the bus server: it
 // starts the modules "storage", "consensus" and "rpc" (nebulas-module) under
-// a supervisor, produces a few blocks through them, kills storage with
-// SIGKILL to show the down_msg and the restart, and stops everything. Run it
-// under the launcher (`bash tools/demo`) or alone:
+// a supervisor, and places a "validator" actor inside the storage process by
+// remote spawn (a rest_for_one tier: the storage module first, then the
+// validator). It produces a few blocks through them, kills storage with
+// SIGKILL to show the down_msgs and the restarts (storage first, then the
+// validator inside the new storage), and stops everything. Run it under the
+// launcher (`bash tools/demo`) or alone:
 //
 //   nebulas-node --shmbus.bus=demo
 //
@@ -20,6 +23,7 @@
 #include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/module_spec.hpp"
 #include "shmbus/actors/ready_notice.hpp"
+#include "shmbus/actors/remote_child.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/supervision/supervisor.hpp"
@@ -30,6 +34,10 @@ namespace actors = shmbus::actors;
 namespace supervision = shmbus::supervision;
 
 namespace {
+
+/// The rest_for_one supervisor of storage and the validator inside it.
+constexpr const char* storage_tier = "storage-tier";
+constexpr const char* validator_id = "validator";
 
 template <class... Ts>
 void say(const char* fmt, Ts... xs) {
@@ -119,9 +127,46 @@ struct chain {
         static_cast<unsigned long long>(height), hash.c_str());
     hashes.push_back(hash);
     store(height, hash);
+    validate(height, hash);
     // Whoever subscribes, in whichever process, hears of it.
     if (auto blocks = sys.groups().get("shmbus", blocks_group))
       self->send(*blocks, new_block_atom::value, height, hash);
+  }
+
+  /// The supervisor of storage and its validator.
+  caf::actor tier() {
+    return child_handle(storage_tier);
+  }
+
+  /// Child `id` of the storage tier (null if it does not run).
+  caf::actor tier_child(const std::string& id) {
+    auto sup = tier();
+    if (!sup)
+      return nullptr;
+    if (auto xs = supervision::which_children(*self, sup))
+      for (auto& x : *xs)
+        if (x.id == id && x.state == supervision::child_state::running)
+          return x.handle;
+    return nullptr;
+  }
+
+  /// Asks the validator that the supervisor placed inside storage.
+  void validate(uint64_t height, const std::string& hash) {
+    auto v = tier_child(validator_id);
+    if (!v) {
+      say("no validator runs now");
+      return;
+    }
+    self->request(v, 2s, validate_atom::value, height, hash)
+      .receive(
+        [&](std::string& answer) {
+          say("validator (remote-spawned into storage, pid %d): %s",
+              pid_of(v), answer.c_str());
+        },
+        [&](caf::error& err) {
+          say("validator failed block %llu: %s",
+              static_cast<unsigned long long>(height), sys.render(err).c_str());
+        });
   }
 
   void store(uint64_t height, const std::string& hash) {
@@ -155,21 +200,30 @@ struct chain {
   }
 
   void show_children(const char* when) {
-    auto xs = supervision::which_children(*self, supervisor);
+    say("which_children %s:", when);
+    show_children_of(supervisor, "  ");
+  }
+
+  void show_children_of(const caf::actor& sup, const std::string& indent) {
+    auto xs = supervision::which_children(*self, sup);
     if (!xs) {
       say("which_children failed: %s", sys.render(xs.error()).c_str());
       return;
     }
-    say("which_children %s:", when);
     for (auto& x : *xs) {
       auto published = bus.lookup(x.id);
-      auto line = "  " + x.id + ": " + to_string(x.state);
-      if (published && x.state == supervision::child_state::running)
+      auto line = indent + x.id + ": " + to_string(x.state);
+      auto running = x.state == supervision::child_state::running;
+      if (running && published)
         line += ", pid " + std::to_string(pid_of(*published));
+      else if (running && x.id == validator_id)
+        line += ", remote-spawned into pid " + std::to_string(pid_of(x.handle));
       line += ", restarts " + std::to_string(x.restarts);
       if (x.last_exit_reason)
         line += ", last exit: " + sys.render(x.last_exit_reason);
       say("%s", line.c_str());
+      if (x.id == storage_tier && running)
+        show_children_of(x.handle, indent + "  ");
     }
   }
 
@@ -179,14 +233,20 @@ struct chain {
     if (!store)
       return;
     auto pid = pid_of(*store);
+    auto validator = tier_child(validator_id);
     self->monitor(*store);
+    if (validator)
+      self->monitor(validator);
     say("kill -9 storage (pid %d)", pid);
     ::kill(pid, SIGKILL);
-    self->receive(
-      [&](caf::down_msg& dm) {
-        say("down_msg from storage: %s", sys.render(dm.reason).c_str());
-      },
-      caf::after(5s) >> [&] { say("no down_msg from storage within 5 s"); });
+    for (int i = 0; i < (validator ? 2 : 1); ++i)
+      self->receive(
+        [&](caf::down_msg& dm) {
+          say("down_msg from %s: %s",
+              dm.source == validator.address() ? "the validator inside storage" : "storage",
+              sys.render(dm.reason).c_str());
+        },
+        caf::after(5s) >> [&] { say("no down_msg within 5 s"); });
     self->request(*store, 2s, get_atom::value, uint64_t{1})
       .receive([&](std::string&) { say("the dead storage answered?!"); },
                [&](caf::error& err) {
@@ -197,18 +257,33 @@ struct chain {
 
   /// Waits until the supervisor runs storage again (it counts a module as
   /// started once its names resolve to the new process).
-  bool await_new_storage(const caf::actor& old_child) {
+  bool await_new_storage(const caf::actor& old_child,
+                         const caf::actor& old_validator) {
     for (int attempt = 0; attempt < 100; ++attempt) {
-      auto xs = supervision::which_children(*self, supervisor);
+      auto sup = tier();
+      auto xs = sup ? supervision::which_children(*self, sup)
+                    : caf::expected<std::vector<supervision::child_info>>{
+                      caf::sec::invalid_argument};
       if (!xs)
         break;
-      for (auto& x : *xs) {
-        if (x.id != storage_name || !x.handle || x.handle == old_child)
-          continue;
+      // rest_for_one: storage is restarted first, then the validator.
+      auto back = [&](const std::string& id) {
+        for (auto& x : *xs)
+          if (x.id == id && x.handle && x.handle != old_child
+              && x.state == supervision::child_state::running)
+            return x.handle;
+        return caf::actor{};
+      };
+      auto new_storage = back(storage_name);
+      auto new_validator = back(validator_id);
+      if (new_storage && new_validator && new_validator != old_validator) {
         auto store = bus.lookup(storage_name);
         say("storage is back: the supervisor restarted it as pid %d and the "
             "name resolves again",
             store ? pid_of(*store) : 0);
+        say("then the validator: remote-spawned again, into the new storage "
+            "(pid %d)",
+            pid_of(new_validator));
         return true;
       }
       // Not yet: wait a little for the supervisor's down_msg and restart.
@@ -221,7 +296,7 @@ struct chain {
   caf::actor child_handle(const std::string& id) {
     if (auto xs = supervision::which_children(*self, supervisor))
       for (auto& x : *xs)
-        if (x.id == id)
+        if (x.id == id && x.state == supervision::child_state::running)
           return x.handle;
     return nullptr;
   }
@@ -235,8 +310,9 @@ struct chain {
   }
 
   void stop_supervisor() {
-    say("stopping: the supervisor stops rpc, consensus, storage (newest first), "
-        "each by a stop request over the bus");
+    say("stopping: the supervisor stops rpc, consensus, then the storage tier "
+        "(the validator, then storage): newest first, modules by a stop "
+        "request over the bus");
     self->monitor(supervisor);
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     self->receive(
@@ -272,8 +348,7 @@ int main(int argc, char** argv) {
   }
   say("pid %d created bus '%s'", static_cast<int>(::getpid()),
       cfg.shmbus.bus.c_str());
-  std::vector<supervision::child_spec> children;
-  for (auto name : {storage_name, consensus_name, rpc_name}) {
+  auto module = [&](const char* name) {
     actors::module_spec spec;
     spec.name = name;
     spec.executable = cfg.module_executable;
@@ -281,14 +356,32 @@ int main(int argc, char** argv) {
     spec.publishes = {name};
     spec.term_after = 1s;
     spec.kill_after = 3s;
-    children.push_back(actors::module_child(spec, *bus));
-  }
+    return actors::module_child(spec, *bus);
+  };
+  // The validator lives inside the storage process: a rest_for_one tier
+  // restarts a lost storage first, then places a new validator into it.
+  actors::remote_child_spec validator;
+  validator.id = validator_id;
+  validator.host = storage_name;
+  validator.type = validator_type;
+  validator.args = caf::make_message(std::string{"the node's supervisor"});
+  supervision::supervisor_flags tier_flags;
+  tier_flags.name = storage_tier;
+  tier_flags.strategy = supervision::restart_strategy::rest_for_one;
+  tier_flags.intensity = 3;
+  tier_flags.period = 10s;
+  std::vector<supervision::child_spec> children;
+  children.push_back(supervision::supervisor_spec(
+    storage_tier, tier_flags,
+    {module(storage_name), actors::remote_child(validator, *bus)}));
+  children.push_back(module(consensus_name));
+  children.push_back(module(rpc_name));
   supervision::supervisor_flags flags;
   flags.name = "modules";
   flags.intensity = 3;
   flags.period = 10s;
-  say("starting modules storage, consensus and rpc under a one_for_one "
-      "supervisor");
+  say("starting modules storage (with a validator remote-spawned into it, "
+      "rest_for_one), consensus and rpc under a one_for_one supervisor");
   auto sup = supervision::start_supervisor(sys, flags, std::move(children));
   if (!sup) {
     std::fprintf(stderr, "[node] %s\n", sys.render(sup.error()).c_str());
@@ -310,9 +403,10 @@ int main(int argc, char** argv) {
     blocks(3);
     if (!stopped) {
       c.ask_status();
-      auto old_child = c.child_handle(storage_name);
+      auto old_child = c.tier_child(storage_name);
+      auto old_validator = c.tier_child(validator_id);
       c.crash_storage();
-      if (!c.await_new_storage(old_child))
+      if (!c.await_new_storage(old_child, old_validator))
         code = 1;
       c.show_children("after the crash");
       c.refill_storage();

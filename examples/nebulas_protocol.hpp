@@ -30,6 +30,11 @@ using consensus_actor = caf::typed_actor<
 // rpc:       (status_atom) -> a line describing the chain
 using status_atom = caf::atom_constant<caf::atom("status")>;
 
+// validator: an actor type that storage registers (add_actor_type) and the
+// node's supervisor places into the storage process by remote spawn.
+//            (validate_atom, height, hash) -> a line saying what it checked
+using validate_atom = caf::atom_constant<caf::atom("validate")>;
+constexpr const char* validator_type = "validator";
 // group "blocks" of the bus's group module "shmbus": the node announces
 // every sealed block as (new_block_atom, height, hash); modules that care
 // join it (rpc does).

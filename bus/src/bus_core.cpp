@@ -109,6 +109,7 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
   // neither the core nor its stop.
   core->links_.bind(std::shared_ptr<remote_links>(core, &core->links_));
   core->names_.bind(std::shared_ptr<name_service>(core, &core->names_));
+  core->spawn_.bind(std::shared_ptr<spawn_service>(core, &core->spawn_));
   for (auto& note : core->transport_->start_notes())
     core->log_.write_always(note);
   // Peers present now are known before start() returns, so that lookups
@@ -121,6 +122,7 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
     }
   core->groups_.bind(std::shared_ptr<group_router>(core, &core->groups_));
   core->names_.start();
+  core->spawn_.start();
   // Both threads are known to the execution unit before either runs.
   std::promise<void> go;
   auto bound = go.get_future().share();
@@ -158,6 +160,7 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     outbox_(sys, *transport_, *this, eu_, peers_, pending_, log_, settings_),
     links_(sys, proxies_, eu_, peers_, codec_, outbox_, entries_),
     names_(sys, *transport_, peers_, proxies_, entries_, settings_, stopping_),
+    spawn_(sys, settings_, log_),
     groups_(sys, settings_, *transport_, peers_, codec_, outbox_, eu_, log_),
     inbound_(sys, settings_, proxies_, eu_, peers_, pending_, codec_, links_, stop_, strays_,
              groups_, log_),
@@ -224,6 +227,7 @@ void bus_core::stop_now(const std::string& evicted) {
   // 2. Waiting lookups fail; every proxy dies: local monitors and links of
   //    remote actors fire.
   names_.stop();
+  spawn_.stop();
   groups_.unbind();
   proxies_.clear();
   // 3. Requests still waiting fail; records still queued are answered.
@@ -476,6 +480,24 @@ caf::error bus_core::request_stop(int pid) {
   std::vector<char> buf;
   wire::start_record(buf, wire::kind::stop);
   return outbox_.send(*target, buf);
+}
+
+caf::expected<caf::actor> bus_core::spawn_service_of(int pid) {
+  if (!running())
+    return stopped_error();
+  auto target = peers_.find_process(pid);
+  auto nid = target ? peers_.node_of(*target) : caf::node_id{};
+  if (!nid) {
+    if (auto loss = peers_.loss_of(pid))
+      return make_error(errc::peer_lost, "process " + std::to_string(pid) + " left bus '"
+                                           + settings_.bus + "': " + loss->text);
+    return make_error(errc::peer_lost, "no process with pid " + std::to_string(pid)
+                                         + " is on bus '" + settings_.bus
+                                         + "' (node::peers() lists the processes)");
+  }
+  // An ordinary proxy: requests to it are tracked and fail at once when the
+  // process is lost, as requests to any of its actors.
+  return caf::actor_cast<caf::actor>(proxies_.get_or_put(nid, spawn_service::well_known_id));
 }
 
 std::vector<group_view> bus_core::groups() const {

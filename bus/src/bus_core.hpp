@@ -15,6 +15,7 @@
 //   forwarder         the proxies' send path (codec + outbox)
 //   remote_links      WATCH/DOWN/LINK/UNLINK/EXIT and exported actors
 //   name_service      publish/lookup and the name service actor
+//   spawn_service     remote spawn's target side (remote_spawn.hpp)
 //   group_router      the `shmbus` CAF groups between processes
 //   stop_policy       why the process should stop (requests, lost server,
 //                     eviction)
@@ -58,6 +59,7 @@
 #include "record_codec.hpp"
 #include "registry_entries.hpp"
 #include "remote_links.hpp"
+#include "spawn_service.hpp"
 #include "stop_policy.hpp"
 #include "stray_proxies.hpp"
 
@@ -119,6 +121,10 @@ public:
   /// Pool use now; empty without a pool.
   transport::pool_usage pool_usage() const;
   caf::error request_stop(int pid);
+  /// A proxy of the spawn service of process `pid` (see remote_spawn.hpp),
+  /// or errc::peer_lost naming why that process is not on the bus.
+  caf::expected<caf::actor> spawn_service_of(int pid);
+  uint64_t refused_spawns() const noexcept { return spawn_.refused(); }
   stop_reason await_stop_request(caf::timespan timeout) { return stop_.await(timeout); }
   std::vector<peer_view> peers() const;
   std::optional<loss_report> loss_of(int pid) const { return peers_.loss_of(pid); }
@@ -172,6 +178,7 @@ private:
   outbox outbox_;
   remote_links links_;
   name_service names_;
+  spawn_service spawn_;
   stop_policy stop_;
   group_router groups_;
   inbound_records inbound_;

@@ -151,6 +151,10 @@ uint64_t node::rejected_records() const noexcept {
   return core_ ? core_->rejected_records() : 0;
 }
 
+uint64_t node::refused_spawn_requests() const noexcept {
+  return core_ ? core_->refused_spawns() : 0;
+}
+
 transport::node& node::transport_node() const noexcept {
   return core_->transport_node();
 }

@@ -11,6 +11,7 @@
 #include <caf/sec.hpp>
 
 #include "guarded_deserializer.hpp"
+#include "shmbus/bus/remote_spawn.hpp"
 #include "guarded_serializer.hpp"
 #include "shm_group_module.hpp"
 
@@ -156,7 +157,11 @@ bool record_codec::plausible_node(const caf::node_id& nid) const {
   if (!nid)
     return false;
   auto bytes = wire::to_bytes(nid);
-  return std::equal(bytes.begin() + host_offset, bytes.end(), own_node_.begin() + host_offset)
+  // CAF 0.17 overwrites the last byte of the host id with a per-process
+  // counter of actor systems (node_id::default_data::local): a process on
+  // its second actor system is still of this machine.
+  return std::equal(bytes.begin() + host_offset, bytes.end() - 1,
+                    own_node_.begin() + host_offset)
          && std::any_of(bytes.begin(), bytes.begin() + host_offset,
                         [](std::byte b) { return b != std::byte{0}; });
 }
@@ -274,6 +279,10 @@ std::string record_codec::read_exit(const std::byte* data, size_t size, exit_fie
   out.source_node = wire::from_bytes(data + 2 * wire::u64_bytes);
   if (out.receiver == caf::invalid_actor_id)
     return "an exit record for actor id 0";
+  // Only its own process ends the spawn service (it traps other exits, but
+  // not exit_reason::kill): no peer may take remote spawn away from it.
+  if (out.receiver == remote_spawner::service_id)
+    return "an exit record for the remote spawn service";
   if (out.source != caf::invalid_actor_id && !plausible_node(out.source_node))
     return "an exit record whose source names no process of this machine";
   if (auto err = read_error(data + fixed, size - fixed, out.reason))

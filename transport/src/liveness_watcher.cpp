@@ -84,6 +84,14 @@ liveness_watcher::~liveness_watcher() {
 }
 
 void liveness_watcher::start() {
+  // Incarnations that ended before we joined are history, not news.
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    auto word = seg_.slot(i).state.load(std::memory_order_acquire);
+    if (i != config_.own_slot && state_of(word) == node_state::dead) {
+      peers_[i].incarnation = incarnation_of(word);
+      peers_[i].lost = true;
+    }
+  }
   last_tick_ = detail::monotonic_ns();
   tick(); // watch the peers present now before start() returns
   thread_ = std::thread([this] {
@@ -162,10 +170,25 @@ void liveness_watcher::tick() {
     // watch_slot() asks the kernel whether its incarnation lives; one that
     // died before we looked (or never lived: garbage) is reported joined,
     // then lost, and its slot marked dead, so nobody sends into a dead inbox.
+    // A member can also join and die between two ticks, and a peer that saw
+    // it mark its slot dead: it is reported all the same (the server drops
+    // its buffer references on that report), once the kernel says that its
+    // slot is vacant: a "dead" word over a live member (whose slot lock is
+    // held) is another process's scribble, and its owner puts it back.
     auto word = seg_.slot(i).state.load(std::memory_order_acquire);
     auto incarnation = incarnation_of(word);
-    if (is_present(state_of(word)) && incarnation != 0 && incarnation != p.incarnation)
+    if (incarnation == 0 || incarnation == p.incarnation)
+      continue;
+    if (is_present(state_of(word))) {
       watch_slot(i, incarnation);
+    } else if (state_of(word) == node_state::dead && !prover_.slot_held(i)) {
+      forget(i);
+      p = watched_peer{};
+      p.incarnation = incarnation;
+      p.lost = true;
+      watching_[i].store(incarnation, std::memory_order_release);
+      report_unwatched_end(i, incarnation);
+    }
   }
   last_tick_ = detail::monotonic_ns();
 }
@@ -198,6 +221,10 @@ void liveness_watcher::on_request(uint32_t slot, uint32_t incarnation) {
   }
   // Gone already (or never alive): the consumer announced it from a record,
   // so it gets its loss, without disturbing what we watch in that slot.
+  report_unwatched_end(slot, incarnation);
+}
+
+void liveness_watcher::report_unwatched_end(uint32_t slot, uint32_t incarnation) {
   auto& s = seg_.slot(slot);
   auto word = s.state.load(std::memory_order_acquire);
   auto cause = loss_cause::vanished;

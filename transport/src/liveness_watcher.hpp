@@ -139,6 +139,9 @@ private:
   void take_requests();
   void on_request(uint32_t slot, uint32_t incarnation);
   void watch_slot(uint32_t slot, uint32_t incarnation);
+  /// Reports an incarnation that lived and ended while we did not watch it:
+  /// joined, then lost with the cause its slot records.
+  void report_unwatched_end(uint32_t slot, uint32_t incarnation);
   void prove(uint32_t slot, int64_t now);
   void check_peer(uint32_t slot, int64_t now, int64_t observed);
   void on_exit(uint32_t slot);

@@ -190,11 +190,11 @@ TEST_CASE("a sender killed after allocating, while filling or after sending leav
 TEST_CASE("a receiver killed while a buffer is in flight to it or held by it leaves no block behind") {
   three_readers fx{"buf-inflight"};
   caf::scoped_actor self{*fx.server.sys};
-  // The server watches r3 through a proxy: without one, a node that joins
-  // while r3 is stopped (the sender) leaves the server blind to r3's death
-  // (found here, a liveness issue of its own: see the branch's report).
-  self->monitor(must_lookup(fx.server.node, "r3.reader"));
-  // r3 does not consume: the buffer stays in flight to it.
+  // r3 does not consume: the buffer stays in flight to it. Nobody in the
+  // server watches r3 through a proxy: r3 lives only milliseconds after its
+  // join, so the server may first look at its slot after the sender marked
+  // it dead, and must report its end all the same (it drops the references
+  // in flight to r3 on that report).
   fx.readers[2].signal(SIGSTOP);
   auto sender = child_process::spawn("buf-sender", {fx.bus.name, "send",
                                                     std::to_string(buffer_size)});
@@ -207,7 +207,6 @@ TEST_CASE("a receiver killed while a buffer is in flight to it or held by it lea
     inflight += h.inflight;
   CHECK_MESSAGE(inflight == 1, describe(u));
   fx.readers[2].signal(SIGKILL);
-  CHECK(receive_within(self, 10000ms, [](caf::down_msg&) {}));
   bool dropped = wait_until(
     [&] {
       uint32_t n = 0;

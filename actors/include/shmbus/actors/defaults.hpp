@@ -43,6 +43,16 @@ constexpr caf::timespan module_orphan_grace = 1s;
 /// killed), so that a module asked to stop ends before its SIGTERM.
 constexpr caf::timespan module_actors_stop_timeout = 2s;
 
+/// How long the start of a remote child waits for its host to publish its
+/// name (see remote_child.hpp): longer than the down_msg of a killed module
+/// takes to reach its supervisor, so that the module's comes first.
+constexpr caf::timespan remote_child_host_wait = 2s;
+
+/// How long the spawn of a remote child in its host may take.
+constexpr caf::timespan remote_child_spawn_timeout = 5s;
+
+static_assert(remote_child_host_wait > module_loss_report_grace,
+              "a remote child's start outwaits the down_msg of its lost host module");
 static_assert(module_actors_stop_timeout < module_term_after,
               "a module stops its actors before the SIGTERM of a stop");
 static_assert(module_term_after < module_kill_after,

@@ -52,6 +52,7 @@ namespace shmbus::bus {
 
 class bus_core;
 class bus_module;
+class remote_spawner;
 
 /// Why await_stop_request() returned.
 enum class stop_cause {
@@ -284,6 +285,11 @@ public:
   /// one was answered with an error where its sender could be read.
   uint64_t rejected_records() const noexcept;
 
+  /// Remote spawn requests from other processes that this node refused
+  /// (a type name or interface out of bounds, a message that is not a
+  /// spawn request; see remote_spawn.hpp): each was answered with an error,
+  /// counted and logged (the first per sender). Thread-safe.
+  uint64_t refused_spawn_requests() const noexcept;
   /// The `shmbus` groups this process knows (group_view.hpp): its
   /// subscribers, the other processes subscribed, records out and in, and
   /// what could not be delivered. Empty once stopped, and on a node that
@@ -303,6 +309,7 @@ public:
 
 private:
   friend class bus_module;
+  friend class remote_spawner;
 
   /// How much longer a lookup's request may take than the lookup itself:
   /// the name service answers within its timeout plus one re-check.
