@@ -161,7 +161,7 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     links_(sys, proxies_, eu_, peers_, codec_, outbox_, entries_),
     names_(sys, *transport_, peers_, proxies_, entries_, settings_, stopping_),
     spawn_(sys, settings_, log_),
-    groups_(sys, settings_, peers_, codec_, outbox_, eu_, log_),
+    groups_(sys, settings_, *transport_, peers_, codec_, outbox_, eu_, log_),
     inbound_(sys, settings_, proxies_, eu_, peers_, pending_, codec_, links_, stop_, strays_,
              groups_, log_),
     forwarder_(sys, settings_, stopping_, peers_, pending_, codec_, outbox_, links_, log_) {
@@ -415,6 +415,7 @@ caf::error bus_core::rejoin() {
   for (auto& peer : transport_->peers())
     if (peer_ref ref{peer.slot, peer.incarnation}; peer.slot != transport_->slot() && peers_.alive(ref))
       groups_.peer_joined(ref);
+  groups_.rejoined();
   names_.republish();
   return caf::none;
 }

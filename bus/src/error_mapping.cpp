@@ -47,6 +47,7 @@ caf::error from_transport(const transport::error& err) {
     case errc::bus_in_use:
     case errc::system_error:
     case errc::supervision_table_full:
+    case errc::group_summary_full:
     case errc::ok:
       return caf::make_error(caf::sec::runtime_error, err.message);
   }

@@ -19,10 +19,13 @@ bool same_slot(peer_ref x, peer_ref y) {
 } // namespace
 
 group_router::group_router(caf::actor_system& sys, const bus_settings& settings,
-                           peer_table& peers, record_codec& codec, outbox& out,
-                           io_execution_unit& eu, once_log& log)
+                           const transport::node& transport, peer_table& peers,
+                           record_codec& codec, outbox& out, io_execution_unit& eu,
+                           once_log& log)
   : sys_(sys),
     settings_(settings),
+    transport_(transport),
+    summary_(transport.shared_segment()),
     peers_(peers),
     codec_(codec),
     out_(out),
@@ -44,6 +47,48 @@ void group_router::bind(std::shared_ptr<group_router> self) {
 void group_router::unbind() {
   if (auto* mod = module_.exchange(nullptr, std::memory_order_acq_rel))
     mod->detach(this);
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& kvp : groups_)
+    hide(kvp.second);
+}
+
+// -- the group summary (for tools) ---------------------------------------------
+
+void group_router::show(const std::string& id, group_state& g) {
+  auto slot = transport_.slot();
+  auto incarnation = transport_.incarnation();
+  bool wanted = g.local_subscribers > 0 || g.published > 0;
+  if (g.row >= 0 && g.row_incarnation != incarnation)
+    g.row = -1; // claimed by the incarnation before a rejoin: gone with it
+  if (!wanted) {
+    hide(g);
+    return;
+  }
+  if (g.row < 0) {
+    auto claimed = summary_.claim(slot, incarnation);
+    if (!claimed) {
+      log_.write("groups/summary-full", claimed.err().message);
+      return;
+    }
+    g.row = static_cast<int32_t>(*claimed);
+    g.row_incarnation = incarnation;
+  }
+  transport::group_summary_row row;
+  row.name = id;
+  row.local_subscribers = g.local_subscribers;
+  row.published = g.published;
+  row.records_out = g.records_out;
+  row.undelivered = g.undelivered;
+  row.records_in = g.records_in;
+  if (summary_.write(slot, incarnation, static_cast<uint32_t>(g.row), row))
+    g.row = -1; // not ours any more (a rejoin raced us): claim again next time
+}
+
+void group_router::hide(group_state& g) {
+  if (g.row < 0)
+    return;
+  summary_.release(transport_.slot(), g.row_incarnation, static_cast<uint32_t>(g.row));
+  g.row = -1;
 }
 
 // -- this process's subscriptions ---------------------------------------------
@@ -56,8 +101,10 @@ group_router::group_state* group_router::state(const std::string& id) {
     // Groups nobody here or elsewhere subscribes to make room (their
     // counters go with them).
     for (auto j = groups_.begin(); j != groups_.end();)
-      if (!j->second.local && j->second.processes.empty())
+      if (!j->second.local && j->second.processes.empty()) {
+        hide(j->second);
         j = groups_.erase(j);
+      }
       else
         ++j;
     if (groups_.size() >= max_groups)
@@ -101,6 +148,15 @@ void group_router::local_leave(const std::string& id) {
     tell(peer, wire::kind::group_leave, id);
 }
 
+void group_router::local_count(const std::string& id, size_t n) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  auto i = groups_.find(id);
+  if (i == groups_.end())
+    return; // no room for it (local_join said so)
+  i->second.local_subscribers = n;
+  show(id, i->second);
+}
+
 // -- fan-out --------------------------------------------------------------------
 
 void group_router::publish(const std::string& id, const caf::strong_actor_ptr& sender,
@@ -112,62 +168,96 @@ void group_router::publish(const std::string& id, const caf::strong_actor_ptr& s
     if (g == nullptr)
       return; // no room for it, so no process subscribes to it either
     ++g->published;
+    show(id, *g);
     targets = g->processes;
   }
   if (targets.empty())
     return;
-  // Serialized once, the same bytes for every process.
-  std::vector<char> buf;
+  // Serialized once, the same bytes for every process, unless the message
+  // holds pool buffers: those cross by handle, and a handle is an in-flight
+  // reference to one process, so each process gets its own record (of a
+  // few bytes per buffer; the buffer itself is written once, by its maker).
+  std::vector<encoded> records(1);
+  if (auto why = encode(id, sender, msg, targets.front(), records.front()); !why.empty()) {
+    for (auto& to : targets)
+      undelivered(id, to, 1, why);
+    return;
+  }
+  bool per_process = !records.front().exports.handles.empty();
+  if (per_process) {
+    records.resize(targets.size());
+    for (size_t i = 1; i < targets.size(); ++i)
+      if (auto why = encode(id, sender, msg, targets[i], records[i]); !why.empty()) {
+        records[i].failed = true;
+        undelivered(id, targets[i], 1, why);
+      }
+  }
+  auto record_of = [&](size_t i) -> encoded& { return records[per_process ? i : 0]; };
+  // Every process with room first, then the full ones, each under the
+  // full-inbox policy: one slow process holds up no other.
+  uint64_t written = 0;
+  std::vector<size_t> full;
+  auto not_written = [&](size_t i, const caf::error& err) {
+    if (per_process)
+      record_of(i).exports.cancel();
+    undelivered(id, targets[i], 1, sys_.render(err));
+  };
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (record_of(i).failed)
+      continue;
+    auto err = out_.try_send(targets[i], record_of(i).buf);
+    if (!err)
+      ++written;
+    else if (err == errc::inbox_full)
+      full.push_back(i);
+    else
+      not_written(i, err);
+  }
+  for (auto i : full) {
+    if (auto err = out_.send(targets[i], record_of(i).buf))
+      not_written(i, err);
+    else
+      ++written;
+  }
+  std::lock_guard<std::mutex> guard(mtx_);
+  if (auto i = groups_.find(id); i != groups_.end()) {
+    i->second.records_out += written;
+    show(id, i->second);
+  }
+}
+
+std::string group_router::encode(const std::string& id, const caf::strong_actor_ptr& sender,
+                                 const caf::message& msg, peer_ref to, encoded& out) {
+  auto& buf = out.buf;
   wire::start_record(buf, wire::kind::group_message);
   buf.push_back(static_cast<char>(static_cast<uint8_t>(id.size())));
   buf.insert(buf.end(), id.begin(), id.end());
   codec_.put_sender(buf, sender);
   std::vector<caf::strong_actor_ptr> no_stages;
-  if (auto err = codec_.put_content(buf, no_stages, msg)) {
-    auto why = from_serializer(sys_, err, msg);
-    for (auto& to : targets)
-      undelivered(id, to, 1, sys_.render(why));
-    return;
+  out.exports = buffer_export{codec_.pool(), to.slot, to.incarnation, {}};
+  if (auto err = codec_.put_content(buf, no_stages, msg,
+                                    out.exports.pool ? &out.exports : nullptr)) {
+    out.exports.cancel();
+    return sys_.render(from_serializer(sys_, err, msg));
   }
   if (buf.size() > settings_.max_message_size) {
-    auto why = "message " + type_names(sys_, msg) + " of " + std::to_string(buf.size())
-               + " bytes exceeds shmbus.max-message-size ("
-               + std::to_string(settings_.max_message_size)
-               + " bytes); send less or raise the server's max-message-size";
-    for (auto& to : targets)
-      undelivered(id, to, 1, why);
-    return;
+    out.exports.cancel();
+    return "message " + type_names(sys_, msg) + " of " + std::to_string(buf.size())
+           + " bytes exceeds shmbus.max-message-size ("
+           + std::to_string(settings_.max_message_size)
+           + " bytes); send less or raise the server's max-message-size";
   }
-  // Every process with room first, then the full ones, each under the
-  // full-inbox policy: one slow process holds up no other.
-  uint64_t written = 0;
-  std::vector<peer_ref> full;
-  for (auto& to : targets) {
-    auto err = out_.try_send(to, buf);
-    if (!err)
-      ++written;
-    else if (err == errc::inbox_full)
-      full.push_back(to);
-    else
-      undelivered(id, to, 1, sys_.render(err));
-  }
-  for (auto& to : full) {
-    if (auto err = out_.send(to, buf))
-      undelivered(id, to, 1, sys_.render(err));
-    else
-      ++written;
-  }
-  std::lock_guard<std::mutex> guard(mtx_);
-  if (auto i = groups_.find(id); i != groups_.end())
-    i->second.records_out += written;
+  return {};
 }
 
 void group_router::undelivered(const std::string& id, peer_ref to, uint64_t n,
                                const std::string& why) {
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    if (auto i = groups_.find(id); i != groups_.end())
+    if (auto i = groups_.find(id); i != groups_.end()) {
       i->second.undelivered += n;
+      show(id, i->second);
+    }
   }
   log_.write("group/" + id + "/" + std::to_string(to.slot) + "/" + std::to_string(to.incarnation),
              "a message to group '" + id + "' was not delivered to node '"
@@ -200,6 +290,12 @@ void group_router::peer_lost(uint32_t slot) {
     auto& xs = kvp.second.processes;
     xs.erase(std::remove_if(xs.begin(), xs.end(), gone), xs.end());
   }
+}
+
+void group_router::rejoined() {
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& [id, g] : groups_)
+    show(id, g);
 }
 
 // -- records in ---------------------------------------------------------------------
@@ -260,6 +356,8 @@ std::string group_router::on_message(peer_ref from, const std::byte* body, size_
       !problem.empty())
     return problem;
   head.content_offset = offset;
+  // Handles of pool buffers inside are adopted only from their sender's slot.
+  head.from_slot = from.slot;
   std::vector<caf::strong_actor_ptr> stages;
   caf::message content;
   if (auto err = codec_.read_content(body, size, head, stages, content))
@@ -269,8 +367,10 @@ std::string group_router::on_message(peer_ref from, const std::byte* body, size_
     return {}; // this process's groups are carried by another bus node
   mod->deliver(id, head.sender, content, &eu_);
   std::lock_guard<std::mutex> guard(mtx_);
-  if (auto i = groups_.find(id); i != groups_.end())
+  if (auto i = groups_.find(id); i != groups_.end()) {
     ++i->second.records_in;
+    show(id, i->second);
+  }
   return {};
 }
 

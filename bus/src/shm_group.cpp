@@ -27,9 +27,11 @@ bool shm_group::subscribe(caf::strong_actor_ptr who) {
   if (stopped_ || std::find(subscribers_.begin(), subscribers_.end(), who) != subscribers_.end())
     return false;
   subscribers_.push_back(std::move(who));
-  if (subscribers_.size() == 1)
-    if (auto router = mod_.router())
+  if (auto router = mod_.router()) {
+    if (subscribers_.size() == 1)
       router->local_join(identifier_);
+    router->local_count(identifier_, subscribers_.size());
+  }
   return true;
 }
 
@@ -40,9 +42,11 @@ void shm_group::unsubscribe(const caf::actor_control_block* who) {
   if (i == subscribers_.end())
     return;
   subscribers_.erase(i);
-  if (subscribers_.empty())
-    if (auto router = mod_.router())
+  if (auto router = mod_.router()) {
+    if (subscribers_.empty())
       router->local_leave(identifier_);
+    router->local_count(identifier_, subscribers_.size());
+  }
 }
 
 void shm_group::enqueue(caf::strong_actor_ptr sender, caf::message_id, caf::message msg,
@@ -59,8 +63,10 @@ void shm_group::stop() {
   if (subscribers_.empty())
     return;
   subscribers_.clear();
-  if (auto router = mod_.router())
+  if (auto router = mod_.router()) {
     router->local_leave(identifier_);
+    router->local_count(identifier_, 0);
+  }
 }
 
 void shm_group::deliver_local(const caf::strong_actor_ptr& sender, const caf::message& msg,
@@ -76,8 +82,10 @@ size_t shm_group::subscribers() const {
 
 void shm_group::announce(group_router& router) {
   std::lock_guard<std::mutex> guard(mtx_);
-  if (!subscribers_.empty())
+  if (!subscribers_.empty()) {
     router.local_join(identifier_);
+    router.local_count(identifier_, subscribers_.size());
+  }
 }
 
 std::vector<caf::strong_actor_ptr> shm_group::snapshot() const {

@@ -40,6 +40,14 @@ inline void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+/// True once SIGTERM (blocked by block_stop_signals()) is pending: for a
+/// child that works in a loop instead of waiting.
+inline bool stop_requested() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, SIGTERM) == 1;
+}
+
 /// Waits for SIGTERM or SIGINT, at most `limit` (a child never outlives a
 /// broken test for long).
 inline int wait_for_stop_signal(std::chrono::seconds limit) {

@@ -1,5 +1,7 @@
 #include "json_report.hpp"
 
+#include "group_list.hpp"
+
 namespace shmbusctl {
 
 namespace {
@@ -52,6 +54,32 @@ json supervisor_json(const supervisor_node& s) {
     {"pid", s.pid},
     {"children", std::move(children)},
   };
+}
+
+json groups_json(const bus_report& r) {
+  json groups = json::array();
+  for (auto& g : build_groups(r)) {
+    json processes = json::array();
+    for (auto& m : g.members)
+      processes.push_back({{"slot", m.slot},
+                           {"incarnation", m.row.owner_incarnation},
+                           {"node", m.node},
+                           {"subscribers", m.row.local_subscribers},
+                           {"published", m.row.published},
+                           {"records_out", m.row.records_out},
+                           {"undelivered", m.row.undelivered},
+                           {"records_in", m.row.records_in}});
+    groups.push_back({{"name", g.name},
+                      {"name_cut", g.name_cut},
+                      {"subscribers", g.subscribers},
+                      {"subscribed_processes", g.subscribed_processes},
+                      {"published", g.published},
+                      {"records_out", g.records_out},
+                      {"undelivered", g.undelivered},
+                      {"records_in", g.records_in},
+                      {"processes", std::move(processes)}});
+  }
+  return groups;
 }
 
 } // namespace
@@ -134,6 +162,8 @@ json to_json(const bus_report& r) {
     {"errors", to_json(r.errors)},
     {"errors_dropped", r.errors_dropped},
     {"pool", to_json(r.pool)},
+    {"groups", groups_json(r)},
+    {"group_summary_problems", r.groups.problems},
   };
 }
 

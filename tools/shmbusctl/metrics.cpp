@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "group_list.hpp"
 #include "supervision_tree.hpp"
 
 namespace shmbusctl {
@@ -151,6 +152,32 @@ std::string to_metrics(const bus_report& r) {
     add_tree(t, bus, child_running, child_restarts);
   families.push_back(std::move(child_running));
   families.push_back(std::move(child_restarts));
+
+  // Per group and process: the rows of the group summary (live owners only).
+  family subscribers{"shmbus_group_subscribers", "gauge",
+                     "actors of the process that joined the group"};
+  family published{"shmbus_group_published_total", "counter",
+                   "messages the process sent to the group"};
+  family records_out{"shmbus_group_records_out_total", "counter",
+                     "group records the process wrote, one per message and subscribed process"};
+  family undelivered{"shmbus_group_undelivered_total", "counter",
+                     "group records the process could not write"};
+  family records_in{"shmbus_group_records_in_total", "counter",
+                    "group records of other processes the process received"};
+  for (auto& g : build_groups(r))
+    for (auto& m : g.members) {
+      auto ls = bus;
+      ls.emplace_back("group", g.name);
+      ls.emplace_back("node", m.node);
+      ls.emplace_back("slot", std::to_string(m.slot));
+      subscribers.add(ls, static_cast<double>(m.row.local_subscribers));
+      published.add(ls, static_cast<double>(m.row.published));
+      records_out.add(ls, static_cast<double>(m.row.records_out));
+      undelivered.add(ls, static_cast<double>(m.row.undelivered));
+      records_in.add(ls, static_cast<double>(m.row.records_in));
+    }
+  for (auto* f : {&subscribers, &published, &records_out, &undelivered, &records_in})
+    families.push_back(std::move(*f));
 
   // Errors by kind: the same kind may come with several texts.
   std::map<std::string, uint64_t> by_kind;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "group_list.hpp"
 #include "supervision_tree.hpp"
 
 namespace shmbusctl {
@@ -122,6 +123,25 @@ std::string show_text(const bus_report& r) {
                     name.c_str(), h.held, h.inflight);
     }
   }
+  auto groups = build_groups(r);
+  if (!groups.empty()) {
+    out += "  groups:\n";
+    for (auto& g : groups) {
+      out += format("    %s%s: %llu subscribers in %u processes; published %llu, "
+                    "records out %llu, undelivered %llu, records in %llu\n",
+                    printable(g.name).c_str(), g.name_cut ? "..." : "", ull(g.subscribers),
+                    g.subscribed_processes, ull(g.published), ull(g.records_out),
+                    ull(g.undelivered), ull(g.records_in));
+      for (auto& m : g.members)
+        out += format("      slot %-4u %-16s subscribers %llu, published %llu, records out "
+                      "%llu, undelivered %llu, records in %llu\n",
+                      m.slot, printable(m.node).c_str(), ull(m.row.local_subscribers),
+                      ull(m.row.published), ull(m.row.records_out), ull(m.row.undelivered),
+                      ull(m.row.records_in));
+    }
+  }
+  for (auto& p : r.groups.problems)
+    out += "  group summary: " + printable(p) + " (left out)\n";
   auto trees = build_trees(r);
   if (!trees.empty()) {
     out += "  supervisors:\n";

@@ -66,6 +66,7 @@ result<bus_report> inspect_bus(std::string_view bus) {
   report.errors = errors.list();
   report.errors_dropped = errors.dropped();
   report.pool = buffer_pool::usage(*seg);
+  report.groups = group_summary_table{*seg}.list();
   return report;
 }
 

@@ -3,6 +3,7 @@
 // state word, encoded as name_entry.hpp says. Pure reads: never block.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "shmbus/transport/bus_lock.hpp"
@@ -40,6 +41,32 @@ inline bool entry_owner_alive(const segment& seg, uint32_t slot, uint32_t incarn
 inline bool entry_owner_alive(const segment& seg, uint64_t state,
                               const node_membership* member = nullptr) noexcept {
   return entry_owner_alive(seg, name_owner_slot(state), name_owner_incarnation(state), member);
+}
+
+/// Takes the entry whose state word is `state` for (slot, incarnation),
+/// marked writing, if it is free or its owner is gone (whatever it left).
+/// Never blocks.
+inline bool claim_entry(const segment& seg, std::atomic<uint64_t>& state, uint32_t slot,
+                        uint32_t incarnation) noexcept {
+  auto word = state.load(std::memory_order_acquire);
+  if (name_state_of(word) != name_entry_state::free && entry_owner_alive(seg, word))
+    return false;
+  return state.compare_exchange_strong(word,
+                                       make_name_state(name_entry_state::writing, slot,
+                                                       incarnation),
+                                       std::memory_order_acq_rel);
+}
+
+/// Frees the entry whose state word is `state` if (slot, incarnation) holds
+/// it (valid or writing). Never blocks.
+inline void release_entry(std::atomic<uint64_t>& state, uint32_t slot,
+                          uint32_t incarnation) noexcept {
+  auto free = make_name_state(name_entry_state::free, 0, 0);
+  for (auto s : {name_entry_state::valid, name_entry_state::writing}) {
+    auto expected = make_name_state(s, slot, incarnation);
+    if (state.compare_exchange_strong(expected, free, std::memory_order_acq_rel))
+      return;
+  }
 }
 
 } // namespace shmbus::transport::detail

@@ -26,6 +26,7 @@ const char* to_string(errc x) noexcept {
     case errc::system_error: return "system_error";
     case errc::evicted: return "evicted";
     case errc::supervision_table_full: return "supervision_table_full";
+    case errc::group_summary_full: return "group_summary_full";
     case errc::pool_exhausted: return "pool_exhausted";
     case errc::holder_list_full: return "holder_list_full";
     case errc::invalid_handle: return "invalid_handle";

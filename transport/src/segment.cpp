@@ -228,6 +228,8 @@ result<segment> segment::create(std::string_view bus, const segment_params& p) {
   h.pool_max_block = p.limits.pool_max_block;
   h.pool_region_bytes = geometry.pool.pool_bytes;
   h.pool_holder_entries = p.limits.pool_holder_entries;
+  h.group_summary_offset = geometry.group_summary_offset;
+  h.group_rows_per_node = group_rows_per_node;
   if (auto* pool = seg.pool_base()) {
     // For tools; every process computes the geometry itself.
     auto& ph = *reinterpret_cast<pool_header*>(pool);
@@ -305,6 +307,8 @@ result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read
   l.pool_holder_entries = h.pool_holder_entries;
   auto pool_offset = h.pool_offset;
   auto pool_region = h.pool_region_bytes;
+  auto group_summary_offset = h.group_summary_offset;
+  auto group_rows = h.group_rows_per_node;
   auto corrupt = [&](const std::string& what) {
     return make_error(errc::layout_mismatch,
                       where + " has an inconsistent header (" + what + "); "
@@ -319,6 +323,8 @@ result<segment> segment::attach_memfd(int memfd, std::string_view bus, bool read
       || h.supervision_offset != g.supervision_offset
       || h.error_log_offset != g.error_log_offset
       || pool_offset != g.pool_offset || pool_region != g.pool.pool_bytes
+      || group_summary_offset != g.group_summary_offset
+      || group_rows != group_rows_per_node
       || segment_bytes != g.segment_bytes
       || segment_bytes != static_cast<uint64_t>(st.st_size)
       || segment_bytes > seg.region_->get_size())
@@ -383,6 +389,11 @@ error_log_header& segment::error_log() const noexcept {
 
 std::byte* segment::pool_base() const noexcept {
   return geometry_.pool.pool_bytes == 0 ? nullptr : base_ + geometry_.pool_offset;
+}
+
+group_summary_entry& segment::group_row(uint32_t slot, uint32_t i) const noexcept {
+  return reinterpret_cast<group_summary_entry*>(
+    base_ + geometry_.group_summary_offset)[uint64_t{slot} * group_rows_per_node + i];
 }
 
 error_entry& segment::error_at(uint32_t i) const noexcept {

@@ -38,17 +38,9 @@ const char* to_string(supervised_state x) noexcept {
 
 result<uint32_t> supervision_table::claim(uint32_t slot, uint32_t incarnation) noexcept {
   auto entries = seg_->limits().supervision_entries;
-  auto mine = make_name_state(name_entry_state::writing, slot, incarnation);
-  for (uint32_t i = 0; i < entries; ++i) {
-    auto& e = seg_->supervision(i);
-    auto state = e.state.load(std::memory_order_acquire);
-    // Free, or held by an incarnation that is gone (whatever it left).
-    if (name_state_of(state) != name_entry_state::free && detail::entry_owner_alive(*seg_, state))
-      continue;
-    if (!e.state.compare_exchange_strong(state, mine, std::memory_order_acq_rel))
-      continue;
-    return i;
-  }
+  for (uint32_t i = 0; i < entries; ++i)
+    if (detail::claim_entry(*seg_, seg_->supervision(i).state, slot, incarnation))
+      return i;
   return make_error(errc::supervision_table_full,
                     "the supervision table of bus '" + seg_->bus() + "' is full ("
                       + std::to_string(entries)
@@ -93,13 +85,7 @@ void supervision_table::release(uint32_t index, uint32_t slot,
                                 uint32_t incarnation) noexcept {
   if (index >= seg_->limits().supervision_entries)
     return;
-  auto& e = seg_->supervision(index);
-  auto free = make_name_state(name_entry_state::free, 0, 0);
-  for (auto s : {name_entry_state::valid, name_entry_state::writing}) {
-    auto expected = make_name_state(s, slot, incarnation);
-    if (e.state.compare_exchange_strong(expected, free, std::memory_order_acq_rel))
-      return;
-  }
+  detail::release_entry(seg_->supervision(index).state, slot, incarnation);
 }
 
 bool supervision_table::read_row(uint32_t index, supervision_row& out) const {

@@ -2,7 +2,9 @@
 // processes from the pool, senders and receivers killed with SIGKILL at
 // every stage without leaking a block, round trips through an in-process
 // receiver and through CAF's TCP networking (BASP), forged handles refused
-// and a process scribbling the pool's words not taking honest ones down.
+// and a process scribbling the pool's words not taking honest ones down; a
+// group event holding a buffer reaching three subscriber processes as the
+// same pool bytes.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -11,6 +13,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "shmbus/bus/group_view.hpp"
 #include "shmbus/bus/shared_buffer.hpp"
 #include "shmbus/transport/buffer_pool.hpp"
 #include "shmbus/transport/node.hpp"
@@ -63,6 +66,12 @@ caf::behavior reader_impl(caf::stateful_actor<reader_state>* self) {
     },
     [=](drop_atom) { self->state.held.clear(); },
   };
+}
+
+/// A reader that joins group `g`.
+caf::behavior group_reader_impl(caf::stateful_actor<reader_state>* self, caf::group g) {
+  self->join(g);
+  return reader_impl(self);
 }
 
 /// Pool use as the server's mapping shows it.
@@ -505,5 +514,98 @@ SHMBUS_CHILD_ROLE("pool-scribbler") {
     for (int i = 0; i < 64; ++i)
       first[rng() % words].store(rng(), std::memory_order_relaxed);
   say("done");
+  return 0;
+}
+
+TEST_CASE("a group event holding a buffer reaches three subscriber processes as the same pool "
+          "bytes and the pool returns to its baseline after they release it or are killed") {
+  scoped_bus bus{"buf-group"};
+  bus_process<test_config> server{bus.name, "server", "srv"};
+  std::vector<child_process> readers;
+  for (int i = 1; i <= 3; ++i) {
+    readers.push_back(child_process::spawn("buf-group-reader", {bus.name, "g" + std::to_string(i)}));
+    await_ready(readers.back());
+  }
+  auto big = server.sys->groups().get(bus::group_module_name, "big");
+  REQUIRE(big);
+  auto subscribed = [&] {
+    for (auto& x : server.node.groups())
+      if (x.name == "big")
+        return x.processes.size();
+    return size_t{0};
+  };
+  REQUIRE(wait_until([&] { return subscribed() == 3; }, 10s));
+  constexpr size_t event_size = size_t{1} << 20;
+  auto w = server.node.make_buffer(event_size);
+  REQUIRE_MESSAGE(w, server.sys->render(w.error()));
+  REQUIRE(w->in_pool());
+  fill_pattern(w->bytes());
+  auto event = std::move(*w).freeze();
+  caf::scoped_actor self{*server.sys};
+  self->send(*big, event);
+  std::vector<std::byte> expected(event_size);
+  fill_pattern(expected);
+  for (int i = 1; i <= 3; ++i) {
+    auto reader = must_lookup(server.node, "g" + std::to_string(i) + ".reader");
+    auto facts = facts_of(self, reader);
+    REQUIRE(facts);
+    CHECK(std::get<0>(*facts) == event_size);
+    CHECK(std::get<1>(*facts) == edge_sum(expected));
+    CHECK(std::get<2>(*facts)); // in the pool
+  }
+  // Each subscriber's buffer is in the pool, and the pool has one block in
+  // use, held by all four processes: the publisher's block, no copy.
+  auto u = usage_of(server.node);
+  CHECK_MESSAGE(u.used_blocks() == 1, describe(u));
+  CHECK_MESSAGE(u.holders.size() == 4, describe(u)); // the publisher and three subscribers
+  for (auto& x : server.node.groups())
+    if (x.name == "big") {
+      CHECK(x.records_out == 3);
+      CHECK(x.undelivered == 0);
+    }
+  // g3 is killed holding its reference; the publisher and g1 let go.
+  readers[2].signal(SIGKILL);
+  REQUIRE(readers[2].wait(10s));
+  event = bus::shared_buffer{};
+  self->send(must_lookup(server.node, "g1.reader"), drop_atom::value);
+  bool one_left = wait_until(
+    [&] {
+      auto v = usage_of(server.node);
+      return v.used_blocks() == 1 && v.holders.size() == 1;
+    },
+    10s);
+  CHECK_MESSAGE(one_left, describe(usage_of(server.node)));
+  self->send(must_lookup(server.node, "g2.reader"), drop_atom::value);
+  bool freed = wait_until([&] { return pool_at_baseline(server.node); }, 10s);
+  CHECK_MESSAGE(freed, describe(usage_of(server.node)));
+  stop_child(server.node, readers[0]);
+  stop_child(server.node, readers[1]);
+}
+
+// args: bus, name. Publishes <name>.reader, a reader that joined group "big".
+SHMBUS_CHILD_ROLE("buf-group-reader") {
+  child_bus<> p{args.at(0), "client", args.at(1)};
+  auto big = p.sys->groups().get(bus::group_module_name, "big");
+  if (!big) {
+    say("error: " + p.sys->render(big.error()));
+    return 3;
+  }
+  auto reader = p.sys->spawn(group_reader_impl, *big);
+  bool joined = wait_until(
+    [&] {
+      for (auto& x : p.node.groups())
+        if (x.name == "big")
+          return x.local_subscribers == 1;
+      return false;
+    },
+    std::chrono::seconds{10});
+  if (!joined) {
+    say("error: the reader did not join");
+    return 3;
+  }
+  p.publish(reader, args.at(1) + ".reader");
+  say("ready");
+  p.await_stop();
+  caf::anon_send_exit(reader, caf::exit_reason::user_shutdown);
   return 0;
 }

@@ -43,13 +43,6 @@ uint64_t start_time_of(pid_t pid) {
   return 0;
 }
 
-/// True once SIGTERM (blocked by block_stop_signals()) is pending.
-bool stop_requested() {
-  sigset_t pending;
-  sigpending(&pending);
-  return sigismember(&pending, SIGTERM) == 1;
-}
-
 /// True if any error `r` recorded is table_tampered and mentions `part`.
 bool reported(recorder& r, const std::string& part) {
   for (auto& err : r.errors())

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "shmbus/transport/error_entry.hpp"
+#include "shmbus/transport/group_summary_entry.hpp"
 #include "shmbus/transport/inbox_ring_data.hpp"
 #include "shmbus/transport/name_entry.hpp"
 #include "shmbus/transport/node_slot.hpp"
@@ -81,7 +82,9 @@ inline const std::map<std::string, std::vector<field>>& compiled_fields() {
       SHMBUS_FIELD(transport::segment_header, pool_bytes),
       SHMBUS_FIELD(transport::segment_header, pool_max_block),
       SHMBUS_FIELD(transport::segment_header, pool_region_bytes),
-      SHMBUS_FIELD(transport::segment_header, pool_holder_entries)}},
+      SHMBUS_FIELD(transport::segment_header, pool_holder_entries),
+      SHMBUS_FIELD(transport::segment_header, group_summary_offset),
+      SHMBUS_FIELD(transport::segment_header, group_rows_per_node)}},
     {"pool_class_info",
      {SHMBUS_FIELD(transport::pool_class_info, block_bytes),
       SHMBUS_FIELD(transport::pool_class_info, data_offset),
@@ -189,6 +192,17 @@ inline const std::map<std::string, std::vector<field>>& compiled_fields() {
       SHMBUS_FIELD(transport::error_entry, kind),
       SHMBUS_FIELD(transport::error_entry, node),
       SHMBUS_FIELD(transport::error_entry, text)}},
+    {"group_summary_entry",
+     {SHMBUS_FIELD(transport::group_summary_entry, state),
+      SHMBUS_FIELD(transport::group_summary_entry, version),
+      SHMBUS_FIELD(transport::group_summary_entry, local_subscribers),
+      SHMBUS_FIELD(transport::group_summary_entry, published),
+      SHMBUS_FIELD(transport::group_summary_entry, records_out),
+      SHMBUS_FIELD(transport::group_summary_entry, undelivered),
+      SHMBUS_FIELD(transport::group_summary_entry, records_in),
+      SHMBUS_FIELD(transport::group_summary_entry, name_bytes),
+      SHMBUS_FIELD(transport::group_summary_entry, reserved),
+      SHMBUS_FIELD(transport::group_summary_entry, name)}},
   };
   return fields;
 }

@@ -1,11 +1,12 @@
-// The tables tools read from a segment: the supervision table (rows owned by
-// a node incarnation) and the distinct-error log (entries that outlive
-// their reporter). Real segments; scribbled words must be left out or shown
+// The tables tools read from a segment: the supervision table and the group
+// summary (rows owned by a node incarnation) and the distinct-error log
+// (entries that outlive their reporter). Real segments; scribbled words must be left out or shown
 // bounded, never trusted.
 #include <doctest/doctest.h>
 
 #include "bus_fixture.hpp"
 #include "shmbus/transport/error_log.hpp"
+#include "shmbus/transport/group_summary_table.hpp"
 #include "shmbus/transport/node.hpp"
 #include "shmbus/transport/supervision_table.hpp"
 
@@ -171,4 +172,77 @@ TEST_CASE("a scribbled supervision row is shown bounded or left out") {
   auto again = table.claim(slot, inc);
   REQUIRE(again);
   CHECK_EQ(*again, *b);
+}
+
+TEST_CASE("a node's group summary rows are listed until released and are bounded per slot") {
+  table_fixture fx{"groups-rows"};
+  group_summary_table table{fx.seg()};
+  auto slot = fx.server->slot();
+  auto inc = fx.server->incarnation();
+  auto first = table.claim(slot, inc);
+  REQUIRE(first);
+  group_summary_row row;
+  row.name = "blocks";
+  row.local_subscribers = 3;
+  row.published = 5;
+  row.records_out = 10;
+  row.records_in = 2;
+  REQUIRE_FALSE(table.write(slot, inc, *first, row));
+  auto listed = table.list();
+  REQUIRE(listed.rows.size() == 1);
+  CHECK(listed.rows[0].name == "blocks");
+  CHECK(listed.rows[0].owner_slot == slot);
+  CHECK(listed.rows[0].owner_incarnation == inc);
+  CHECK(listed.rows[0].local_subscribers == 3);
+  CHECK(listed.rows[0].records_out == 10);
+  CHECK_FALSE(listed.rows[0].name_cut);
+  CHECK(listed.problems.empty());
+  // A long name is cut and says so.
+  row.name = std::string(100, 'x');
+  REQUIRE_FALSE(table.write(slot, inc, *first, row));
+  listed = table.list();
+  REQUIRE(listed.rows.size() == 1);
+  CHECK(listed.rows[0].name == std::string(group_summary_name_bytes - 1, 'x'));
+  CHECK(listed.rows[0].name_cut);
+  // Another incarnation cannot write it.
+  CHECK(table.write(slot, inc + 1, *first, row).code == errc::invalid_argument);
+  // Bounded: every row of the slot, then group_summary_full.
+  for (uint32_t i = 1; i < group_rows_per_node; ++i)
+    REQUIRE(table.claim(slot, inc));
+  CHECK(table.claim(slot, inc).err().code == errc::group_summary_full);
+  table.release(slot, inc, *first);
+  CHECK(table.list().rows.empty()); // the others were claimed, never written
+  CHECK(table.claim(slot, inc));
+}
+
+TEST_CASE("group summary rows that name another slot or carry garbage are left out and reported") {
+  table_fixture fx{"groups-garbage"};
+  group_summary_table table{fx.seg()};
+  auto slot = fx.server->slot();
+  auto inc = fx.server->incarnation();
+  group_summary_row row;
+  row.name = "blocks";
+  // Seven honest rows first (a claim may take a row of a dead owner).
+  std::vector<group_summary_entry*> rows;
+  for (int i = 0; i < 7; ++i) {
+    auto index = table.claim(slot, inc);
+    REQUIRE(index);
+    REQUIRE_FALSE(table.write(slot, inc, *index, row));
+    rows.push_back(&fx.seg().group_row(slot, *index));
+  }
+  rows[0]->state.store(make_name_state(name_entry_state::valid, slot + 1, 1));
+  rows[1]->name.store("bad\x01name");
+  rows[2]->name_bytes.store(200);
+  rows[3]->reserved.store(1);
+  rows[4]->local_subscribers.store(~uint64_t{0});
+  rows[5]->state.store(make_name_state(name_entry_state::valid, slot, inc + 7)); // dead owner
+  auto listed = table.list();
+  REQUIRE(listed.rows.size() == 1);
+  CHECK(listed.rows[0].name == "blocks");
+  REQUIRE(listed.problems.size() == 5);
+  CHECK(listed.problems[0].find("names slot") != std::string::npos);
+  CHECK(listed.problems[1].find("unprintable") != std::string::npos);
+  CHECK(listed.problems[2].find("claims a name of 200 bytes") != std::string::npos);
+  CHECK(listed.problems[3].find("reserved") != std::string::npos);
+  CHECK(listed.problems[4].find("subscribers") != std::string::npos);
 }

@@ -22,6 +22,7 @@
 
 #include "shmbus/transport/error_log.hpp"
 #include "shmbus/transport/node.hpp"
+#include "shmbus/transport/group_summary_table.hpp"
 #include "shmbus/transport/supervision_table.hpp"
 
 #include "bus_fixture.hpp"
@@ -106,6 +107,14 @@ std::vector<region> image_regions(const segment& seg, size_t message_bytes) {
                       g.error_log_offset + sizeof(error_log_header) + i * sizeof(error_entry),
                       sizeof(error_entry),
                       fields_named("error_entry", {"first_unix_ns", "last_unix_ns"})});
+  for (uint32_t i = 0; i < seg.node_slots(); ++i)
+    for (uint32_t j = 0; j < group_rows_per_node; ++j)
+      result.push_back({"group_summary_entry[" + std::to_string(i) + "][" + std::to_string(j)
+                          + "]",
+                        "group_summary_entry",
+                        g.group_summary_offset
+                          + (uint64_t{i} * group_rows_per_node + j) * sizeof(group_summary_entry),
+                        sizeof(group_summary_entry), {}});
   return result;
 }
 
@@ -217,8 +226,8 @@ std::string golden_path() {
 TEST_CASE("a segment written by this build is byte for byte the golden image of its layout version") {
   // The scenario: a server with known limits and timing, a client that
   // joins, sends one message, and leaves (a goodbye record); the server
-  // publishes one name, one supervision row and one error (twice). Nobody
-  // consumes, so both records stay in the inbox.
+  // publishes one name, one supervision row, one group summary row and one
+  // error (twice). Nobody consumes, so both records stay in the inbox.
   test::scoped_bus bus{"golden"};
   node_options server_options;
   server_options.bus = bus.name;
@@ -265,6 +274,21 @@ TEST_CASE("a segment written by this build is byte for byte the golden image of 
   row.strategy = "one_for_all";
   row.last_exit_reason = "golden reason";
   REQUIRE_FALSE(table.write(*row_index, 0, (*server)->incarnation(), row));
+  // One group summary row (its second: the first claimed, then freed).
+  group_summary_table groups{(*server)->shared_segment()};
+  auto first_group = groups.claim(0, (*server)->incarnation());
+  REQUIRE(first_group);
+  auto group_index = groups.claim(0, (*server)->incarnation());
+  REQUIRE(group_index);
+  groups.release(0, (*server)->incarnation(), *first_group);
+  group_summary_row group;
+  group.name = "golden.group";
+  group.local_subscribers = 0x21;
+  group.published = 0x2223242526272829;
+  group.records_out = 0x3132333435363738;
+  group.undelivered = 0x41;
+  group.records_in = 0x5152535455565758;
+  REQUIRE_FALSE(groups.write(0, (*server)->incarnation(), *group_index, group));
   error_log errors{(*server)->shared_segment()};
   error_reporter reporter{0, (*server)->incarnation(), 4242, "golden-server"};
   auto entry = errors.report("golden/kind", "golden text", reporter);

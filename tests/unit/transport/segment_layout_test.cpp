@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "shmbus/transport/error_entry.hpp"
+#include "shmbus/transport/group_summary_entry.hpp"
 #include "shmbus/transport/inbox_ring_data.hpp"
 #include "shmbus/transport/name_entry.hpp"
 #include "shmbus/transport/node_slot.hpp"
@@ -143,6 +144,7 @@ TEST_CASE("the offsets the layout headers document are where the compiler puts t
   check_documented_offsets("buffer_pool_data.hpp", "block_descriptor");
   check_documented_offsets("buffer_pool_data.hpp", "holder_entry");
   check_documented_offsets("buffer_pool_data.hpp", "holder_list_header");
+  check_documented_offsets("group_summary_entry.hpp", "group_summary_entry");
 }
 
 TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code") {
@@ -162,6 +164,9 @@ TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code
         == std::vector<uint64_t>{sizeof(error_log_header)});
   CHECK(numbers_in_line(text, "error_entry[error_entries]")
         == std::vector<uint64_t>{sizeof(error_entry)});
+  CHECK(numbers_in_line(text, "group_summary_entry[")
+        == std::vector<uint64_t>{group_rows_per_node, sizeof(group_summary_entry),
+                                 group_rows_per_node});
   for (uint32_t slots : {2u, 3u, 64u, 4096u}) {
     bus_limits l;
     l.node_slots = slots;
@@ -177,8 +182,13 @@ TEST_CASE("the segment table in segment_layout.hpp matches the sizes of the code
     CHECK(g.error_log_offset % page_bytes == 0);
     CHECK(g.error_log_offset
           >= g.supervision_offset + l.supervision_entries * sizeof(supervision_entry));
-    CHECK(g.segment_bytes >= g.error_log_offset + sizeof(error_log_header)
-                               + l.error_entries * sizeof(error_entry));
+    CHECK(g.pool_offset >= g.error_log_offset + sizeof(error_log_header)
+                             + l.error_entries * sizeof(error_entry));
+    CHECK(g.group_summary_offset % page_bytes == 0);
+    CHECK(g.group_summary_offset >= g.pool_offset + g.pool.pool_bytes);
+    CHECK(g.segment_bytes
+          >= g.group_summary_offset
+               + uint64_t{slots} * group_rows_per_node * sizeof(group_summary_entry));
     CHECK(g.segment_bytes % page_bytes == 0);
   }
 }
@@ -224,7 +234,7 @@ TEST_CASE("the word encodings the headers document are the ones the code writes"
         == (uint64_t{static_cast<uint32_t>(name_entry_state::valid)} << 62
             | uint64_t{0xfff} << 32 | 7));
   // supervision_entry.hpp and error_entry.hpp: "encoded as a name_entry's".
-  for (auto file : {"supervision_entry.hpp", "error_entry.hpp"})
+  for (auto file : {"supervision_entry.hpp", "error_entry.hpp", "group_summary_entry.hpp"})
     CHECK_MESSAGE(header_text(file).find("encoded as a name_entry's") != std::string::npos,
                   file << " no longer says how its state word is encoded");
   CHECK(supervisor_row_position == 0xffffffff);

@@ -17,6 +17,7 @@
 #include "shmbus/transport/name_table.hpp"
 #include "shmbus/transport/node_slot.hpp"
 #include "shmbus/transport/peer.hpp"
+#include "shmbus/transport/group_summary_table.hpp"
 #include "shmbus/transport/supervision_table.hpp"
 
 namespace shmbus::transport {
@@ -54,6 +55,9 @@ struct bus_report {
   uint64_t errors_dropped = 0;
   /// The buffer pool: use per size class and per holder (empty: no pool).
   pool_usage pool;
+  /// The groups each live process shows (one row per process and group),
+  /// and the rows left out as garbage.
+  group_summary groups;
 };
 
 /// Reads the state of bus `bus` without joining it. A bus whose processes

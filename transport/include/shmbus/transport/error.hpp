@@ -42,6 +42,8 @@ enum class errc : uint8_t {
   holder_list_full,
   /// A buffer handle that names no buffer in flight to this node.
   invalid_handle,
+  /// This node shows as many groups to tools as its group summary holds.
+  group_summary_full,
 };
 
 /// Short identifier of `x`, e.g. "inbox_full".

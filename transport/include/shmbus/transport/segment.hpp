@@ -1,6 +1,7 @@
 // A mapping of a bus segment: creation with its fixed layout, attachment
 // with validation of everything the header claims, typed access to the
-// node table, name table, inbox rings, supervision table and error log.
+// node table, name table, inbox rings, supervision table, error log and
+// group summary.
 //
 // The segment is a memfd, not a file: sized, committed (fallocate: a machine
 // without the memory refuses at creation, not with SIGBUS later) and sealed
@@ -29,6 +30,7 @@
 #include "shmbus/transport/config.hpp"
 #include "shmbus/transport/error.hpp"
 #include "shmbus/transport/error_entry.hpp"
+#include "shmbus/transport/group_summary_entry.hpp"
 #include "shmbus/transport/inbox_ring.hpp"
 #include "shmbus/transport/name_entry.hpp"
 #include "shmbus/transport/node_slot.hpp"
@@ -106,6 +108,8 @@ public:
   supervision_entry& supervision(uint32_t i) const noexcept;
   error_log_header& error_log() const noexcept;
   error_entry& error_at(uint32_t i) const noexcept;
+  /// Row `i` (< group_rows_per_node) of node slot `slot`'s group summary.
+  group_summary_entry& group_row(uint32_t slot, uint32_t i) const noexcept;
   /// The buffer pool's region (buffer_pool_data.hpp); null without a pool.
   std::byte* pool_base() const noexcept;
   /// Where the pool's parts lie (validated, never re-read).

@@ -3,8 +3,9 @@
 // contract: change anything here and bump `layout_version`. Two tests fail
 // until you do: tests/unit/transport/segment_layout_test.cpp reads the
 // offsets and encodings documented in this file, node_slot.hpp,
-// name_entry.hpp, inbox_ring_data.hpp, supervision_entry.hpp and
-// error_entry.hpp and compares them with the code;
+// name_entry.hpp, inbox_ring_data.hpp, supervision_entry.hpp,
+// error_entry.hpp, buffer_pool_data.hpp and group_summary_entry.hpp and
+// compares them with the code;
 // segment_image_test.cpp compares a segment written by this build with the
 // golden image of its layout version (tests/unit/transport/golden/).
 //
@@ -20,6 +21,8 @@
 //                      error_entries * 512         error_entry[error_entries]
 //  pool_offset         pool_region_bytes           the buffer pool (buffer_pool_data.hpp),
 //                                                  absent when pool_bytes is 0
+//  group_summary_offset node_slots * 64 * 128      per node: group_summary_entry[64]
+//                                                  (group_rows_per_node rows)
 //
 // All offsets are page aligned. The segment holds no pointers, no mutexes and
 // no allocator: a process killed at any instruction leaves nothing locked.
@@ -39,7 +42,7 @@
 namespace shmbus::transport {
 
 constexpr uint64_t segment_magic = 0x3130'5355'424d'4853; // "SHMBUS01"
-constexpr uint32_t layout_version = 3;
+constexpr uint32_t layout_version = 4;
 constexpr size_t page_bytes = 4096;
 /// Hot atomics written by different parties get a line of their own.
 constexpr size_t cache_line = 64;
@@ -96,6 +99,10 @@ struct segment_header {
   uint64_t pool_max_block;                                    // 360
   uint64_t pool_region_bytes;                                 // 368
   uint32_t pool_holder_entries;                               // 376
+  /// The group summary (group_summary_entry.hpp), group_rows_per_node
+  /// rows per node slot.
+  uint64_t group_summary_offset;                              // 384
+  uint32_t group_rows_per_node;                               // 392
 };
 
 /// Every record carries a CRC32C that its consumer checks (inbox_ring_data.hpp).
@@ -111,6 +118,7 @@ static_assert(offsetof(segment_header, names_epoch) == 256);
 static_assert(offsetof(segment_header, supervision_offset) == 320);
 static_assert(offsetof(segment_header, pool_offset) == 344);
 static_assert(offsetof(segment_header, pool_holder_entries) == 376);
+static_assert(offsetof(segment_header, group_summary_offset) == 384);
 static_assert(sizeof(segment_header::bus_name) > limits::max_bus_name_length,
               "the bus name keeps a terminating zero");
 static_assert(sizeof(segment_header) <= page_bytes);
@@ -182,6 +190,7 @@ struct segment_geometry {
   uint64_t error_log_offset;
   uint64_t pool_offset;
   pool_geometry pool;
+  uint64_t group_summary_offset;
   uint64_t segment_bytes;
 };
 
@@ -192,6 +201,10 @@ constexpr size_t ring_control_bytes = page_bytes;
 constexpr size_t supervision_entry_bytes = 512;
 constexpr size_t error_log_header_bytes = 64;
 constexpr size_t error_entry_bytes = 512;
+constexpr size_t group_summary_entry_bytes = 128;
+/// Groups one process can show to tools (64 rows: 8 KiB per node slot); a
+/// process in more groups shows the first ones and says so in its log.
+constexpr uint32_t group_rows_per_node = 64;
 
 constexpr segment_geometry compute_geometry(const bus_limits& l) {
   segment_geometry g{};
@@ -211,7 +224,9 @@ constexpr segment_geometry compute_geometry(const bus_limits& l) {
                              + uint64_t{l.error_entries} * error_entry_bytes,
                            page_bytes);
   g.pool = compute_pool_geometry(l);
-  g.segment_bytes = g.pool_offset + g.pool.pool_bytes;
+  g.group_summary_offset = g.pool_offset + g.pool.pool_bytes;
+  g.segment_bytes = g.group_summary_offset
+                    + uint64_t{l.node_slots} * group_rows_per_node * group_summary_entry_bytes;
   return g;
 }
 
