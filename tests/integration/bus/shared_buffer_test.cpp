@@ -18,6 +18,7 @@
 #include "shmbus/transport/buffer_pool.hpp"
 #include "shmbus/transport/node.hpp"
 #include "shmbus/transport/segment.hpp"
+#include "role_helpers.hpp"
 #include "test_types.hpp"
 #include "text.hpp"
 #include "wait.hpp"
@@ -271,8 +272,10 @@ TEST_CASE("a pool buffer crosses CAF's TCP networking as its bytes and comes bac
       },
       [&](caf::error& err) { FAIL(server.sys->render(err)); });
   CHECK(answered);
-  child.signal(SIGKILL);
-  child.wait(5s);
+  child.signal(SIGTERM);
+  auto status = child.wait(10s);
+  REQUIRE(status.has_value());
+  CHECK_MESSAGE((status->exited && status->code == 0), status->to_string());
 }
 
 TEST_CASE("an exhausted pool fails with the remedy, or gives a heap buffer when asked") {
@@ -404,6 +407,7 @@ SHMBUS_CHILD_ROLE("buf-sender") {
 
 // No bus: publishes an echo over CAF's TCP networking and prints its port.
 SHMBUS_CHILD_ROLE("buf-basp-echo") {
+  block_stop_signals(); // before CAF starts its threads
   test_config cfg;
   caf::actor_system sys{cfg};
   auto echo = sys.spawn([]() -> caf::behavior {
@@ -415,7 +419,9 @@ SHMBUS_CHILD_ROLE("buf-basp-echo") {
     return 3;
   }
   say("port " + std::to_string(*port));
-  std::this_thread::sleep_for(std::chrono::minutes{1}); // killed by the test
+  wait_for_stop_signal(std::chrono::seconds{60}); // the test stops it
+  sys.middleman().unpublish(echo, *port);
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   return 0;
 }
 
