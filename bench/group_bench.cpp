@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <functional>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -24,6 +25,7 @@
 #include "process_pair.hpp"
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/bus/shared_buffer.hpp"
 #include "shmbus/transport/bus_admin.hpp"
 
 namespace shmbus::bench {
@@ -38,6 +40,11 @@ constexpr int subscriber_processes = 3;
 constexpr const char* group_name = "blocks";
 constexpr auto ready_timeout = 10s;
 constexpr auto delivery_timeout = 30s;
+/// Events from this size on carry a shmbus::bus::shared_buffer (a pool
+/// buffer on shmbus, bytes on CAF's networking) instead of a string.
+constexpr size_t buffer_event_bytes = size_t{1} << 20;
+/// How long the publisher waits for a free pool block for the next event.
+constexpr auto pool_wait_timeout = 30s;
 
 /// CPU time of the calling thread or of the whole process, in microseconds.
 double cpu_us(clockid_t which) {
@@ -83,6 +90,10 @@ caf::behavior subscriber(caf::event_based_actor* self, caf::group g,
       if (t->received.fetch_add(1) + 1 == t->expected)
         t->on_done();
     },
+    [=](int32_t, const bus::shared_buffer&) {
+      if (t->received.fetch_add(1) + 1 == t->expected)
+        t->on_done();
+    },
   };
 }
 
@@ -119,19 +130,58 @@ std::thread warm_up(caf::actor_system& sys, caf::group g, std::atomic<bool>& sto
   });
 }
 
+/// One big event's bytes, copied from `source` into a buffer: from the
+/// bus's pool if `node` is given (waiting while every block is in flight;
+/// `waits` counts the tries that found none), else on the heap.
+bus::shared_buffer big_event(const bus::node* node, const std::vector<std::byte>& source,
+                             long long& waits) {
+  bus::buffer_writer writer;
+  if (!node) {
+    writer = bus::buffer_writer::on_heap(source.size());
+  } else {
+    deadline free_block{pool_wait_timeout};
+    for (;;) {
+      auto made = node->make_buffer(source.size());
+      if (made) {
+        writer = std::move(*made);
+        break;
+      }
+      if (free_block.expired())
+        throw std::runtime_error("no pool block came free within 30 s: "
+                                 + caf::to_string(made.error()));
+      ++waits;
+      std::this_thread::yield();
+    }
+  }
+  std::memcpy(writer.data(), source.data(), source.size());
+  return std::move(writer).freeze();
+}
+
 /// Publishes `events` events of `payload` bytes to `g` and waits for
-/// `delivered` (true once every subscriber has all); fills `out`.
+/// `delivered` (true once every subscriber has all); fills `out`. Events of
+/// buffer_event_bytes or more are written once each into a shared_buffer
+/// (from `node`'s pool if given), whatever the number of subscribers.
 template <class Delivered>
 void publish_and_measure(caf::actor_system& sys, caf::group g, long long events, size_t payload,
-                         int subscribers, Delivered delivered, measurement& out) {
-  std::string body(payload > 8 ? payload - 8 : 0, 'x'); // with the seq: ~payload bytes
+                         int subscribers, const bus::node* node, Delivered delivered,
+                         measurement& out) {
+  bool big = payload >= buffer_event_bytes;
+  std::string body(!big && payload > 8 ? payload - 8 : 0, 'x'); // with the seq: ~payload bytes
+  std::vector<std::byte> source(big ? payload : 0, std::byte{0x5a});
+  long long pool_waits = 0;
   caf::scoped_actor self{sys};
   auto proc0 = cpu_us(CLOCK_PROCESS_CPUTIME_ID);
   auto start = mono_clock::now();
   auto thread0 = cpu_us(CLOCK_THREAD_CPUTIME_ID);
-  for (long long i = 0; i < events; ++i)
-    self->send(g, static_cast<int32_t>(i), body);
+  for (long long i = 0; i < events; ++i) {
+    if (big)
+      self->send(g, static_cast<int32_t>(i), big_event(node, source, pool_waits));
+    else
+      self->send(g, static_cast<int32_t>(i), body);
+  }
   auto thread1 = cpu_us(CLOCK_THREAD_CPUTIME_ID);
+  if (big && node)
+    out.add("pool_waits", static_cast<double>(pool_waits));
   if (!delivered())
     throw std::runtime_error("not every subscriber got every event within 30 s");
   auto took = std::chrono::duration<double>(mono_clock::now() - start).count();
@@ -147,6 +197,7 @@ void publish_and_measure(caf::actor_system& sys, caf::group g, long long events,
 
 void in_process(const role_args& args, measurement& out) {
   caf::actor_system_config cfg;
+  cfg.add_message_type<bus::shared_buffer>("shmbus::shared_buffer");
   caf::actor_system sys{cfg};
   auto g = *sys.groups().get("local", group_name);
   auto subscribers = static_cast<int>(args.get_int("subscribers"));
@@ -172,6 +223,7 @@ void in_process(const role_args& args, measurement& out) {
   stop = true;
   warmer.join();
   publish_and_measure(sys, g, events, static_cast<size_t>(args.get_int("payload")), subscribers,
+                      nullptr,
                       [&] {
                         std::unique_lock<std::mutex> guard(mtx);
                         return cv.wait_for(guard, delivery_timeout, [&] { return done; });
@@ -195,8 +247,14 @@ void across_processes(const role_args& args, measurement& out) {
     shm_cfg.shmbus.role = "server";
     shm_cfg.shmbus.node_name = "publisher";
     shm_cfg.shmbus.log_level = "warning"; // no line per subscriber process killed at the end
+    // Room for 1 MiB events in flight: 5 size classes of 32 MiB each, and
+    // references enough for a subscriber process that lags behind.
+    shm_cfg.shmbus.pool_size = size_t{160} << 20;
+    shm_cfg.shmbus.pool_max_block = buffer_event_bytes;
+    shm_cfg.shmbus.pool_holder_entries = 256;
   } else {
     tcp_cfg.load<caf::io::middleman>();
+    tcp_cfg.add_message_type<bus::shared_buffer>("shmbus::shared_buffer");
   }
   caf::actor_system sys{cfg};
   bus::node node;
@@ -245,7 +303,8 @@ void across_processes(const role_args& args, measurement& out) {
   stop = true;
   warmer.join();
   publish_and_measure(sys, g, events, static_cast<size_t>(args.get_int("payload")), subscribers,
-                      [&] { return expect("done", delivery_timeout); }, out);
+                      shm ? &node : nullptr, [&] { return expect("done", delivery_timeout); },
+                      out);
   out.add("processes", static_cast<double>(children.size()));
   if (shm) {
     // The publisher's cost per event is one record per subscribed process,
@@ -275,6 +334,7 @@ int groups_subscriber_role(const role_args& args) {
     shm_cfg.shmbus.log_level = "warning";
   } else {
     tcp_cfg.load<caf::io::middleman>();
+    tcp_cfg.add_message_type<bus::shared_buffer>("shmbus::shared_buffer");
   }
   caf::actor_system sys{cfg};
   bus::node node;
@@ -315,12 +375,14 @@ void run_groups_suite(const run_options& options, report& out) {
   auto events_of = [&](size_t payload) {
     if (payload <= 64)
       return options.quick ? 20000LL : 100000LL;
-    return options.quick ? 5000LL : 20000LL;
+    if (payload < buffer_event_bytes)
+      return options.quick ? 5000LL : 20000LL;
+    return options.quick ? 100LL : 400LL;
   };
   for (auto* mechanism : {"shmbus-adaptive", "caf-tcp", "caf-inprocess"}) {
     if (!options.selects(mechanism))
       continue;
-    for (size_t payload : {size_t{64}, size_t{4096}})
+    for (size_t payload : {size_t{64}, size_t{4096}, buffer_event_bytes})
       for (int subscribers : {1, 4, 16}) {
         pair_spec spec;
         spec.suite = "groups";
@@ -335,7 +397,11 @@ void run_groups_suite(const run_options& options, report& out) {
       }
   }
   out.note("group_fanout: one publisher (a scoped_actor on its own thread) sends events "
-           "(int32 seq + a string, payload_bytes in all) to a group whose `subscribers` "
+           "(int32 seq + a string, payload_bytes in all; from 1 MiB on int32 seq + a "
+           "shmbus::bus::shared_buffer that the publisher fills per event, from the bus's "
+           "pool on shmbus (the event crosses as a handle, written once whatever the number "
+           "of subscribers; pool_waits: tries that found every block in flight), bytes on "
+           "the heap elsewhere) to a group whose `subscribers` "
            "actors are spread over up to 3 other processes (1: one process; 4: 2+1+1; "
            "16: 6+5+5); caf-inprocess keeps them in the publisher's process. msgs_per_s: "
            "events delivered to all subscribers per second, from the first send to the "
