@@ -2,8 +2,9 @@
 // either with raw bytes or with an honest segment of limits it chooses and
 // bytes it patches; sealed or not, mapped read-write or read-only. When the
 // segment is accepted, everything a tool or a joining node reads from it
-// is read (slots, names, rings). Findings: a crash, a read outside the
-// mapping, undefined behaviour, a loop that does not end.
+// is read (slots, names, pool use, group summary, rings). Findings: a
+// crash, a read outside the mapping, undefined behaviour, a loop that does
+// not end.
 #include <cstdint>
 #include <map>
 #include <tuple>
@@ -13,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "shmbus/transport/buffer_pool.hpp"
+#include "shmbus/transport/group_summary_table.hpp"
 #include "shmbus/transport/inbox_reader.hpp"
 #include "shmbus/transport/name_table.hpp"
 #include "shmbus/transport/peer.hpp"
@@ -28,10 +31,10 @@ using shmbus::fuzz::require;
 namespace {
 
 const std::vector<std::byte>& honest_image(const bus_limits& l, bool checksums) {
-  static std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, bool>,
+  static std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint64_t, bool>,
                   std::vector<std::byte>> cache;
   auto key = std::make_tuple(l.node_slots, l.inbox_bytes, l.max_message_bytes, l.name_entries,
-                             checksums);
+                             l.pool_bytes, checksums);
   auto it = cache.find(key);
   if (it == cache.end())
     it = cache.emplace(key, shmbus::fuzz::segment_image(l, checksums)).first;
@@ -49,6 +52,9 @@ void read_everything(const segment& seg) {
   for (auto& n : names.list())
     require(n.slot < seg.node_slots() && n.name.size() <= limits::max_name_length);
   names.lookup("wallet");
+  auto pool = buffer_pool::usage(seg);
+  require(pool.classes.size() <= 16);
+  group_summary_table{seg}.list();
   for (uint32_t i = 0; i < seg.node_slots(); ++i) {
     auto ring = seg.ring(i);
     ring.used_bytes();
@@ -88,6 +94,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Few distinct limits: each gets an image of its own, kept for reuse.
     const uint32_t max_messages[] = {1, 100, l.inbox_bytes / 2 - 64};
     l.max_message_bytes = max_messages[in.take<uint8_t>() % 3];
+    // No pool, or a small one (two size classes): the default pool (8 MiB)
+    // would make every input copy megabytes, 40x fewer executions.
+    bool pool = (in.take<uint8_t>() & 1) != 0;
+    l.pool_bytes = pool ? 64 * 1024 : 0;
+    l.pool_max_block = 16 * 1024;
+    l.pool_holder_entries = 4;
     image = honest_image(l, (mode & 8) != 0);
     // Patches, mostly in the header and the tables.
     while (!in.empty()) {
