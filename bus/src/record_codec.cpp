@@ -55,6 +55,7 @@ record_codec::record_codec(caf::actor_system& sys, caf::proxy_registry& proxies,
     entries_(entries),
     pool_(std::move(pool)),
     own_node_(wire::to_bytes(sys.node())),
+    types_(sys),
     sender_cache_(peers_.slots()) {
   // nop
 }
@@ -83,7 +84,7 @@ caf::error record_codec::put_content(std::vector<char>& buf,
   if (!stages.empty())
     if (auto err = sink(stages))
       return err;
-  return content.save(sink);
+  return types_.save(sink, content);
 }
 
 void record_codec::reason_record(std::vector<char>& buf, wire::kind k, caf::actor_id aid,
@@ -213,7 +214,7 @@ caf::error record_codec::read_content(const std::byte* data, size_t size,
         return caf::make_error(caf::sec::invalid_argument,
                                "a forwarding stage that names no live actor");
     }
-    if (auto err = content.load(source))
+    if (auto err = types_.load(source, content))
       return err;
     if (auto& err = source.first_error())
       return err;

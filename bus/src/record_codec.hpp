@@ -32,6 +32,7 @@
 
 #include "buffer_storage.hpp"
 #include "io_execution_unit.hpp"
+#include "message_types.hpp"
 #include "peer_table.hpp"
 #include "registry_entries.hpp"
 #include "wire.hpp"
@@ -180,6 +181,8 @@ private:
   std::shared_ptr<transport::buffer_pool> pool_;
   /// wire::to_bytes of this process's node id, for plausible_node().
   wire::node_bytes own_node_;
+  /// Element types of message contents, resolved once per type list.
+  message_types types_;
 
   /// Bumped by registry_released(); the sending threads' caches of actors
   /// they registered are valid for one epoch.
