@@ -191,6 +191,9 @@ private:
   /// I/O thread only: proxies of recent senders per slot (looking them up
   /// in CAF's proxy registry costs a lock and a node-id hash per message).
   std::vector<std::unordered_map<caf::actor_id, caf::strong_actor_ptr>> sender_cache_;
+  /// I/O thread only: per slot, the sender of its last message (a stream
+  /// comes from one actor: no hash lookup). Always an entry of sender_cache_.
+  std::vector<std::pair<caf::actor_id, caf::strong_actor_ptr>> last_sender_;
 };
 
 } // namespace shmbus::bus
