@@ -57,7 +57,9 @@ std::vector<std::unique_ptr<bus_mechanism>> bus_mechanisms() {
     "adaptive", "inline", "shmbus-adaptive-io", [](bus::bus_settings& s) {
       int wanted = s.role == "client" ? 0 : 1;
       s.io_cpu = core_available(wanted) ? wanted : (core_available(0) ? 0 : -1);
-    }));
+    },
+    "shmbus.io-cpu pins A's I/O thread (only it) to CPU 0 and B's to CPU 1 (a process "
+    "pinned to one core: that core)"));
   result.push_back(make_caf_tcp_mechanism());
   result.push_back(make_caf_inprocess_mechanism());
   return result;
