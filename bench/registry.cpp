@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "caf_mechanisms.hpp"
+#include "placement.hpp"
 #include "shmbus_bus_mechanism.hpp"
 #include "shmbus_transport_mechanism.hpp"
 #include "uds_mechanism.hpp"
@@ -49,6 +50,16 @@ std::vector<std::unique_ptr<bus_mechanism>> bus_mechanisms() {
   result.push_back(make_shmbus_bus_mechanism("adaptive", "inline"));
   result.push_back(make_shmbus_bus_mechanism("park", "inline"));
   result.push_back(make_shmbus_bus_mechanism("adaptive", "scheduler"));
+  // shmbus.io-cpu: A's I/O thread on CPU 0, B's on CPU 1 (a process pinned
+  // to one core keeps its I/O thread there); the rest of each process
+  // wherever the placement puts it.
+  result.push_back(make_shmbus_bus_mechanism(
+    "adaptive", "inline", "shmbus-adaptive-io", [](bus::bus_settings& s) {
+      int wanted = s.role == "client" ? 0 : 1;
+      s.io_cpu = core_available(wanted) ? wanted : (core_available(0) ? 0 : -1);
+    },
+    "shmbus.io-cpu pins A's I/O thread (only it) to CPU 0 and B's to CPU 1 (a process "
+    "pinned to one core: that core)"));
   result.push_back(make_caf_tcp_mechanism());
   result.push_back(make_caf_inprocess_mechanism());
   return result;

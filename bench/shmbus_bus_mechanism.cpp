@@ -18,11 +18,13 @@ namespace {
 class shmbus_bus_mechanism : public bus_mechanism {
 public:
   shmbus_bus_mechanism(std::string idle, std::string dispatch, std::string name = {},
-                       std::function<void(bus::bus_settings&)> tweak = nullptr)
+                       std::function<void(bus::bus_settings&)> tweak = nullptr,
+                       std::string tweak_note = {})
     : idle_(std::move(idle)),
       dispatch_(std::move(dispatch)),
       name_(std::move(name)),
-      tweak_(std::move(tweak)) {
+      tweak_(std::move(tweak)),
+      tweak_note_(std::move(tweak_note)) {
     // nop
   }
 
@@ -42,7 +44,7 @@ public:
            + (dispatch_ == "inline"
                 ? " (actors woken by a remote message run on the I/O thread)"
                 : " (woken actors go to CAF's scheduler)")
-           + "; B publishes, A looks up by name";
+           + (tweak_note_.empty() ? "" : "; " + tweak_note_) + "; B publishes, A looks up by name";
   }
 
   void configure(caf::actor_system_config& cfg, bench_process) override {
@@ -105,6 +107,7 @@ private:
   std::string dispatch_;
   std::string name_;
   std::function<void(bus::bus_settings&)> tweak_;
+  std::string tweak_note_;
   bus::node node_;
 };
 
@@ -117,9 +120,10 @@ std::unique_ptr<bus_mechanism> make_shmbus_bus_mechanism(const std::string& idle
 
 std::unique_ptr<bus_mechanism>
 make_shmbus_bus_mechanism(const std::string& idle, const std::string& dispatch,
-                          std::string name, std::function<void(bus::bus_settings&)> tweak) {
+                          std::string name, std::function<void(bus::bus_settings&)> tweak,
+                          std::string tweak_note) {
   return std::make_unique<shmbus_bus_mechanism>(idle, dispatch, std::move(name),
-                                                std::move(tweak));
+                                                std::move(tweak), std::move(tweak_note));
 }
 
 } // namespace shmbus::bench

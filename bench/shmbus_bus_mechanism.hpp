@@ -17,10 +17,12 @@ namespace shmbus::bench {
 std::unique_ptr<bus_mechanism> make_shmbus_bus_mechanism(const std::string& idle,
                                                          const std::string& dispatch);
 
-/// The same with a row name of its own and the server's settings changed
-/// by `tweak` (sizes, the buffer pool).
+/// The same with a row name of its own and each node's settings changed
+/// by `tweak` (sizes, the buffer pool, io-cpu; `settings.role` says which
+/// node), which `tweak_note` describes in the row's note.
 std::unique_ptr<bus_mechanism>
 make_shmbus_bus_mechanism(const std::string& idle, const std::string& dispatch,
-                          std::string name, std::function<void(bus::bus_settings&)> tweak);
+                          std::string name, std::function<void(bus::bus_settings&)> tweak,
+                          std::string tweak_note = {});
 
 } // namespace shmbus::bench

@@ -1,9 +1,11 @@
 #include "bus_core.hpp"
 
+#include <cstring>
 #include <fstream>
 #include <future>
 
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <caf/exit_reason.hpp>
@@ -129,6 +131,8 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
   auto spawn = [raw = core.get(), bound](int me, const char* name) {
     return std::thread([raw, bound, me, name] {
       ::pthread_setname_np(::pthread_self(), name);
+      if (me == 0)
+        raw->pin_io_thread();
       bound.wait();
       raw->io_loop(me);
     });
@@ -289,6 +293,22 @@ caf::strong_actor_ptr bus_core::make_proxy(caf::node_id nid, caf::actor_id aid) 
 }
 
 // -- the I/O thread -------------------------------------------------------------
+
+void bus_core::pin_io_thread() {
+  auto cpu = settings_.io_cpu;
+  if (cpu < 0)
+    return;
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  CPU_SET(cpu, &mask);
+  // validate() checked the CPU against the process's mask; it can change
+  // since (taskset from outside): the thread then runs unpinned.
+  if (auto rc = ::pthread_setaffinity_np(::pthread_self(), sizeof(mask), &mask); rc != 0)
+    log::write(log::level::warning, "bus", "io_cpu_not_pinned",
+               "the I/O thread could not be pinned to CPU " + std::to_string(cpu)
+                 + " (shmbus.io-cpu): " + std::strerror(rc) + "; it runs unpinned",
+               {{"node", settings_.node_name}});
+}
 
 void bus_core::io_loop(int me) {
   auto poll = [this] { return transport_->poll(*this, outbox::io_batch); };

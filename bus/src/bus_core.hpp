@@ -145,6 +145,8 @@ private:
 
   /// The loop of I/O thread `me` (see consumer_token.hpp).
   void io_loop(int me);
+  /// Pins the calling thread (the I/O thread) to shmbus.io-cpu, if set.
+  void pin_io_thread();
   /// stop(), also from the I/O thread; `evicted` (if not empty) is
   /// reported as stop_cause::evicted once everything is torn down,
   /// otherwise stop_cause::stopped.

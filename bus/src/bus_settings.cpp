@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <sched.h>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/settings.hpp>
 
@@ -70,6 +72,7 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   span("wait-for-clients", x.wait_for_clients);
   str("dispatch", x.dispatch);
   span("inline-budget", x.inline_budget);
+  x.io_cpu = caf::get_or(cfg, "shmbus.io-cpu", x.io_cpu);
   str("log-level", x.log_level);
   if (auto err = x.validate())
     return err;
@@ -138,6 +141,21 @@ caf::error bus_settings::validate() const {
     return bad("inline-budget",
                "must be positive and less than half shmbus.heartbeat-timeout (the standby "
                "I/O thread must take over before the process counts as stuck)");
+  if (io_cpu < -1 || io_cpu >= CPU_SETSIZE)
+    return bad("io-cpu", "'" + std::to_string(io_cpu) + "' is not a CPU number (0 to "
+                           + std::to_string(CPU_SETSIZE - 1) + ", or -1 for none)");
+  if (io_cpu >= 0) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (::sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && !CPU_ISSET(io_cpu, &allowed)) {
+      std::string cpus;
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &allowed))
+          cpus += (cpus.empty() ? "" : ",") + std::to_string(cpu);
+      return bad("io-cpu", "this process may not run on CPU " + std::to_string(io_cpu)
+                             + " (it may on " + cpus + "); pick one of those, or -1");
+    }
+  }
   if (full_inbox_timeout.count() < 0 || attach_timeout.count() < 0
       || wait_for_clients.count() < 0)
     return bad("full-inbox-timeout", "timeouts cannot be negative");

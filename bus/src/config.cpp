@@ -65,6 +65,8 @@ config::config() {
     .add(shmbus.inline_budget, "inline-budget",
          "inline dispatch: how long one actor may hold the bus thread before the "
          "standby thread takes over the inbox")
+    .add(shmbus.io_cpu, "io-cpu",
+         "the CPU the bus's I/O thread (only it) is pinned to; -1: not pinned")
     .add(shmbus.log_level, "log-level",
          "threshold of shmbus's log: debug | info | warning | error | off");
   load<caf::io::middleman>();
@@ -108,6 +110,7 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "wait-for-clients", shmbus.wait_for_clients);
   caf::put_missing(group, "dispatch", shmbus.dispatch);
   caf::put_missing(group, "inline-budget", shmbus.inline_budget);
+  caf::put_missing(group, "io-cpu", shmbus.io_cpu);
   caf::put_missing(group, "log-level", shmbus.log_level);
   return result;
 }

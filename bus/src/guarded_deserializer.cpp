@@ -20,6 +20,9 @@ constexpr std::array<std::string_view, 5> refused_types = {
   "@group_down", "@open_stream_msg", "@upstream_msg", "@downstream_msg", "@timeout",
 };
 
+/// Longest accepted object name a thread remembers (see begin_object).
+constexpr size_t max_remembered_name = 256;
+
 } // namespace
 
 guarded_deserializer::guarded_deserializer(caf::execution_unit* ctx, const std::byte* data,
@@ -39,12 +42,6 @@ bool guarded_deserializer::accepted_type(std::string_view type_name) noexcept {
   return true;
 }
 
-caf::error guarded_deserializer::noted(caf::error err) {
-  if (err && !first_error_)
-    first_error_ = err;
-  return err;
-}
-
 caf::error guarded_deserializer::enter() {
   if (++depth_ > max_nesting)
     return caf::make_error(caf::sec::invalid_argument,
@@ -55,10 +52,14 @@ caf::error guarded_deserializer::enter() {
 
 caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& name) {
   if (auto err = enter())
-    return noted(err);
+    return noted(std::move(err));
   if (auto err = inner_.begin_object(typenr, name))
-    return noted(err);
-  // A message names its element types as "@<>+type1+type2...".
+    return noted(std::move(err));
+  // A message names its element types as "@<>+type1+type2...". A stream of
+  // messages repeats one name: the thread remembers the last one it let in.
+  thread_local std::string last_accepted;
+  if (name == last_accepted)
+    return caf::none;
   std::string_view names{name};
   while (!names.empty()) {
     auto element = names.substr(0, names.find('+'));
@@ -70,6 +71,8 @@ caf::error guarded_deserializer::begin_object(uint16_t& typenr, std::string& nam
                                        "one process)"));
     names.remove_prefix(std::min(names.size(), element.size() + 1));
   }
+  if (name.size() <= max_remembered_name)
+    last_accepted = name;
   return caf::none;
 }
 
@@ -81,9 +84,9 @@ caf::error guarded_deserializer::end_object() {
 
 caf::error guarded_deserializer::begin_sequence(size_t& num) {
   if (auto err = enter())
-    return noted(err);
+    return noted(std::move(err));
   if (auto err = inner_.begin_sequence(num))
-    return noted(err);
+    return noted(std::move(err));
   // Every element of the types that cross the bus takes at least one byte.
   if (num > inner_.remaining())
     return noted(caf::make_error(caf::sec::end_of_stream,

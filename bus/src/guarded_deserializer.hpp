@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/deserializer.hpp>
@@ -79,7 +80,12 @@ protected:
 private:
   caf::error enter();
   /// Remembers the first error (see first_error()) and passes it on.
-  caf::error noted(caf::error err);
+  /// Inline: it runs for every field read.
+  caf::error noted(caf::error&& err) {
+    if (err && !first_error_)
+      first_error_ = err;
+    return std::move(err);
+  }
 
   caf::binary_deserializer inner_;
   buffer_import* imports_ = nullptr;

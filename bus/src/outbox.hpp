@@ -49,6 +49,11 @@ public:
   /// Largest number of records the I/O thread takes per poll.
   static constexpr size_t io_batch = 256;
 
+  /// The I/O thread at a full inbox: tries with a yield between them, then
+  /// naps this long between tries (see wait_for_room()).
+  static constexpr int full_inbox_yields = 16;
+  static constexpr std::chrono::microseconds full_inbox_nap{50};
+
   /// `inbox` handles what the I/O thread reads while it drains its own
   /// inbox to make room.
   outbox(caf::actor_system& sys, transport::node& transport,
@@ -106,7 +111,11 @@ private:
                      const caf::strong_actor_ptr& requester, caf::message_id mid);
   /// Takes the front record of `slot`'s queue off the books. Holds mtx_.
   void pop_front(uint32_t slot);
-  void drain_own_inbox();
+  /// Handles what waits in this process's inbox; the records handled.
+  size_t drain_own_inbox();
+  /// The I/O thread's pause between two tries at a full inbox, after
+  /// `idle_round` tries that found it full with nothing of its own to read.
+  static void wait_for_room(int idle_round);
   /// The error of the records of a queue whose destination made no progress.
   caf::error stuck_error(uint32_t slot, size_t waiting) const;
 

@@ -13,8 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <functional>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include <caf/actor_addr.hpp>
@@ -56,6 +57,14 @@ public:
 private:
   using key = std::pair<caf::actor_id, uint64_t>;
 
+  struct key_hash {
+    size_t operator()(const key& k) const noexcept {
+      // Request ids count up per requester: mixing the actor id in keeps
+      // the ids of two requesters apart.
+      return std::hash<uint64_t>{}(k.second * 0x9e3779b97f4a7c15ULL ^ k.first);
+    }
+  };
+
   struct entry {
     caf::weak_actor_ptr requester; // weak: must not keep the requester alive
     caf::message_id mid;
@@ -72,7 +81,8 @@ private:
   caf::actor_system& sys_;
   size_t max_entries_;
   std::mutex mtx_;
-  std::map<key, entry> entries_;
+  /// One hash lookup per request and answer (no ordered walk).
+  std::unordered_map<key, entry, key_hash> entries_;
   /// Keys by age, oldest first; may hold keys of entries taken since
   /// (skipped when met, compacted when it grows past twice the table).
   std::deque<std::pair<key, uint64_t>> order_;

@@ -55,7 +55,9 @@ record_codec::record_codec(caf::actor_system& sys, caf::proxy_registry& proxies,
     entries_(entries),
     pool_(std::move(pool)),
     own_node_(wire::to_bytes(sys.node())),
-    sender_cache_(peers_.slots()) {
+    types_(sys),
+    sender_cache_(peers_.slots()),
+    last_sender_(peers_.slots()) {
   // nop
 }
 
@@ -83,7 +85,7 @@ caf::error record_codec::put_content(std::vector<char>& buf,
   if (!stages.empty())
     if (auto err = sink(stages))
       return err;
-  return content.save(sink);
+  return types_.save(sink, content);
 }
 
 void record_codec::reason_record(std::vector<char>& buf, wire::kind k, caf::actor_id aid,
@@ -130,14 +132,20 @@ void record_codec::put_sender(std::vector<char>& buf, const caf::strong_actor_pt
     thread_local const void* cache_owner = nullptr;
     thread_local uint64_t cache_epoch = 0;
     thread_local std::unordered_set<caf::actor_id> registered;
+    // A stream comes from one actor: its id skips the set.
+    thread_local caf::actor_id last = caf::invalid_actor_id;
     auto epoch = registry_epoch_.load(std::memory_order_acquire);
     if (cache_owner != this || cache_epoch != epoch || registered.size() > max_cached_senders) {
       registered.clear();
+      last = caf::invalid_actor_id;
       cache_owner = this;
       cache_epoch = epoch;
     }
+    if (sender->id() == last)
+      return;
     if (registered.insert(sender->id()).second)
       entries_.put(sender);
+    last = sender->id();
     return;
   }
   buf.push_back(static_cast<char>(wire::sender_tag::remote));
@@ -213,7 +221,7 @@ caf::error record_codec::read_content(const std::byte* data, size_t size,
         return caf::make_error(caf::sec::invalid_argument,
                                "a forwarding stage that names no live actor");
     }
-    if (auto err = content.load(source))
+    if (auto err = types_.load(source, content))
       return err;
     if (auto& err = source.first_error())
       return err;
@@ -315,10 +323,16 @@ std::string record_codec::read_sender(peer_ref from, const std::byte* data, size
   if (tag == wire::sender_tag::local) {
     if (from.slot >= sender_cache_.size())
       return "a sender in node slot " + std::to_string(from.slot) + ", past the node table";
+    auto& last = last_sender_[from.slot];
+    if (last.first == aid) {
+      sender = last.second;
+      return {};
+    }
     auto& cache = sender_cache_[from.slot];
     auto i = cache.find(aid);
     if (i != cache.end()) {
       sender = i->second;
+      last = *i;
       return {};
     }
     auto nid = peers_.node_of(from);
@@ -328,6 +342,7 @@ std::string record_codec::read_sender(peer_ref from, const std::byte* data, size
     if (cache.size() > max_cached_senders)
       cache.clear();
     cache.emplace(aid, sender);
+    last = {aid, sender};
     return {};
   }
   if (offset + wire::node_id_bytes > size)
@@ -343,19 +358,26 @@ std::string record_codec::read_sender(peer_ref from, const std::byte* data, size
 // -- senders ------------------------------------------------------------------
 
 void record_codec::forget_sender(uint32_t slot, caf::actor_id aid) {
-  if (slot < sender_cache_.size())
-    sender_cache_[slot].erase(aid);
+  if (slot >= sender_cache_.size())
+    return;
+  sender_cache_[slot].erase(aid);
+  if (last_sender_[slot].first == aid)
+    last_sender_[slot] = {};
 }
 
 void record_codec::forget_peer(uint32_t slot) {
-  if (slot < sender_cache_.size())
-    sender_cache_[slot].clear();
+  if (slot >= sender_cache_.size())
+    return;
+  sender_cache_[slot].clear();
+  last_sender_[slot] = {};
 }
 
 void record_codec::registry_released() {
   registry_epoch_.fetch_add(1, std::memory_order_release);
   for (auto& cache : sender_cache_)
     cache.clear();
+  for (auto& last : last_sender_)
+    last = {};
 }
 
 } // namespace shmbus::bus

@@ -32,6 +32,7 @@
 
 #include "buffer_storage.hpp"
 #include "io_execution_unit.hpp"
+#include "message_types.hpp"
 #include "peer_table.hpp"
 #include "registry_entries.hpp"
 #include "wire.hpp"
@@ -180,6 +181,8 @@ private:
   std::shared_ptr<transport::buffer_pool> pool_;
   /// wire::to_bytes of this process's node id, for plausible_node().
   wire::node_bytes own_node_;
+  /// Element types of message contents, resolved once per type list.
+  message_types types_;
 
   /// Bumped by registry_released(); the sending threads' caches of actors
   /// they registered are valid for one epoch.
@@ -188,6 +191,9 @@ private:
   /// I/O thread only: proxies of recent senders per slot (looking them up
   /// in CAF's proxy registry costs a lock and a node-id hash per message).
   std::vector<std::unordered_map<caf::actor_id, caf::strong_actor_ptr>> sender_cache_;
+  /// I/O thread only: per slot, the sender of its last message (a stream
+  /// comes from one actor: no hash lookup). Always an entry of sender_cache_.
+  std::vector<std::pair<caf::actor_id, caf::strong_actor_ptr>> last_sender_;
 };
 
 } // namespace shmbus::bus

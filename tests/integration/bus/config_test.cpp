@@ -3,9 +3,12 @@
 // refused with an error that names the option when a value is invalid.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
+#include <dirent.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "test_types.hpp"
@@ -193,6 +196,8 @@ TEST_CASE("an invalid option value gives an error that names the option") {
          {"--shmbus.inbox-size=5000", "inbox-size"},
          {"--shmbus.idle-strategy=sleepy", "shmbus.idle-strategy"},
          {"--shmbus.dispatch=elsewhere", "shmbus.dispatch"},
+         {"--shmbus.io-cpu=-2", "shmbus.io-cpu"},
+         {"--shmbus.io-cpu=99999", "shmbus.io-cpu"},
        }) {
     CAPTURE(c.arg);
     auto child = child_process::spawn("bus-config", {dir.path, "--shmbus.bus=x", c.arg});
@@ -219,3 +224,90 @@ TEST_CASE("an application's own config is read from its shmbus entries") {
   CHECK(has_line(lines, "full-inbox-timeout=250"));
 }
 
+
+namespace {
+
+/// The CPUs thread `tid` of this process may run on.
+std::vector<int> cpus_of(pid_t tid) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  std::vector<int> result;
+  if (::sched_getaffinity(tid, sizeof(mask), &mask) != 0)
+    return result;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &mask))
+      result.push_back(cpu);
+  return result;
+}
+
+/// The ids of this process's threads named `name`.
+std::vector<pid_t> threads_named(const std::string& name) {
+  std::vector<pid_t> result;
+  auto* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr)
+    return result;
+  while (auto* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.')
+      continue;
+    std::ifstream comm{std::string{"/proc/self/task/"} + entry->d_name + "/comm"};
+    std::string text;
+    std::getline(comm, text);
+    if (text == name)
+      result.push_back(static_cast<pid_t>(std::stoi(entry->d_name)));
+  }
+  ::closedir(dir);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("shmbus.io-cpu pins the I/O thread, and only it, to that CPU") {
+  auto allowed = cpus_of(0);
+  REQUIRE_FALSE(allowed.empty());
+  // The last CPU we may run on: with two or more, unpinned threads differ.
+  int cpu = allowed.back();
+  scoped_bus bus{"io-cpu"};
+  bus_process<test_config> server{bus.name, "server", "srv",
+                                  [cpu](test_config& cfg) { cfg.shmbus.io_cpu = cpu; }};
+  // The threads name and pin themselves once they run.
+  std::vector<pid_t> io;
+  auto pinned = [&] {
+    io = threads_named("shmbus.io");
+    return io.size() == 1 && cpus_of(io.front()) == std::vector<int>{cpu};
+  };
+  CHECK(wait_until(pinned, std::chrono::seconds{5}));
+  auto standby = threads_named("shmbus.io2");
+  for (auto tid : standby)
+    CHECK(cpus_of(tid) == allowed);
+  CHECK(cpus_of(0) == allowed);
+  // It still carries messages.
+  caf::scoped_actor self{*server.sys};
+  auto doubler = server.sys->spawn([]() -> caf::behavior {
+    return {[](int32_t x) { return x * 2; }};
+  });
+  REQUIRE(!server.node.publish(doubler, "doubler"));
+  auto found = must_lookup(server.node, "doubler");
+  self->request(found, std::chrono::seconds{5}, int32_t{21})
+    .receive([](int32_t x) { CHECK(x == 42); },
+             [&](caf::error& err) { FAIL_CHECK(server.sys->render(err)); });
+  self->send_exit(doubler, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("shmbus.io-cpu outside the CPUs the process may use is refused, naming them") {
+  auto allowed = cpus_of(0);
+  int outside = 0;
+  while (std::find(allowed.begin(), allowed.end(), outside) != allowed.end())
+    ++outside;
+  REQUIRE(outside < CPU_SETSIZE);
+  scoped_bus bus{"io-cpu-outside"};
+  test_config cfg;
+  configure(cfg, bus.name, "server", "srv");
+  cfg.shmbus.io_cpu = outside;
+  caf::actor_system sys{cfg};
+  auto started = bus::node::start(sys);
+  REQUIRE_FALSE(started);
+  auto text = sys.render(started.error());
+  CHECK_MESSAGE(text.find("shmbus.io-cpu") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("may not run on CPU " + std::to_string(outside)) != std::string::npos,
+                text);
+}

@@ -92,6 +92,12 @@ struct bus_settings {
   /// busy actor holds up neither the process's other actors nor its
   /// heartbeat. Less than half the heartbeat timeout.
   caf::timespan inline_budget = std::chrono::milliseconds{10};
+  /// The CPU the bus's I/O thread runs on, and only that thread (the
+  /// standby thread and CAF's workers stay where the process may run); -1
+  /// leaves it to the kernel. For latency-bound deployments that keep that
+  /// CPU for it: records are read, and inline actors run, without
+  /// migrations. The CPU must be one this process may run on.
+  int io_cpu = -1;
   /// Threshold of shmbus::log, set process-wide when the node starts:
   /// "debug", "info", "warning", "error" or "off". Empty: leave it alone
   /// (info, unless the program called shmbus::log::set_level).
