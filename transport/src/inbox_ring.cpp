@@ -1,5 +1,6 @@
 #include "shmbus/transport/inbox_ring.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "futex.hpp"
@@ -72,6 +73,13 @@ std::optional<uint64_t> inbox_ring::end_of_records(uint64_t from) const noexcept
   return p; // the ring is full
 }
 
+bool inbox_ring::only_free(uint64_t from, uint64_t to) const noexcept {
+  for (auto p = from; p < to && p - from < capacity_; p += record::alignment)
+    if (word(p).load(std::memory_order_acquire) != record::free_tag(p))
+      return false;
+  return true;
+}
+
 bool inbox_ring::reaches(uint64_t from, uint64_t position) const noexcept {
   if (position < from)
     return true; // consumed: a hint that lags behind the consumer is honest
@@ -106,12 +114,23 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
             || !reaches(control_->head.load(std::memory_order_acquire), bad_tail)))
       out.repaired = true;
   };
+  // Producers that followed a tail moved past the end of the records left
+  // a hole of free words with their records after it: moving the tail back
+  // onto the hole would let claims overwrite those records. The consumer
+  // skips the hole when it gets there (inbox_reader::audit, once per
+  // heartbeat interval); until then the claim fails as `corrupt`.
+  auto hole_before = [&](uint64_t end, uint64_t bad_tail, uint64_t h) {
+    return end < bad_tail && !only_free(end, std::min(bad_tail, h + capacity_));
+  };
+  enum class rederived { moved, hole, walk_failed };
   auto rederive_tail = [&](uint64_t bad_tail, uint64_t h) {
     auto end = end_of_records(h);
     if (!end)
-      return false;
+      return rederived::walk_failed;
+    if (hole_before(*end, bad_tail, h))
+      return rederived::hole;
     move_tail(bad_tail, *end);
-    return true;
+    return rederived::moved;
   };
   for (int round = 0; round < max_claim_rounds; ++round) {
     // Acquire pairs with other producers' release CAS of tail.
@@ -132,7 +151,10 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
         return claim_status::corrupt; // the consumer re-publishes its head
       if (!aligned(t) || (t > h && t - h > capacity_)) {
         // No producer ever moves the tail there: garbage.
-        if (t < h || !rederive_tail(t, h))
+        auto found = t < h ? rederived::walk_failed : rederive_tail(t, h);
+        if (found == rederived::hole)
+          return claim_status::corrupt;
+        if (found == rederived::walk_failed)
           move_tail(t, h);
         continue;
       }
@@ -164,8 +186,18 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
       // before is being claimed right now, the walk from the head says so.
       if (word(t - record::alignment).load(std::memory_order_acquire)
           == record::free_tag(t - record::alignment)) {
-        auto end = end_of_records(control_->head.load(std::memory_order_acquire));
-        if (end && *end != t) {
+        auto walk_from = control_->head.load(std::memory_order_acquire);
+        auto end = end_of_records(walk_from);
+        if (!end) {
+          // Garbage on the way, or the consumer freed words meanwhile:
+          // never claim after a hole that the walk could not rule out.
+          if (control_->head.load(std::memory_order_acquire) == walk_from)
+            return claim_status::corrupt;
+          continue;
+        }
+        if (*end != t) {
+          if (hole_before(*end, t, walk_from))
+            return claim_status::corrupt;
           move_tail(t, *end);
           continue;
         }
@@ -218,7 +250,10 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
       return claim_status::full;
     }
     auto walk_from = control_->head.load(std::memory_order_acquire);
-    if (rederive_tail(t, walk_from))
+    auto found = rederive_tail(t, walk_from);
+    if (found == rederived::hole)
+      return claim_status::corrupt;
+    if (found == rederived::moved)
       continue;
     // The walk met words the consumer freed meanwhile: look again.
     if (!still_tail() || control_->head.load(std::memory_order_acquire) != walk_from)

@@ -112,6 +112,35 @@ TEST_CASE("a tail pointing into the middle of a record is moved to the end of th
   CHECK(d.texts == std::vector<std::string>{"m0", "m1", "m2", "m3", "fifth"});
 }
 
+TEST_CASE("records after a hole are never overwritten: producers wait until the consumer skips it") {
+  // m0, a hole where m1 was (producers once followed a tail moved past the
+  // end of the records), m2 and m3 after it, and the tail nudged into m3.
+  test_ring r{capacity};
+  auto m1_at = fill(r, 1);
+  auto m2_at = fill(r, 1, "m1-");
+  fill(r, 2, "after");
+  for (auto p = m1_at; p < m2_at; p += record::alignment)
+    r.ring.word(p).store(record::free_tag(p));
+  auto& tail = r.ring.control()->tail;
+  auto real = tail.load();
+  tail.store(real - record::alignment);
+  // The end of the records as a walk from the head sees it is the hole:
+  // a claim there would run over "after0". The producer waits instead.
+  std::string longer(m2_at - m1_at + 32, 'x');
+  CHECK(r.send(longer) == claim_status::corrupt);
+  auto d = drain(r);
+  CHECK(d.texts == std::vector<std::string>{"m0"});
+  auto report = r.reader.audit();
+  CHECK(report.hole_skipped == m2_at - m1_at);
+  d = drain(r);
+  CHECK(d.texts == std::vector<std::string>{"after0", "after1"});
+  CHECK(d.corrupt == 0);
+  // Past the hole the tail lies behind the head, as a lagging hint does.
+  CHECK(r.send(longer) == claim_status::claimed);
+  d = drain(r);
+  CHECK(d.texts == std::vector<std::string>{longer});
+}
+
 TEST_CASE("the consumer's audit finds an impossible tail before any producer does") {
   test_ring r{capacity};
   auto real = fill(r, 2);

@@ -125,6 +125,10 @@ private:
   /// Reads the consumer's head and refreshes the producers' copy of it.
   uint64_t refresh_head() noexcept;
 
+  /// Whether every word from `from` up to `to` (at most one ring) is the
+  /// free tag of its own position: nothing was claimed there in this lap.
+  bool only_free(uint64_t from, uint64_t to) const noexcept;
+
   /// Whether following the headers from `from` lands on `position` (true
   /// for a position before `from`, and when a word on the way cannot be
   /// followed: the walk cannot tell).
