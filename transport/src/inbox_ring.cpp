@@ -285,12 +285,14 @@ uint64_t inbox_ring::refresh_head() noexcept {
   return h;
 }
 
-bool inbox_ring::commit(const claim& c) noexcept {
+bool inbox_ring::commit(const claim& c, const std::byte* source) noexcept {
   auto committed = record::make_header(
     c.kind, record::length_of(c.header), record::slot_of(c.header),
     record::incarnation_bits_of(c.header));
   auto sizes = uint64_t{c.payload_bytes} | (uint64_t{c.destination_incarnation} << 32);
-  auto crc = checksums_ ? record::record_crc(committed, sizes, c.payload, c.payload_bytes) : 0;
+  auto crc = checksums_ ? record::record_crc(committed, sizes, source ? source : c.payload,
+                                             c.payload_bytes)
+                        : 0;
   auto* words = &word(c.position);
   words[1].store(sizes, std::memory_order_relaxed);
   words[2].store(record::make_stamp_word(c.position, crc), std::memory_order_relaxed);

@@ -160,9 +160,13 @@ error node::rejoin() noexcept {
 
 error node::send(uint32_t to_slot, uint32_t to_incarnation, const void* data,
                  size_t size, std::chrono::nanoseconds max_wait) noexcept {
-  return send_with(
-    to_slot, to_incarnation, size,
-    [&](std::byte* dst) { std::memcpy(dst, data, size); }, max_wait);
+  // The checksum is taken of our own bytes, not of the copy in the ring:
+  // whatever another process writes into the record after the copy fails it.
+  inbox_ring::claim c;
+  if (auto err = claim_for_send(to_slot, to_incarnation, size, record_kind::data, max_wait, c))
+    return err;
+  std::memcpy(c.payload, data, size);
+  return finish_send(to_slot, c, static_cast<const std::byte*>(data));
 }
 
 error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t size,
@@ -260,10 +264,11 @@ error node::claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t siz
   }
 }
 
-error node::finish_send(uint32_t to_slot, const inbox_ring::claim& c) noexcept {
+error node::finish_send(uint32_t to_slot, const inbox_ring::claim& c,
+                        const std::byte* source) noexcept {
   auto ring = seg_.ring(to_slot);
   auto& self = seg_.slot(slot());
-  if (!ring.commit(c)) {
+  if (!ring.commit(c, source)) {
     self.send_errors.fetch_add(1, std::memory_order_relaxed);
     return make_error(errc::peer_lost,
                       "the receiver (slot " + std::to_string(to_slot)

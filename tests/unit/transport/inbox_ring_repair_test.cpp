@@ -221,6 +221,25 @@ TEST_CASE("a flipped payload byte is handed over as not intact, the next record 
   CHECK(r.receive() == std::optional<std::string>{"m1"});
 }
 
+TEST_CASE("a scribble between the producer's copy and its commit fails the checksum of its own bytes") {
+  test_ring r{capacity};
+  std::string text = "the producer's own bytes";
+  for (bool of_source : {true, false}) {
+    inbox_ring::claim c;
+    REQUIRE(r.ring.try_claim(record_kind::data, static_cast<uint32_t>(text.size()), 1, 1, 7, c)
+            == claim_status::claimed);
+    std::memcpy(c.payload, text.data(), text.size());
+    c.payload[3] ^= std::byte{0x20}; // another process, right after the copy
+    auto* source = reinterpret_cast<const std::byte*>(text.data());
+    REQUIRE(r.ring.commit(c, of_source ? source : nullptr));
+    auto e = r.reader.peek();
+    REQUIRE(e.state == status::record);
+    // Checksummed from the ring, the altered copy would pass as intact.
+    CHECK(e.intact == !of_source);
+    r.reader.consume();
+  }
+}
+
 TEST_CASE("without checksums a flipped payload byte goes unnoticed, as configured") {
   test_ring r{capacity, 1024, false};
   fill(r, 1);

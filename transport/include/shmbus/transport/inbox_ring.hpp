@@ -72,12 +72,15 @@ public:
                          uint32_t destination_incarnation,
                          claim& out) noexcept;
 
-  /// Writes the record's sizes, stamp and checksum (of the payload as it is
-  /// in the ring now), then publishes it. False when the consumer discarded
-  /// the claim in the meantime (it declared this producer dead, found the
-  /// claim too old, or recovered from corruption): the message was not
-  /// delivered. Never blocks; any thread.
-  bool commit(const claim& c) noexcept;
+  /// Writes the record's sizes, stamp and checksum, then publishes it. The
+  /// checksum covers `source` (the payload_bytes the producer copied into
+  /// the record from its own memory) if given, else the payload as it is in
+  /// the ring now: only the first catches a scribble that lands in the
+  /// record between the copy and the commit. False when the consumer
+  /// discarded the claim in the meantime (it declared this producer dead,
+  /// found the claim too old, or recovered from corruption): the message
+  /// was not delivered. Never blocks; any thread.
+  bool commit(const claim& c, const std::byte* source = nullptr) noexcept;
 
   /// Wakes the consumer if it is parked. Call after commit. Never blocks
   /// (one futex wake when the consumer is parked); any thread.

@@ -211,7 +211,9 @@ private:
   error claim_for_send(uint32_t to_slot, uint32_t to_incarnation, size_t size,
                        record_kind kind, std::chrono::nanoseconds max_wait,
                        inbox_ring::claim& out) noexcept;
-  error finish_send(uint32_t to_slot, const inbox_ring::claim& c) noexcept;
+  /// Commits `c`; its checksum covers `source` if given (inbox_ring::commit).
+  error finish_send(uint32_t to_slot, const inbox_ring::claim& c,
+                    const std::byte* source = nullptr) noexcept;
   std::string evicted_text(uint64_t own_word) const;
 
   node_options options_;
