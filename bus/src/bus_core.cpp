@@ -518,9 +518,9 @@ caf::expected<caf::actor> bus_core::lookup(const std::string& name, caf::timespa
     auto machine = name.substr(at + 1);
     if (machine == settings_.bus)
       return names_.lookup(base, timeout, interface);
-    return remote_.lookup(base, machine, interface);
+    return remote_.lookup(base, machine, interface, timeout);
   }
-  if (auto far = remote_.lookup(name, {}, interface); far || far.error() != errc::name_not_found)
+  if (auto far = remote_.lookup(name, {}, interface, caf::timespan{0}); far || far.error() != errc::name_not_found)
     return far;
   return names_.lookup(name, timeout, interface);
 }

@@ -345,12 +345,29 @@ void remote_machines::refuse(const std::string& text) {
 
 caf::expected<caf::actor> remote_machines::lookup(const std::string& name,
                                                   const std::string& machine,
-                                                  uint64_t interface) {
+                                                  uint64_t interface, caf::timespan timeout) {
   if (!settings_.remote)
     return make_error(errc::name_not_found, "nothing is published as '" + name + "'");
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto found = lookup_once(name, machine, interface);
+    if (found || machine.empty() || std::chrono::steady_clock::now() >= until)
+      return found;
+    std::unique_lock<std::mutex> guard(mtx_);
+    auto next = std::min(until, std::chrono::steady_clock::now() + settings_.remote_refresh);
+    if (cv_.wait_until(guard, next, [this] { return stopping_; }))
+      return make_error(errc::not_attached, "the bus node stopped");
+  }
+}
+
+caf::expected<caf::actor> remote_machines::lookup_once(const std::string& name,
+                                                       const std::string& machine,
+                                                       uint64_t interface) {
   std::lock_guard<std::mutex> guard(conn_mtx_);
   std::vector<std::string> asked;
   for (auto& m : machines_) {
+    if (!m.directory)
+      connect_machine(m); // not reached yet: try now rather than next round
     if (!m.directory || (!machine.empty() && m.bus != machine))
       continue;
     asked.push_back(m.bus);

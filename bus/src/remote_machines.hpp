@@ -83,11 +83,13 @@ public:
   /// The bus's process `nid` is lost: BASP's proxies of its actors die.
   void peer_lost(const caf::node_id& nid);
 
-  /// `name` as published on machine `machine` (a bus name), or on the first
-  /// other machine that has it when `machine` is empty.
-  /// @warning Blocks the caller up to remote-timeout per machine asked.
+  /// `name` as published on machine `machine` (a bus name), asked again
+  /// every refresh interval until `timeout`; or, when `machine` is empty,
+  /// on the first other machine that has it now.
+  /// @warning Blocks the caller up to `timeout` plus remote-timeout per
+  ///          machine asked.
   caf::expected<caf::actor> lookup(const std::string& name, const std::string& machine,
-                                   uint64_t interface);
+                                   uint64_t interface, caf::timespan timeout);
 
   /// See node::remote().
   remote_view view() const;
@@ -101,6 +103,8 @@ private:
   };
 
   void run();
+  caf::expected<caf::actor> lookup_once(const std::string& name, const std::string& machine,
+                                        uint64_t interface);
   /// One round: register, ask every machine, connect to what is new.
   void refresh();
   /// Connects to every endpoint of `m`'s directory not connected yet.
