@@ -13,6 +13,7 @@
 #include <caf/io/all.hpp>
 
 #include "child_process.hpp"
+#include "loss_timing.hpp"
 #include "clock.hpp"
 #include "measurement.hpp"
 #include "placement.hpp"
@@ -100,37 +101,6 @@ std::vector<double> round_trips(caf::actor_system& sys, const caf::actor& peer, 
   return rtt;
 }
 
-/// Stamps the down_msg of the actor it monitors.
-class stamp {
-public:
-  void set() {
-    std::lock_guard<std::mutex> guard(mtx_);
-    if (!at_)
-      at_ = mono_clock::now();
-    cv_.notify_all();
-  }
-  std::optional<mono_clock::time_point> wait(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> guard(mtx_);
-    cv_.wait_for(guard, timeout, [&] { return at_.has_value(); });
-    return at_;
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  std::optional<mono_clock::time_point> at_;
-};
-
-caf::behavior monitor_once(caf::event_based_actor* self, caf::actor target,
-                           std::shared_ptr<stamp> down) {
-  self->monitor(target);
-  self->set_down_handler([self, down](caf::down_msg&) {
-    down->set();
-    self->quit();
-  });
-  return {[](caf::ok_atom) {}};
-}
-
 /// SIGSTOP of a whole machine (its only process) until the down_msg of its
 /// actor, `losses` times, each with a fresh machine.
 std::vector<double> machine_losses(int losses) {
@@ -167,16 +137,6 @@ std::vector<double> machine_losses(int losses) {
   }
   node.stop();
   return result;
-}
-
-void add_summary(measurement& m, const std::string& prefix, const std::vector<double>& ms) {
-  std::vector<double> us;
-  for (auto x : ms)
-    us.push_back(x * 1000.0);
-  auto s = summarize(us);
-  m.add(prefix + "_median", s.median_us / 1000.0);
-  m.add(prefix + "_p99", s.p99_us / 1000.0);
-  m.add(prefix + "_max", s.max_us / 1000.0);
 }
 
 } // namespace

@@ -177,7 +177,8 @@ public:
   caf::error unpublish(const std::string& name) const;
 
   /// The actor published as `name`; errc::name_not_found if none. Never
-  /// blocks.
+  /// blocks, except with shmbus.remote on for a name this machine does not
+  /// publish: the other machines are asked (up to remote.timeout each).
   caf::expected<caf::actor> lookup(const std::string& name) const;
 
   /// Waits up to `timeout` for `name` to be published. From an actor, use
