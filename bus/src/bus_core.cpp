@@ -518,11 +518,23 @@ caf::expected<caf::actor> bus_core::lookup(const std::string& name, caf::timespa
     auto machine = name.substr(at + 1);
     if (machine == settings_.bus)
       return names_.lookup(base, timeout, interface);
-    return remote_.lookup(base, machine, interface, timeout);
+    return as_relay(remote_.lookup(base, machine, interface, timeout));
   }
   if (auto far = remote_.lookup(name, {}, interface, caf::timespan{0}); far || far.error() != errc::name_not_found)
-    return far;
+    return as_relay(std::move(far));
   return names_.lookup(name, timeout, interface);
+}
+
+caf::expected<caf::actor> bus_core::as_relay(caf::expected<caf::actor> x) {
+  // BASP's own proxy may send a link's exit_msg a second time when the
+  // remote actor's exit overtakes the linker (forwarding_actor_proxy keeps
+  // its back link until the linker unlinks); the relay drops it.
+  if (!x || !*x)
+    return x;
+  auto relay = proxies_.get_or_put(x->node(), x->id());
+  if (!relay)
+    return x;
+  return caf::actor_cast<caf::actor>(std::move(relay));
 }
 
 caf::error bus_core::request_stop(int pid) {

@@ -155,6 +155,9 @@ private:
   bus_core(caf::actor_system& sys, bus_settings settings,
            std::unique_ptr<transport::node> transport);
 
+  /// An actor of another machine found by name, as the bus's relay.
+  caf::expected<caf::actor> as_relay(caf::expected<caf::actor> x);
+
   /// The loop of I/O thread `me` (see consumer_token.hpp).
   void io_loop(int me);
   /// stop(), also from the I/O thread; `evicted` (if not empty) is

@@ -31,8 +31,10 @@ struct directory_state {
 
 /// The machine's directory: processes of the bus register their BASP
 /// endpoint over the bus; other machines ask it over BASP for the
-/// endpoints, its bus name and published names.
+/// endpoints, its bus name, the machines it was seeded with and published
+/// names.
 caf::behavior directory(caf::stateful_actor<directory_state>* self, std::string bus,
+                        std::vector<std::string> seeds,
                         std::function<bool(const caf::node_id&)> is_peer,
                         remote_machines::local_lookup lookup, size_t max_entries) {
   return {
@@ -53,12 +55,15 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self, std::string 
       entries[sender->node()] = endpoint;
       return caf::ok_atom::value;
     },
-    [=](caf::get_atom) -> caf::result<std::string, std::string> {
+    [=](caf::get_atom) -> caf::result<std::string, std::string, std::string> {
       std::string list = self->state.own;
       for (auto& [nid, endpoint] : self->state.endpoints)
         if (is_peer(nid))
           list += " " + endpoint;
-      return {bus, list};
+      std::string known;
+      for (auto& seed : seeds)
+        known += seed + " ";
+      return {bus, list, known};
     },
     [=](lookup_atom, const std::string& name, uint64_t interface) -> caf::result<caf::actor> {
       auto found = lookup(name, caf::timespan{0}, interface);
@@ -106,7 +111,8 @@ caf::error remote_machines::start(local_lookup lookup, local_publish publish,
   caf::expected<uint16_t> port{uint16_t{0}};
   if (server) {
     // The directory answers at the server's BASP port: a seed names it.
-    directory_ = sys_.spawn<caf::hidden>(directory, settings_.bus, is_peer_, lookup_,
+    directory_ = sys_.spawn<caf::hidden>(directory, settings_.bus, settings_.remote_seeds,
+                                         is_peer_, lookup_,
                                          static_cast<size_t>(settings_.node_slots));
     port = mm.publish(directory_, settings_.remote_port, settings_.remote_host.c_str(), true);
   } else {
@@ -130,7 +136,7 @@ caf::error remote_machines::start(local_lookup lookup, local_publish publish,
     registered_ = true;
   }
   for (auto& seed : settings_.remote_seeds)
-    machines_.push_back(machine{seed, {}, {}, {}});
+    machines_.push_back(machine{seed, false, false, {}, {}, {}});
   thread_ = std::thread([this] { run(); });
   return caf::none;
 }
@@ -220,8 +226,16 @@ void remote_machines::refresh() {
                  });
     }
   }
-  for (auto& m : machines_)
-    connect_machine(m);
+  for (size_t i = 0; i < machines_.size(); ++i)
+    if (!machines_[i].dropped)
+      connect_machine(machines_[i]);
+  // Learned seeds join after the loop (machines_ must not grow under it).
+  for (auto& seed : pending_seeds_)
+    if (machines_.size() < max_machines
+        && std::none_of(machines_.begin(), machines_.end(),
+                        [&](const machine& x) { return x.seed == seed; }))
+      machines_.push_back(machine{seed, true, false, {}, {}, {}});
+  pending_seeds_.clear();
   std::vector<std::string> names;
   for (auto& m : machines_)
     if (!m.bus.empty())
@@ -242,6 +256,13 @@ void remote_machines::connect_machine(machine& m) {
                   caf::connect_atom::value, where->first, where->second)
       .receive(
         [&](const caf::node_id& nid, caf::strong_actor_ptr& dir, const std::set<std::string>&) {
+          auto known = std::any_of(machines_.begin(), machines_.end(), [&](const machine& x) {
+            return &x != &m && x.directory && x.directory.node() == nid;
+          });
+          if (m.learned && (known || nid == sys_.node() || is_peer_(nid))) {
+            m.dropped = true; // this machine, or one known under another address
+            return;
+          }
           if (nid == sys_.node() || is_peer_(nid)) {
             refuse("seed " + m.seed + " has node id " + caf::to_string(nid)
                    + ", the id of a process of this machine: it is this machine, or two "
@@ -264,13 +285,15 @@ void remote_machines::connect_machine(machine& m) {
   }
   std::string bus;
   std::vector<std::string> endpoints;
+  std::vector<std::string> seeds;
   bool answered = false;
   self->request(m.directory, settings_.remote_timeout, caf::get_atom::value)
     .receive(
-      [&](std::string& name, std::string& list) {
+      [&](std::string& name, std::string& list, std::string& known) {
         answered = true;
         bus = std::move(name);
         endpoints = split(list);
+        seeds = split(known);
       },
       [&](caf::error&) {
         // The machine's server is gone: find its successor at the seed.
@@ -279,6 +302,14 @@ void remote_machines::connect_machine(machine& m) {
   if (!answered)
     return;
   m.bus = bus;
+  // The machines that machine knows: handles of their actors may come
+  // through it, and need direct routes too. Connected from the next round.
+  for (auto& seed : seeds) {
+    auto known = std::any_of(machines_.begin(), machines_.end(),
+                             [&](const machine& x) { return x.seed == seed; });
+    if (!known && machines_.size() < max_machines && bus_settings::parse_endpoint(seed))
+      pending_seeds_.push_back(seed);
+  }
   // Forget processes that left that machine, and connections BASP closed.
   auto& tbl = basp_of(basp_)->instance.tbl();
   for (auto i = m.connected.begin(); i != m.connected.end();) {
@@ -366,6 +397,8 @@ caf::expected<caf::actor> remote_machines::lookup_once(const std::string& name,
   std::lock_guard<std::mutex> guard(conn_mtx_);
   std::vector<std::string> asked;
   for (auto& m : machines_) {
+    if (m.dropped)
+      continue;
     if (!m.directory)
       connect_machine(m); // not reached yet: try now rather than next round
     if (!m.directory || (!machine.empty() && m.bus != machine))

@@ -53,6 +53,10 @@ public:
   /// Reasons for refused endpoints kept for remote_view::refused.
   static constexpr size_t max_refusals = 16;
 
+  /// Machines this process knows at most (seeds and those the seeds'
+  /// directories name).
+  static constexpr size_t max_machines = 64;
+
   /// Names published on this machine: (name, timeout, interface).
   using local_lookup = std::function<caf::expected<caf::actor>(const std::string&, caf::timespan,
                                                                uint64_t)>;
@@ -97,6 +101,11 @@ public:
 private:
   struct machine {
     std::string seed;
+    /// Learned from another machine's directory, not configured: a learned
+    /// seed that leads to this machine or to a machine known already is
+    /// dropped without a refusal.
+    bool learned = false;
+    bool dropped = false;
     std::string bus; // empty until its directory answered
     caf::actor directory;
     std::map<std::string, caf::node_id> connected; // endpoint -> node
@@ -130,6 +139,8 @@ private:
   /// machines_ and registered_.
   std::mutex conn_mtx_;
   std::vector<machine> machines_;
+  /// Seeds named by other machines' directories, added after a round.
+  std::vector<std::string> pending_seeds_;
   bool registered_ = false;
 
   mutable std::mutex mtx_;

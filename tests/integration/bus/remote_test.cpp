@@ -148,8 +148,11 @@ watch_report await_down(caf::scoped_actor& self, const caf::actor& w,
 
 /// Uses `ledger` (an actor of another machine) the way every path must
 /// allow: requests, order per sender, and a monitor and a link that see
-/// its real exit reason once, after which requests fail.
-void check_full_use(bus_process<test_config>& a, const caf::actor& ledger) {
+/// its real exit reason once, after which requests fail. A handle that
+/// came in a BASP message is BASP's own proxy: CAF 0.17.6 may deliver its
+/// link's exit_msg twice (`exact_exits` false; README, "Several machines").
+void check_full_use(bus_process<test_config>& a, const caf::actor& ledger,
+                    bool exact_exits = true) {
   caf::scoped_actor self{*a.sys};
   int32_t answer = 0;
   self->request(ledger, std::chrono::seconds{5}, int32_t{41})
@@ -174,7 +177,10 @@ void check_full_use(bus_process<test_config>& a, const caf::actor& ledger) {
   self->send(ledger, quit_atom::value);
   auto r = await_down(self, w, std::chrono::seconds{10});
   CHECK(r.down_reason == a.sys->render(caf::exit_reason::user_shutdown));
-  CHECK(r.exits == 1);
+  if (exact_exits)
+    CHECK(r.exits == 1);
+  else
+    CHECK((r.exits == 1 || r.exits == 2));
   CHECK(r.exit_reason == a.sys->render(caf::exit_reason::user_shutdown));
   bool failed = false;
   self->request(ledger, std::chrono::seconds{5}, int32_t{1})
@@ -263,17 +269,18 @@ TEST_CASE("a handle of another machine's actor that arrives over the bus works a
   check_full_use(a, ledger);
 }
 
-TEST_CASE("a handle of machine B's actor obtained through machine C works on machine A") {
+TEST_CASE("a handle of machine B's actor obtained through machine C works on machine A, "
+          "which learned of B from C's directory") {
   scoped_bus bus_a{"remote-via-a"};
   scoped_bus bus_b{"remote-via-b"};
   scoped_bus bus_c{"remote-via-c"};
   machine_child b{{"bus=" + bus_b.name, "role=server", "ledger"}};
   machine_child c{{"bus=" + bus_c.name, "role=server", "seed=" + seed_of(b.port),
                    "fetch=ledger", "connections=1"}};
-  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& cfg) {
-                               remote_on(cfg, {seed_of(b.port), seed_of(c.port)});
-                             }};
-  await_connections(a.node, 2);
+  bus_process<test_config> a{bus_a.name, "server", "a",
+                             [&](test_config& cfg) { remote_on(cfg, {seed_of(c.port)}); }};
+  await_connections(a.node, 2); // C's server, and B's, which C's directory names
+  CHECK(a.node.remote().machines.size() == 2);
   auto keeper = a.node.lookup("keeper@" + bus_c.name, caf::timespan{std::chrono::seconds{5}});
   REQUIRE_MESSAGE(keeper, a.sys->render(keeper.error()));
   caf::scoped_actor self{*a.sys};
@@ -283,7 +290,7 @@ TEST_CASE("a handle of machine B's actor obtained through machine C works on mac
              [&](caf::error& err) { FAIL(a.sys->render(err)); });
   REQUIRE(ledger);
   CHECK(pid_of(ledger.node()) == b.proc.pid());
-  check_full_use(a, ledger);
+  check_full_use(a, ledger, false);
 }
 
 TEST_CASE("kill -9 of a process of another machine: its monitors fire and its pending "
