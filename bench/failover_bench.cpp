@@ -14,6 +14,7 @@
 #include <caf/io/all.hpp>
 
 #include "child_process.hpp"
+#include "loss_timing.hpp"
 #include "clock.hpp"
 #include "measurement.hpp"
 #include "placement.hpp"
@@ -37,31 +38,6 @@ using namespace std::chrono_literals;
 
 constexpr auto victim_ready_timeout = 10s;
 constexpr auto loss_timeout = 5s;
-
-/// A one-shot time stamp set by another thread.
-class stamp {
-public:
-  void set() {
-    std::lock_guard<std::mutex> guard(mtx_);
-    if (!at_)
-      at_ = mono_clock::now();
-    cv_.notify_all();
-  }
-  std::optional<mono_clock::time_point> wait(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> guard(mtx_);
-    cv_.wait_for(guard, timeout, [&] { return at_.has_value(); });
-    return at_;
-  }
-  void reset() {
-    std::lock_guard<std::mutex> guard(mtx_);
-    at_.reset();
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  std::optional<mono_clock::time_point> at_;
-};
 
 /// Starts a victim and returns it once it says ready (with its address).
 std::pair<child_process, std::string> start_victim(const std::string& mechanism,
@@ -88,16 +64,6 @@ bus::node join_bus(caf::actor_system& sys) {
 
 double ms_between(mono_clock::time_point from, mono_clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-void add_summary(measurement& m, const std::string& prefix, std::vector<double> ms) {
-  std::vector<double> us;
-  for (auto x : ms)
-    us.push_back(x * 1000.0);
-  auto s = summarize(us);
-  m.add(prefix + "_median", s.median_us / 1000.0);
-  m.add(prefix + "_p99", s.p99_us / 1000.0);
-  m.add(prefix + "_max", s.max_us / 1000.0);
 }
 
 // -- shmbus transport: kill -9 -> loss event --------------------------------
@@ -169,17 +135,6 @@ std::vector<double> transport_losses(int kills) {
 }
 
 // -- CAF actors: kill -9 -> down_msg at a local monitor ------------------------
-
-/// Monitors `target` and stamps when its down_msg arrives.
-caf::behavior monitor_once(caf::event_based_actor* self, caf::actor target,
-                           std::shared_ptr<stamp> down) {
-  self->monitor(target);
-  self->set_down_handler([self, down](caf::down_msg&) {
-    down->set();
-    self->quit();
-  });
-  return {[](caf::ok_atom) {}};
-}
 
 std::vector<double> actor_losses(const std::string& mechanism, int kills) {
   caf::actor_system_config plain;

@@ -12,6 +12,7 @@
 #include "bus_bench.hpp"
 #include "failover_bench.hpp"
 #include "group_bench.hpp"
+#include "remote_bench.hpp"
 #include "child_process.hpp"
 #include "process_pair.hpp"
 #include "report.hpp"
@@ -42,6 +43,8 @@ const subcommand subcommands[] = {
    run_groups_suite, true},
   {"buffers", "request RTT carrying 64 B .. 16 MiB: shared_buffer, vector, CAF TCP",
    run_buffer_suite, true},
+  {"remote", "request RTT within and across machines, and time to know a machine lost",
+   run_remote_suite, true},
   {"soak", "8 processes for 10 minutes under kill -9 and SIGSTOP: nothing lost",
    run_soak_suite, false},
 };
@@ -63,6 +66,9 @@ const role roles[] = {
   {"soak-a", soak_driver_role},
   {"groups-a", groups_driver_role},
   {"groups-sub", groups_subscriber_role},
+  {"remote-a", remote_driver_role},
+  {"remote-machine", remote_machine_role},
+  {"remote-plain", remote_plain_role},
 };
 
 void print_usage(std::FILE* out) {

@@ -20,6 +20,7 @@
 #include <caf/all.hpp>
 
 #include "nebulas_protocol.hpp"
+#include "sibling_program.hpp"
 #include "shmbus/actors/errc.hpp"
 #include "shmbus/actors/module_spec.hpp"
 #include "shmbus/actors/ready_notice.hpp"
@@ -80,14 +81,6 @@ bool wait_for_stop(caf::timespan d) {
     return false;
   say("%s received: stopping early", sig == SIGINT ? "SIGINT" : "SIGTERM");
   return true;
-}
-
-std::string sibling_program(const std::string& name) {
-  char buf[4096];
-  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-  auto slash = self.rfind('/');
-  return slash == std::string::npos ? name : self.substr(0, slash + 1) + name;
 }
 
 /// The chain as the node drives it, and what it shows of the modules.

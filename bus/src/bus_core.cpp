@@ -144,6 +144,26 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
     core->eu_.bind_thread(1, core->standby_thread_.get_id());
   }
   go.set_value();
+  std::weak_ptr<bus_core> weak = core;
+  auto err = core->remote_.start(
+    [weak](const std::string& name, caf::timespan timeout, uint64_t interface) {
+      if (auto self = weak.lock(); self && self->running())
+        return self->names_.lookup(name, timeout, interface);
+      return caf::expected<caf::actor>{make_error(errc::not_attached, "the bus node stopped")};
+    },
+    [weak](caf::strong_actor_ptr x, const std::string& name) {
+      if (auto self = weak.lock(); self && self->running())
+        return self->names_.publish(std::move(x), name, 0);
+      return make_error(errc::not_attached, "the bus node stopped");
+    },
+    [weak](const caf::node_id& nid) {
+      auto self = weak.lock();
+      return self && self->running() && self->peers_.route(nid).has_value();
+    });
+  if (err) {
+    core->stop();
+    return err;
+  }
   return core;
 }
 
@@ -168,7 +188,8 @@ bus_core::bus_core(caf::actor_system& sys, bus_settings settings,
     groups_(sys, settings_, *transport_, peers_, codec_, outbox_, eu_, log_),
     inbound_(sys, settings_, proxies_, eu_, peers_, pending_, codec_, links_, stop_, strays_,
              groups_, log_),
-    forwarder_(sys, settings_, stopping_, peers_, pending_, codec_, outbox_, links_, log_) {
+    forwarder_(sys, settings_, stopping_, peers_, pending_, codec_, outbox_, links_, log_),
+    remote_(sys, settings_, peers_) {
   // A client runs with the sizes and timing of the bus it joined, not with
   // its own (unused) defaults: the send path checks max_message_size.
   auto& limits = transport_->limits();
@@ -228,6 +249,7 @@ void bus_core::stop_now(const std::string& evicted) {
   stopping_.store(true, std::memory_order_release);
   peers_.close();
   join_io_threads();
+  remote_.stop();
   // 2. Waiting lookups fail; every proxy dies: local monitors and links of
   //    remote actors fire.
   names_.stop();
@@ -256,6 +278,11 @@ void bus_core::stop_now(const std::string& evicted) {
     stop_.evicted(evicted);
 }
 
+void bus_core::release_registry() {
+  entries_.release_all();
+  codec_.registry_released();
+}
+
 caf::error bus_core::stopped_error() const {
   auto why = stop_.current();
   if (why.cause == stop_cause::evicted)
@@ -275,6 +302,17 @@ caf::strong_actor_ptr bus_core::make_proxy(caf::node_id nid, caf::actor_id aid) 
     return nullptr;
   }
   auto ref = running() ? peers_.route(nid) : std::nullopt;
+  if (!ref && remote_.enabled() && running()) {
+    // An actor of another machine (or of a process that left): BASP's
+    // proxy behind a relay the bus owns; the registry forgets the relay
+    // once it died.
+    auto relay = remote_.relay(nid, aid, [weak = weak_from_this(), nid, aid] {
+      if (auto self = weak.lock())
+        self->strays_.note(nid, aid);
+    });
+    if (relay)
+      return relay;
+  }
   caf::actor_config cfg;
   auto proxy = caf::make_actor<shm_actor_proxy, caf::strong_actor_ptr>(
     aid, nid, &sys_, cfg, weak_from_this(), ref ? ref->slot : 0, ref ? ref->incarnation : 0);
@@ -388,6 +426,7 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
     // had no proxy for fail too.
     proxies_.erase(nid);
     pending_.fail(nid, 0);
+    remote_.peer_lost(nid);
   }
   strays_.purge(proxies_);
   // Reported after the down messages above were enqueued: a program that
@@ -487,7 +526,35 @@ caf::expected<caf::actor> bus_core::lookup(const std::string& name, caf::timespa
                                            uint64_t interface) {
   if (!running())
     return stopped_error();
+  if (!remote_.enabled())
+    return names_.lookup(name, timeout, interface);
+  // This machine first, then the others once, then this machine until the
+  // deadline; "name@machine" asks that machine only.
+  auto here = names_.lookup(name, caf::timespan{0}, interface);
+  if (here || here.error() != errc::name_not_found)
+    return here;
+  if (auto at = name.rfind('@'); at != std::string::npos && at > 0) {
+    auto base = name.substr(0, at);
+    auto machine = name.substr(at + 1);
+    if (machine == settings_.bus)
+      return names_.lookup(base, timeout, interface);
+    return as_relay(remote_.lookup(base, machine, interface, timeout));
+  }
+  if (auto far = remote_.lookup(name, {}, interface, caf::timespan{0}); far || far.error() != errc::name_not_found)
+    return as_relay(std::move(far));
   return names_.lookup(name, timeout, interface);
+}
+
+caf::expected<caf::actor> bus_core::as_relay(caf::expected<caf::actor> x) {
+  // BASP's own proxy may send a link's exit_msg a second time when the
+  // remote actor's exit overtakes the linker (forwarding_actor_proxy keeps
+  // its back link until the linker unlinks); the relay drops it.
+  if (!x || !*x)
+    return x;
+  auto relay = proxies_.get_or_put(x->node(), x->id());
+  if (!relay)
+    return x;
+  return caf::actor_cast<caf::actor>(std::move(relay));
 }
 
 caf::error bus_core::request_stop(int pid) {

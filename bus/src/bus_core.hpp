@@ -19,6 +19,8 @@
 //   group_router      the `shmbus` CAF groups between processes
 //   stop_policy       why the process should stop (requests, lost server,
 //                     eviction)
+//   remote_machines   several machines: BASP port, directory, connections,
+//                     relays to BASP's proxies, names of other machines
 //
 // Owned by bus_module (one per actor system and bus); node handles and
 // proxies share or observe it. stop() leaves the bus; the object itself
@@ -59,6 +61,7 @@
 #include "record_codec.hpp"
 #include "registry_entries.hpp"
 #include "remote_links.hpp"
+#include "remote_machines.hpp"
 #include "spawn_service.hpp"
 #include "stop_policy.hpp"
 #include "stray_proxies.hpp"
@@ -78,8 +81,16 @@ public:
 
   ~bus_core() override;
 
-  /// See node::stop(). Thread-safe, idempotent.
+  /// See node::stop(). Thread-safe, idempotent. With shmbus.remote on the
+  /// entries of CAF's actor registry stay (other machines may still hold
+  /// handles of these actors over BASP) until release_registry().
+  /// @warning With remote on, blocks up to shmbus.remote.timeout while the
+  ///          connection thread finishes a connection attempt.
   void stop();
+
+  /// Erases the entries of CAF's actor registry the bus made (the actor
+  /// system shuts down). Thread-safe, idempotent.
+  void release_registry();
 
   /// False once stop() began. Thread-safe.
   bool running() const noexcept { return !stopping_.load(std::memory_order_acquire); }
@@ -128,6 +139,7 @@ public:
   stop_reason await_stop_request(caf::timespan timeout) { return stop_.await(timeout); }
   std::vector<peer_view> peers() const;
   std::optional<loss_report> loss_of(int pid) const { return peers_.loss_of(pid); }
+  remote_view remote() const { return remote_.view(); }
   uint64_t undelivered() const noexcept { return forwarder_.undelivered(); }
   uint64_t rejected_records() const noexcept { return inbound_.rejected(); }
   std::vector<group_view> groups() const;
@@ -142,6 +154,9 @@ public:
 private:
   bus_core(caf::actor_system& sys, bus_settings settings,
            std::unique_ptr<transport::node> transport);
+
+  /// An actor of another machine found by name, as the bus's relay.
+  caf::expected<caf::actor> as_relay(caf::expected<caf::actor> x);
 
   /// The loop of I/O thread `me` (see consumer_token.hpp).
   void io_loop(int me);
@@ -185,6 +200,7 @@ private:
   group_router groups_;
   inbound_records inbound_;
   forwarder forwarder_;
+  remote_machines remote_;
 
   /// I/O thread 0, and with inline dispatch thread 1, its standby.
   std::thread io_thread_;

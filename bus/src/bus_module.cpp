@@ -72,6 +72,16 @@ void bus_module::init(caf::actor_system_config& cfg) {
                                  [](auto& f) { return f.template target<group_factory>() != nullptr; }),
                   factories.end());
   factories.emplace_back(group_factory{&sys_});
+  // BASP reads its heartbeat settings when the middleman starts, after
+  // this: with remote on, lost machines must be detected (CAF's default is
+  // never), and every process must send heartbeats once any has a timeout.
+  auto settings = bus_settings::from(cfg);
+  if (settings && settings->remote) {
+    if (caf::get_if(&caf::content(cfg), "middleman.heartbeat-interval") == nullptr)
+      cfg.set("middleman.heartbeat-interval", bus_settings::default_remote_heartbeat_interval);
+    if (caf::get_if(&caf::content(cfg), "middleman.connection-timeout") == nullptr)
+      cfg.set("middleman.connection-timeout", bus_settings::default_remote_connection_timeout);
+  }
 }
 
 void bus_module::start() {
@@ -122,8 +132,10 @@ void bus_module::stop() {
     stopped_ = true;
     cores = cores_;
   }
-  for (auto& core : cores)
+  for (auto& core : cores) {
     core->stop();
+    core->release_registry();
+  }
   if (await_wish_)
     sys_.await_all_actors_done();
 }

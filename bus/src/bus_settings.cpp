@@ -74,6 +74,12 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   span("inline-budget", x.inline_budget);
   x.io_cpu = caf::get_or(cfg, "shmbus.io-cpu", x.io_cpu);
   str("log-level", x.log_level);
+  x.remote = caf::get_or(cfg, "shmbus.remote.enabled", x.remote);
+  str("remote.host", x.remote_host);
+  x.remote_port = caf::get_or(cfg, "shmbus.remote.port", x.remote_port);
+  x.remote_seeds = caf::get_or(cfg, "shmbus.remote.seeds", x.remote_seeds);
+  span("remote.refresh-interval", x.remote_refresh);
+  span("remote.timeout", x.remote_timeout);
   if (auto err = x.validate())
     return err;
   return x;
@@ -159,6 +165,15 @@ caf::error bus_settings::validate() const {
   if (full_inbox_timeout.count() < 0 || attach_timeout.count() < 0
       || wait_for_clients.count() < 0)
     return bad("full-inbox-timeout", "timeouts cannot be negative");
+  if (remote_host.empty())
+    return bad("remote.host", "no address given; the address other machines reach this "
+                              "process at, e.g. \"10.0.0.5\"");
+  for (auto& seed : remote_seeds)
+    if (!parse_endpoint(seed))
+      return bad("remote.seeds", "'" + seed + "' is not \"host:port\" (port 1 to 65535)");
+  if (remote_refresh.count() <= 0 || remote_timeout.count() <= 0)
+    return bad("remote.refresh-interval", "shmbus.remote.refresh-interval and "
+                                          "shmbus.remote.timeout must be positive");
   return caf::none;
 }
 
@@ -182,6 +197,23 @@ std::optional<unsigned> bus_settings::parse_file_mode(const std::string& text) {
   if (mode > 0777 || (mode & 0600) != 0600 || (mode & 0111) != 0)
     return std::nullopt;
   return mode;
+}
+
+std::optional<std::pair<std::string, uint16_t>>
+bus_settings::parse_endpoint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()
+      || text.size() - colon - 1 > 5)
+    return std::nullopt;
+  unsigned port = 0;
+  for (auto i = colon + 1; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9')
+      return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  if (port == 0 || port > 65535)
+    return std::nullopt;
+  return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
 }
 
 } // namespace shmbus::bus

@@ -69,6 +69,16 @@ config::config() {
          "the CPU the bus's I/O thread (only it) is pinned to; -1: not pinned")
     .add(shmbus.log_level, "log-level",
          "threshold of shmbus's log: debug | info | warning | error | off");
+  opt_group{custom_options_, "shmbus.remote"}
+    .add(shmbus.remote, "enabled",
+         "join the cluster of machines over CAF's BASP (every process of the machine)")
+    .add(shmbus.remote_host, "host", "address this process listens on for other machines")
+    .add(shmbus.remote_port, "port", "BASP port of this process (0: any free one)")
+    .add(shmbus.remote_seeds, "seeds", "\"host:port\" of the servers of other machines")
+    .add(shmbus.remote_refresh, "refresh-interval",
+         "how often to ask other machines for processes not connected yet")
+    .add(shmbus.remote_timeout, "timeout",
+         "how long one connection attempt or question to another machine may take");
   load<caf::io::middleman>();
   load<bus_module>();
   bus::add_error_category(*this);
@@ -112,6 +122,13 @@ caf::settings config::dump_content() const {
   caf::put_missing(group, "inline-budget", shmbus.inline_budget);
   caf::put_missing(group, "io-cpu", shmbus.io_cpu);
   caf::put_missing(group, "log-level", shmbus.log_level);
+  auto& remote = group["remote"].as_dictionary();
+  caf::put_missing(remote, "enabled", shmbus.remote);
+  caf::put_missing(remote, "host", shmbus.remote_host);
+  caf::put_missing(remote, "port", shmbus.remote_port);
+  caf::put_missing(remote, "seeds", shmbus.remote_seeds);
+  caf::put_missing(remote, "refresh-interval", shmbus.remote_refresh);
+  caf::put_missing(remote, "timeout", shmbus.remote_timeout);
   return result;
 }
 

@@ -139,6 +139,10 @@ std::optional<loss_report> node::loss_of(int pid) const {
   return core_ ? core_->loss_of(pid) : std::nullopt;
 }
 
+remote_view node::remote() const {
+  return core_ ? core_->remote() : remote_view{};
+}
+
 uint64_t node::undelivered() const noexcept {
   return core_ ? core_->undelivered() : 0;
 }

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -103,12 +106,44 @@ struct bus_settings {
   /// (info, unless the program called shmbus::log::set_level).
   std::string log_level;
 
+  /// Several machines (README, "Several machines"): whether this process
+  /// joins the cluster of machines over CAF's BASP (`shmbus.remote.enabled`).
+  /// Every process of a machine that takes part needs it, its server too
+  /// (the server answers other machines for all of them).
+  bool remote = false;
+  /// The address this process's BASP port listens on and that other
+  /// machines connect to (`shmbus.remote.host`).
+  std::string remote_host = "127.0.0.1";
+  /// Its BASP port; 0: any free port (`shmbus.remote.port`). Seeds name the
+  /// servers' ports, so a server that other machines seed from needs a
+  /// fixed one.
+  uint16_t remote_port = 0;
+  /// "host:port" of the servers of other machines (`shmbus.remote.seeds`).
+  std::vector<std::string> remote_seeds;
+  /// How often this process asks the other machines' directories for
+  /// processes it has no connection to yet (`shmbus.remote.refresh-interval`).
+  caf::timespan remote_refresh = std::chrono::seconds{1};
+  /// How long one connection attempt or one question to another machine
+  /// may take (`shmbus.remote.timeout`).
+  caf::timespan remote_timeout = std::chrono::seconds{2};
+
+  /// BASP heartbeats, set as `middleman.heartbeat-interval` and
+  /// `middleman.connection-timeout` on every process with remote on unless
+  /// the config sets them: a lost machine is detected after the timeout
+  /// plus at most one interval (under 1 s).
+  static constexpr caf::timespan default_remote_heartbeat_interval = std::chrono::milliseconds{200};
+  static constexpr caf::timespan default_remote_connection_timeout = std::chrono::milliseconds{600};
+
   /// transport::defaults::file_mode in octal ("0600").
   static std::string default_file_mode();
 
   /// The permission bits `file_mode` says; nullopt unless it is 3 or 4
   /// octal digits that give the owner read and write and nobody execute.
   static std::optional<unsigned> parse_file_mode(const std::string& text);
+
+  /// "host:port" split; nullopt unless both are there and the port is
+  /// 1..65535.
+  static std::optional<std::pair<std::string, uint16_t>> parse_endpoint(const std::string& text);
 
   /// Reads the settings from `cfg`: from a shmbus::bus::config directly,
   /// otherwise from its `shmbus.*` entries. Fails with a message naming the

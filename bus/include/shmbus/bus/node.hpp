@@ -92,6 +92,19 @@ struct peer_view {
   bool server = false;
 };
 
+/// This process in the cluster of machines (shmbus.remote.*).
+struct remote_view {
+  /// This process's BASP port; 0 with remote off.
+  uint16_t port = 0;
+  /// Bus names of the other machines whose directories answered.
+  std::vector<std::string> machines;
+  /// Direct BASP connections to processes of other machines.
+  size_t connections = 0;
+  /// Why endpoints of other machines were refused (the latest
+  /// remote_machines::max_refusals), e.g. a node id seen twice.
+  std::vector<std::string> refused;
+};
+
 /// The message of the bus's name service.
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
@@ -164,11 +177,15 @@ public:
   caf::error unpublish(const std::string& name) const;
 
   /// The actor published as `name`; errc::name_not_found if none. Never
-  /// blocks.
+  /// blocks, except with shmbus.remote on for a name this machine does not
+  /// publish: the other machines are asked (up to remote.timeout each).
   caf::expected<caf::actor> lookup(const std::string& name) const;
 
   /// Waits up to `timeout` for `name` to be published. From an actor, use
-  /// name_service() or lookup(self, ...) instead.
+  /// name_service() or lookup(self, ...) instead. With shmbus.remote on,
+  /// a name this machine does not publish is looked for on the other
+  /// machines (after the local ones, once), and "name@machine" (a bus name)
+  /// asks that machine only.
   /// @warning Blocks the caller for up to `timeout`.
   caf::expected<caf::actor> lookup(const std::string& name, caf::timespan timeout) const;
 
@@ -273,6 +290,10 @@ public:
   /// How the process `pid` left the bus, if it did while this node ran
   /// (the last max_loss_reports losses).
   std::optional<loss_report> loss_of(int pid) const;
+
+  /// This process in the cluster of machines; empty with remote off or once
+  /// stopped. May be stale when it returns.
+  remote_view remote() const;
 
   /// Messages that could not be delivered (unregistered type, too large,
   /// receiver gone, inbox full): requests got the error as their answer,

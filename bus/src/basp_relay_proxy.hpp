@@ -1,0 +1,49 @@
+// The bus's stand-in for an actor of another machine whose handle arrived
+// over the bus: everything goes to BASP's own proxy of that actor (the
+// target), which routes it over its direct connection, and the relay dies
+// when the target dies, with its reason. The bus owns its relays (its proxy
+// registry holds them, stop() kills them); BASP's proxies belong to BASP
+// and the bus never kills them.
+//
+// Links: the linker's link travels to the remote actor as BASP's proxies
+// send it (link_atom with the target as sender), and the relay keeps the
+// back link. When the remote actor itself exits, its exit_msg arrives
+// over BASP directly, so the relay drops its back links before it dies;
+// only a lost connection (remote_link_unreachable) makes it send them.
+#pragma once
+
+#include <mutex>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/actor_proxy.hpp>
+
+namespace shmbus::bus {
+
+class basp_relay_proxy final : public caf::actor_proxy {
+public:
+  basp_relay_proxy(caf::actor_config& cfg, caf::strong_actor_ptr target);
+
+  /// Hands the message to the target; requests to a dead relay fail at
+  /// once with remote_link_unreachable.
+  void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* ctx) override;
+
+  /// Run under the locks of the relay and `x` (monitorable_actor::add_link).
+  bool add_backlink(caf::abstract_actor* x) override;
+  bool remove_backlink(caf::abstract_actor* x) override;
+
+  void kill_proxy(caf::execution_unit* ctx, caf::error reason) override;
+
+  const char* name() const override { return "shmbus_basp_relay"; }
+
+private:
+  /// Sends (link_atom or unlink_atom, x) through the target, as BASP's
+  /// proxies do.
+  void tell_target(bool link, caf::abstract_actor* x);
+
+  std::mutex mtx_;
+  caf::strong_actor_ptr target_; // null once dead
+  std::vector<caf::actor_addr> linked_;
+};
+
+} // namespace shmbus::bus
