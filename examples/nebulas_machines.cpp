@@ -5,8 +5,9 @@
 // two buses over 127.0.0.1 play the machines (`bash tools/demo-machines`):
 //
 //   nebulas-machines --machine=storage --shmbus.bus=eu1 --shmbus.remote.enabled
-//   nebulas-machines --machine=consensus --shmbus.bus=eu2 --shmbus.remote.enabled \
+//   nebulas-machines --machine=consensus --shmbus.bus=eu2 --shmbus.remote.enabled
 //     --shmbus.remote.seeds='["127.0.0.1:<port the storage machine printed>"]'
+//   (one command line)
 //
 // The consensus machine seals blocks and stores them on the storage
 // machine ("storage@eu1"); the storage machine kills its storage module
