@@ -188,13 +188,13 @@ inbox_ring::try_claim(record_kind kind, uint32_t payload_bytes,
           == record::free_tag(t - record::alignment)) {
         auto walk_from = control_->head.load(std::memory_order_acquire);
         auto end = end_of_records(walk_from);
-        if (!end) {
-          // Garbage on the way, or the consumer freed words meanwhile:
-          // never claim after a hole that the walk could not rule out.
-          if (control_->head.load(std::memory_order_acquire) == walk_from)
-            return claim_status::corrupt;
+        // The walk met a word it cannot follow: the consumer freed words
+        // meanwhile (its published head lags behind them), the record
+        // before is being claimed right now, or garbage. Look again rather
+        // than claim after a hole the walk could not rule out; garbage
+        // ends the rounds as `full`, and the consumer's audit repairs it.
+        if (!end)
           continue;
-        }
         if (*end != t) {
           if (hole_before(*end, t, walk_from))
             return claim_status::corrupt;

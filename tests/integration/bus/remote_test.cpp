@@ -304,7 +304,12 @@ TEST_CASE("kill -9 of a process of another machine: its monitors fire and its pe
   auto ledger = must_lookup(a.node, "ledger");
   caf::scoped_actor self{*a.sys};
   self->monitor(ledger);
-  auto hanging = self->request(ledger, std::chrono::seconds{30}, hang_atom::value);
+  // Known gap (README, "Several machines"): CAF 0.17.6's BASP proxies do
+  // not fail the requests pending on them when they die, and neither do the
+  // bus's relays yet: such a request fails at its own timeout, after the
+  // down_msg. The timeout is short for that reason (a request timer also
+  // holds the actor system's shutdown until it fires).
+  auto hanging = self->request(ledger, std::chrono::seconds{8}, hang_atom::value);
   // The request is held once a later one got its answer (order per sender).
   self->request(ledger, std::chrono::seconds{5}, int32_t{1}).receive([](int32_t) {},
                                                                        [](caf::error&) {});
@@ -334,8 +339,9 @@ TEST_CASE("SIGSTOP of every process of a machine: every monitor fires, every pen
   caf::scoped_actor self{*a.sys};
   self->monitor(l1);
   self->monitor(l2);
-  auto h1 = self->request(l1, std::chrono::seconds{30}, hang_atom::value);
-  auto h2 = self->request(l2, std::chrono::seconds{30}, hang_atom::value);
+  // Fail at their timeout (see the known gap in the test above).
+  auto h1 = self->request(l1, std::chrono::seconds{8}, hang_atom::value);
+  auto h2 = self->request(l2, std::chrono::seconds{8}, hang_atom::value);
   for (auto& l : {l1, l2})
     self->request(l, std::chrono::seconds{5}, int32_t{1}).receive([](int32_t) {},
                                                                     [](caf::error&) {});
