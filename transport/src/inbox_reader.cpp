@@ -1,5 +1,6 @@
 #include "shmbus/transport/inbox_reader.hpp"
 
+#include <cstring>
 #include <utility>
 
 #include "futex.hpp"
@@ -7,13 +8,14 @@
 namespace shmbus::transport {
 
 inbox_reader::inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
-                           uint32_t node_slots) noexcept
+                           uint32_t node_slots)
   : ring_(ring),
     head_(ring.control()->head.load(std::memory_order_acquire)),
     published_head_(head_),
     max_record_bytes_(record::record_bytes(max_payload_bytes)),
     node_slots_(node_slots) {
-  // nop
+  if (ring.checksums())
+    copy_.resize(max_payload_bytes);
 }
 
 const char* inbox_reader::validate(uint64_t header,
@@ -36,8 +38,8 @@ const char* inbox_reader::validate(uint64_t header,
 }
 
 const char* inbox_reader::check_committed(uint64_t header, uint64_t position,
-                                          uint32_t& payload_bytes,
-                                          uint32_t& destination, bool& intact) const noexcept {
+                                          uint32_t& payload_bytes, uint32_t& destination,
+                                          bool& intact, std::byte* copy) const noexcept {
   auto* words = &ring_.word(position);
   auto sizes = words[1].load(std::memory_order_relaxed);
   auto stamp_word = words[2].load(std::memory_order_relaxed);
@@ -48,10 +50,19 @@ const char* inbox_reader::check_committed(uint64_t header, uint64_t position,
     return "record position stamp does not match";
   if (record::record_bytes(payload_bytes) != record::length_of(header))
     return "payload size does not match record length";
-  intact = !ring_.checksums()
-           || record::record_crc(header, sizes,
-                                 ring_.bytes_at(position) + record::header_bytes, payload_bytes)
-                == static_cast<uint32_t>(stamp_word >> 32);
+  if (!ring_.checksums()) {
+    intact = true;
+    return nullptr;
+  }
+  // validate() bounded the length by the largest record, so the payload
+  // fits the copy.
+  const std::byte* payload = ring_.bytes_at(position) + record::header_bytes;
+  if (copy != nullptr) {
+    std::memcpy(copy, payload, payload_bytes);
+    payload = copy;
+  }
+  intact = record::record_crc(header, sizes, payload, payload_bytes)
+           == static_cast<uint32_t>(stamp_word >> 32);
   return nullptr;
 }
 
@@ -99,14 +110,18 @@ inbox_reader::entry inbox_reader::peek() noexcept {
       e.state = status::pending;
       return e;
     }
+    // With checksums, the payload is checked and handed over as a private
+    // copy: a process writing into the record later cannot change what was
+    // checked.
+    auto* copy = copy_.empty() ? nullptr : copy_.data();
     if (auto problem = check_committed(header, head_, e.payload_bytes,
-                                       e.destination_incarnation, e.intact)) {
+                                       e.destination_incarnation, e.intact, copy)) {
       e.state = status::corrupt;
       e.problem = problem;
       return e;
     }
     e.state = status::record;
-    e.payload = ring_.bytes_at(head_) + record::header_bytes;
+    e.payload = copy != nullptr ? copy : ring_.bytes_at(head_) + record::header_bytes;
     return e;
   }
 }

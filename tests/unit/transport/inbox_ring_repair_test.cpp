@@ -240,6 +240,20 @@ TEST_CASE("a scribble between the producer's copy and its commit fails the check
   }
 }
 
+TEST_CASE("a scribble after the receiver's check cannot change what the handler reads") {
+  test_ring r{capacity};
+  fill(r, 1);
+  auto* in_ring = r.ring.bytes_at(r.reader.head()) + record::header_bytes;
+  auto e = r.reader.peek();
+  REQUIRE(e.state == status::record);
+  REQUIRE(e.intact);
+  // Another process, between the check and the handler's read.
+  in_ring[0] ^= std::byte{0x20};
+  CHECK(e.payload != in_ring);
+  CHECK(std::string(reinterpret_cast<const char*>(e.payload), e.payload_bytes) == "m0");
+  r.reader.consume();
+}
+
 TEST_CASE("without checksums a flipped payload byte goes unnoticed, as configured") {
   test_ring r{capacity, 1024, false};
   fill(r, 1);

@@ -1,15 +1,16 @@
-// Consumer side of an inbox ring: one per ring, used by one thread. Reads
-// records in place (zero copy), validates everything it reads from shared
-// memory before using it (and each record's checksum on a bus that has
-// them), and hands the space back to producers.
+// Consumer side of an inbox ring: one per ring, used by one thread.
+// Validates everything it reads from shared memory before using it, and
+// hands the space back to producers. On a bus with checksums, each record's
+// payload is copied out of the ring, its checksum checked on that copy, and
+// the copy handed over: a process that writes into the record after the
+// check cannot change what the handler reads. Without checksums records are
+// read in place (zero copy), and nothing is checked but their framing.
 //
 // The consumer owns the ring's truth: its private head. Garbage at the head
 // is skipped to the next record boundary (recover), and audit() finds and
 // repairs impossible control words (a published head or head cache that is
 // not ours, a tail that is misaligned, beyond the records or inside one).
-// Every walk is bounded by the capacity. A checksum is checked before the
-// record is handed over; a process that writes into a record after that
-// check is not caught (zero copy has that price).
+// Every walk is bounded by the capacity.
 //
 // Threads: not thread-safe; one consumer thread owns a reader. Only park()
 // waits; every other call returns at once.
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "shmbus/transport/inbox_ring.hpp"
 
@@ -66,10 +68,10 @@ public:
   inbox_reader() = default;
   /// Reads `ring` from its published head (where the previous owner
   /// stopped), checking checksums if the ring has them.
-  inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
-               uint32_t node_slots) noexcept;
+  inbox_reader(inbox_ring ring, uint32_t max_payload_bytes, uint32_t node_slots);
 
-  /// Looks at the record at the head. Padding is consumed on the way.
+  /// Looks at the record at the head. Padding is consumed on the way. The
+  /// entry's payload stays valid until the next peek().
   entry peek() noexcept;
 
   /// Frees the record returned by the last peek() (status record).
@@ -129,9 +131,11 @@ private:
   /// not the free tag of its position.
   bool anything_after(uint64_t from) const noexcept;
   /// Checks the words after a committed header; reports its sizes and
-  /// whether its checksum holds. A problem text, or nullptr.
+  /// whether its checksum holds, taken of the payload's copy in `copy` if
+  /// given (else in place). A problem text, or nullptr.
   const char* check_committed(uint64_t header, uint64_t position, uint32_t& payload_bytes,
-                              uint32_t& destination, bool& intact) const noexcept;
+                              uint32_t& destination, bool& intact,
+                              std::byte* copy = nullptr) const noexcept;
 
   inbox_ring ring_;
   uint64_t head_ = 0;
@@ -141,6 +145,9 @@ private:
   uint32_t node_slots_ = 0;
   /// Times publish() or audit() found a head word that was not ours.
   uint64_t head_overwrites_ = 0;
+  /// Where a record's payload is checked and handed over from, on a ring
+  /// with checksums (empty otherwise).
+  std::vector<std::byte> copy_;
 };
 
 } // namespace shmbus::transport
