@@ -62,8 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto e = reader.peek();
         if (e.state == inbox_reader::status::record) {
           require(e.payload_bytes <= max_payload);
-          require(e.payload >= mem.buffer
-                  && e.payload + e.payload_bytes <= mem.buffer + capacity);
+          // In place without checksums; with them, the reader's copy of
+          // exactly the bytes in the ring (nobody writes meanwhile here).
+          auto* in_ring = ring.bytes_at(e.position) + record::header_bytes;
+          require(in_ring >= mem.buffer && in_ring + e.payload_bytes <= mem.buffer + capacity);
+          require(checksums ? std::memcmp(e.payload, in_ring, e.payload_bytes) == 0
+                            : e.payload == in_ring);
           volatile std::byte sink{};
           for (uint32_t i = 0; i < e.payload_bytes; ++i)
             sink = e.payload[i]; // the handler may read all of it
