@@ -19,6 +19,11 @@ void basp_relay_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_uni
   {
     std::lock_guard<std::mutex> guard(mtx_);
     target = target_;
+    if (target && what->mid.is_request() && what->sender) {
+      if (requests_.size() == tracked_requests)
+        requests_.pop_front();
+      requests_.push_back({caf::weak_actor_ptr{what->sender.get()}, what->mid});
+    }
   }
   if (target) {
     target->get()->enqueue(std::move(what), ctx);
@@ -68,10 +73,21 @@ bool basp_relay_proxy::remove_backlink(caf::abstract_actor* x) {
 
 void basp_relay_proxy::kill_proxy(caf::execution_unit* ctx, caf::error reason) {
   std::vector<caf::actor_addr> linked;
+  std::deque<forwarded_request> requests;
   {
     std::lock_guard<std::mutex> guard(mtx_);
     target_.reset();
     linked.swap(linked_);
+    requests.swap(requests_);
+  }
+  // Over a lost connection no answer comes: fail what may still be
+  // pending. Otherwise the answers still travel over BASP (an actor that
+  // exits has the requests left in its mailbox answered by CAF there).
+  if (reason == caf::exit_reason::remote_link_unreachable) {
+    caf::detail::sync_request_bouncer bounce{reason};
+    for (auto& r : requests)
+      if (auto requester = r.requester.lock())
+        bounce(requester, r.mid);
   }
   // The remote actor's own exit_msg reached the linkers over BASP; only a
   // lost connection leaves them to the relay.

@@ -10,22 +10,40 @@
 // back link. When the remote actor itself exits, its exit_msg arrives
 // over BASP directly, so the relay drops its back links before it dies;
 // only a lost connection (remote_link_unreachable) makes it send them.
+//
+// Requests: CAF 0.17.6's BASP proxies do not fail the requests pending on
+// them when their connection is lost, so the relay remembers the last
+// `tracked_requests` requests it forwarded (requester and message id) and,
+// when it dies of a lost connection, fails each with
+// sec::request_receiver_down, as the bus does within a machine. It cannot
+// see the responses (they travel straight to the requester), so some of
+// those were answered already: an event-based requester drops a response
+// it no longer awaits, a blocking one (scoped_actor) keeps it in its
+// mailbox, unread, until it ends.
 #pragma once
 
+#include <cstddef>
+#include <deque>
 #include <mutex>
 #include <vector>
 
 #include <caf/actor_addr.hpp>
 #include <caf/actor_proxy.hpp>
+#include <caf/message_id.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
 
 namespace shmbus::bus {
 
 class basp_relay_proxy final : public caf::actor_proxy {
 public:
+  /// Requests remembered per relay; older ones are forgotten (and then
+  /// fail only at their own timeout if the connection is lost).
+  static constexpr size_t tracked_requests = 4096;
+
   basp_relay_proxy(caf::actor_config& cfg, caf::strong_actor_ptr target);
 
-  /// Hands the message to the target; requests to a dead relay fail at
-  /// once with remote_link_unreachable.
+  /// Hands the message to the target, remembering requests; requests to a
+  /// dead relay fail at once with sec::request_receiver_down.
   void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* ctx) override;
 
   /// Run under the locks of the relay and `x` (monitorable_actor::add_link).
@@ -41,9 +59,15 @@ private:
   /// proxies do.
   void tell_target(bool link, caf::abstract_actor* x);
 
+  struct forwarded_request {
+    caf::weak_actor_ptr requester;
+    caf::message_id mid;
+  };
+
   std::mutex mtx_;
   caf::strong_actor_ptr target_; // null once dead
   std::vector<caf::actor_addr> linked_;
+  std::deque<forwarded_request> requests_; // the last tracked_requests, oldest first
 };
 
 } // namespace shmbus::bus

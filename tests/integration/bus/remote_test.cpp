@@ -304,12 +304,10 @@ TEST_CASE("kill -9 of a process of another machine: its monitors fire and its pe
   auto ledger = must_lookup(a.node, "ledger");
   caf::scoped_actor self{*a.sys};
   self->monitor(ledger);
-  // Known gap (README, "Several machines"): CAF 0.17.6's BASP proxies do
-  // not fail the requests pending on them when they die, and neither do the
-  // bus's relays yet: such a request fails at its own timeout, after the
-  // down_msg. The timeout is short for that reason (a request timer also
-  // holds the actor system's shutdown until it fires).
-  auto hanging = self->request(ledger, std::chrono::seconds{8}, hang_atom::value);
+  // The name is a relay: it fails the requests pending through it when the
+  // connection is lost (CAF 0.17.6's BASP proxies would leave them to their
+  // timeout, which is long here so that only the loss can fail them in time).
+  auto hanging = self->request(ledger, std::chrono::seconds{60}, hang_atom::value);
   // The request is held once a later one got its answer (order per sender).
   self->request(ledger, std::chrono::seconds{5}, int32_t{1}).receive([](int32_t) {},
                                                                        [](caf::error&) {});
@@ -319,9 +317,10 @@ TEST_CASE("kill -9 of a process of another machine: its monitors fire and its pe
     down = a.sys->render(x.reason);
   }));
   CHECK(down == a.sys->render(caf::exit_reason::remote_link_unreachable));
-  bool failed = false;
-  std::move(hanging).receive([](caf::message&) {}, [&](caf::error&) { failed = true; });
-  CHECK(failed);
+  std::string failed = "answered";
+  std::move(hanging).receive([](caf::message&) {},
+                             [&](caf::error& err) { failed = a.sys->render(err); });
+  CHECK(failed == a.sys->render(caf::make_error(caf::sec::request_receiver_down)));
 }
 
 TEST_CASE("SIGSTOP of every process of a machine: every monitor fires, every pending request "
@@ -339,9 +338,9 @@ TEST_CASE("SIGSTOP of every process of a machine: every monitor fires, every pen
   caf::scoped_actor self{*a.sys};
   self->monitor(l1);
   self->monitor(l2);
-  // Fail at their timeout (see the known gap in the test above).
-  auto h1 = self->request(l1, std::chrono::seconds{8}, hang_atom::value);
-  auto h2 = self->request(l2, std::chrono::seconds{8}, hang_atom::value);
+  // Failed by the relays at the loss, long before their timeout.
+  auto h1 = self->request(l1, std::chrono::seconds{60}, hang_atom::value);
+  auto h2 = self->request(l2, std::chrono::seconds{60}, hang_atom::value);
   for (auto& l : {l1, l2})
     self->request(l, std::chrono::seconds{5}, int32_t{1}).receive([](int32_t) {},
                                                                     [](caf::error&) {});
@@ -354,10 +353,13 @@ TEST_CASE("SIGSTOP of every process of a machine: every monitor fires, every pen
         }))
       ++downs;
   CHECK(downs == 2);
-  int failed = 0;
-  std::move(h1).receive([](caf::message&) {}, [&](caf::error&) { ++failed; });
-  std::move(h2).receive([](caf::message&) {}, [&](caf::error&) { ++failed; });
-  CHECK(failed == 2);
+  auto receiver_down = a.sys->render(caf::make_error(caf::sec::request_receiver_down));
+  for (auto* h : {&h1, &h2}) {
+    std::string failed = "answered";
+    std::move(*h).receive([](caf::message&) {},
+                          [&](caf::error& err) { failed = a.sys->render(err); });
+    CHECK(failed == receiver_down);
+  }
   // BASP purged its proxies: a new send fails instead of waiting.
   bool refused = false;
   self->request(l1, std::chrono::seconds{5}, int32_t{1})
