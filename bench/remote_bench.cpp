@@ -32,6 +32,23 @@ using namespace std::chrono_literals;
 constexpr auto start_timeout = 10s;
 constexpr auto loss_timeout = 5s;
 
+/// Removes a bus's files now (a previous run's) and again when it goes out
+/// of scope: declared before the processes of the bus, it outlives them
+/// (remove_bus refuses while one runs).
+class bus_files {
+public:
+  explicit bus_files(std::string name) : name_(std::move(name)) {
+    transport::remove_bus(name_);
+  }
+  ~bus_files() { transport::remove_bus(name_); }
+  bus_files(const bus_files&) = delete;
+  bus_files& operator=(const bus_files&) = delete;
+  const std::string& name() const noexcept { return name_; }
+
+private:
+  std::string name_;
+};
+
 /// The plain CAF processes run as the bus's do: BASP heartbeats (a peer
 /// that sends none is cut off by a connection timeout) and the scheduler
 /// bus::config picks, so that only the transport differs.
@@ -104,17 +121,16 @@ std::vector<double> round_trips(caf::actor_system& sys, const caf::actor& peer, 
 /// SIGSTOP of a whole machine (its only process) until the down_msg of its
 /// actor, `losses` times, each with a fresh machine.
 std::vector<double> machine_losses(int losses) {
-  auto bus = "bench-remote-a-" + std::to_string(::getpid());
-  transport::remove_bus(bus);
+  bus_files bus{"bench-remote-a-" + std::to_string(::getpid())};
   bus::config cfg;
-  remote_config(cfg, bus, "server", {});
+  remote_config(cfg, bus.name(), "server", {});
   caf::actor_system sys{cfg};
   auto node = join_bus(sys);
   std::vector<double> result;
   for (int i = 0; i < losses; ++i) {
-    auto victim_bus = "bench-remote-v-" + std::to_string(::getpid()) + "-" + std::to_string(i);
-    transport::remove_bus(victim_bus);
-    auto [victim, port] = start_machine(victim_bus, "server", "");
+    bus_files victim_bus{"bench-remote-v-" + std::to_string(::getpid()) + "-"
+                         + std::to_string(i)};
+    auto [victim, port] = start_machine(victim_bus.name(), "server", "");
     auto dir = sys.middleman().remote_actor("127.0.0.1", static_cast<uint16_t>(std::stoi(port)));
     if (!dir)
       throw std::runtime_error(sys.render(dir.error()));
@@ -130,7 +146,6 @@ std::vector<double> machine_losses(int losses) {
     ::kill(victim.pid(), SIGSTOP);
     auto seen = down->wait(loss_timeout);
     victim.kill_and_reap();
-    transport::remove_bus(victim_bus);
     if (!seen)
       throw std::runtime_error("no down_msg within 5 s of SIGSTOP of a machine");
     result.push_back(std::chrono::duration<double, std::milli>(*seen - stopped).count());
@@ -213,10 +228,10 @@ int remote_driver_role(const role_args& args) {
   }
   // Machine A: this process (the server) and, for the local row, a client
   // with the echo; machine B: a server with the echo, for the remote row.
-  auto bus_a = "bench-remote-a-" + pid;
-  auto bus_b = "bench-remote-b-" + pid;
-  transport::remove_bus(bus_a);
-  transport::remove_bus(bus_b);
+  bus_files files_a{"bench-remote-a-" + pid};
+  bus_files files_b{"bench-remote-b-" + pid};
+  auto& bus_a = files_a.name();
+  auto& bus_b = files_b.name();
   std::optional<std::pair<child_process, std::string>> b;
   std::vector<std::string> seeds;
   if (mechanism == "shmbus-remote") {
@@ -243,8 +258,6 @@ int remote_driver_role(const role_args& args) {
   result.add("connections", static_cast<double>(node.remote().connections));
   node.stop();
   write_measurement(stdout, result);
-  transport::remove_bus(bus_a);
-  transport::remove_bus(bus_b);
   return 0;
 }
 
