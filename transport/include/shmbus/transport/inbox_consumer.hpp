@@ -1,5 +1,5 @@
 // The receiving half of a node's data path. Reads the node's own inbox ring
-// in place, attributes every record to a peer incarnation, and merges the
+// (through an inbox_reader), attributes every record to a peer incarnation, and merges the
 // liveness thread's joined/lost events into the record stream, so that the
 // handler sees one ordered story per peer:
 //
