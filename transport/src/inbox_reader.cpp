@@ -13,6 +13,7 @@ inbox_reader::inbox_reader(inbox_ring ring, uint32_t max_payload_bytes,
     head_(ring.control()->head.load(std::memory_order_acquire)),
     published_head_(head_),
     max_record_bytes_(record::record_bytes(max_payload_bytes)),
+    max_payload_bytes_(max_payload_bytes),
     node_slots_(node_slots) {
   if (ring.checksums())
     copy_.resize(max_payload_bytes);
@@ -50,12 +51,14 @@ const char* inbox_reader::check_committed(uint64_t header, uint64_t position,
     return "record position stamp does not match";
   if (record::record_bytes(payload_bytes) != record::length_of(header))
     return "payload size does not match record length";
+  // The record's length is at most the largest record's, which is rounded
+  // up to whole words: the payload itself may still be a few bytes larger.
+  if (payload_bytes > max_payload_bytes_)
+    return "payload larger than the largest message";
   if (!ring_.checksums()) {
     intact = true;
     return nullptr;
   }
-  // validate() bounded the length by the largest record, so the payload
-  // fits the copy.
   const std::byte* payload = ring_.bytes_at(position) + record::header_bytes;
   if (copy != nullptr) {
     std::memcpy(copy, payload, payload_bytes);

@@ -240,6 +240,16 @@ TEST_CASE("a scribble between the producer's copy and its commit fails the check
   }
 }
 
+TEST_CASE("a payload a few bytes over the largest message is corruption, not an overread") {
+  // 1004 bytes round up to the same record length as the largest, 1001.
+  test_ring r{capacity, 1001};
+  REQUIRE(record::record_bytes(1004) == record::record_bytes(1001));
+  REQUIRE(r.send(std::string(1004, 'x')) == claim_status::claimed);
+  auto e = r.reader.peek();
+  CHECK(e.state == status::corrupt);
+  CHECK(std::string(e.problem) == "payload larger than the largest message");
+}
+
 TEST_CASE("a scribble after the receiver's check cannot change what the handler reads") {
   test_ring r{capacity};
   fill(r, 1);

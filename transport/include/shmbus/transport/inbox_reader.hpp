@@ -142,6 +142,7 @@ private:
   uint64_t published_head_ = 0;
   uint64_t current_length_ = 0;
   uint64_t max_record_bytes_ = 0;
+  uint32_t max_payload_bytes_ = 0;
   uint32_t node_slots_ = 0;
   /// Times publish() or audit() found a head word that was not ours.
   uint64_t head_overwrites_ = 0;
