@@ -123,7 +123,16 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
         core->groups_.peer_joined(ref);
     }
   core->groups_.bind(std::shared_ptr<group_router>(core, &core->groups_));
-  core->names_.start();
+  name_service::remote_lookup remote;
+  if (core->remote_.enabled()) {
+    std::weak_ptr<bus_core> weak = core;
+    remote = [weak](const std::string& name, caf::timespan timeout, uint64_t interface) {
+      if (auto self = weak.lock())
+        return self->lookup(name, timeout, interface);
+      return caf::expected<caf::actor>{make_error(errc::not_attached, "the bus node stopped")};
+    };
+  }
+  core->names_.start(std::move(remote));
   core->spawn_.start();
   // Both threads are known to the execution unit before either runs.
   std::promise<void> go;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/proxy_registry.hpp>
 #include <caf/send.hpp>
@@ -21,6 +22,8 @@ using clock = std::chrono::steady_clock;
 
 /// The name service actor's own timer message.
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
+/// A helper's answer to a lookup on other machines: (id, actor or error).
+using remote_done_atom = caf::atom_constant<caf::atom("remotedone")>;
 
 struct waiting_lookup {
   caf::response_promise promise;
@@ -32,7 +35,11 @@ struct waiting_lookup {
 
 struct lookup_state {
   std::weak_ptr<name_service> names;
+  name_service::remote_lookup remote; // empty with shmbus.remote off
   std::vector<waiting_lookup> waiting;
+  /// Lookups a helper asks other machines for, by id.
+  std::unordered_map<uint64_t, waiting_lookup> asking;
+  uint64_t next_id = 0;
   /// The names epoch when the waiting lookups were last checked.
   uint32_t seen_epoch = 0;
   clock::time_point last_check;
@@ -70,6 +77,79 @@ void schedule_recheck(lookup_actor self) {
   st.recheck_scheduled = true;
 }
 
+/// The error of a lookup that finds max_waiting_lookups parked already, or
+/// nothing if it may be parked.
+caf::error no_room_to_park(lookup_actor self, const std::string& name) {
+  auto waiting = self->state.waiting.size();
+  if (waiting < name_service::max_waiting_lookups)
+    return {};
+  return caf::make_error(caf::sec::runtime_error,
+                         std::to_string(waiting) + " lookups wait for names already; a lookup of '"
+                           + name + "' must wait until some of them end");
+}
+
+/// Parks `w` until its name is published here or its deadline (after
+/// no_room_to_park said there is room).
+void park(lookup_actor self, waiting_lookup w, uint32_t epoch) {
+  auto& st = self->state;
+  if (st.waiting.empty()) {
+    st.seen_epoch = epoch;
+    st.last_check = clock::now();
+  }
+  st.waiting.push_back(std::move(w));
+  schedule_recheck(self);
+}
+
+/// Hands the lookup to a helper thread that asks the other machines (see
+/// the header): "name@machine" until the deadline, a plain name once.
+caf::result<caf::actor> ask_elsewhere(lookup_actor self, std::string& name,
+                                      caf::timespan timeout, uint64_t interface) {
+  auto& st = self->state;
+  if (st.asking.size() >= name_service::max_remote_lookups)
+    return caf::make_error(caf::sec::runtime_error,
+                           std::to_string(st.asking.size())
+                             + " lookups on other machines run already; a lookup of '" + name
+                             + "' must wait until some of them end");
+  auto id = ++st.next_id;
+  auto promise = self->make_response_promise();
+  auto at = name.rfind('@');
+  auto wait = at != std::string::npos && at > 0 ? timeout : caf::timespan{0};
+  st.asking.emplace(id, waiting_lookup{promise, name, timeout, interface,
+                                       clock::now() + timeout});
+  auto parent = caf::actor_cast<caf::actor>(self);
+  self->system().spawn<caf::detached + caf::hidden>(
+    [remote = st.remote, parent, id, name, wait, interface](caf::blocking_actor*) {
+      auto found = remote(name, wait, interface);
+      if (found)
+        caf::anon_send(parent, remote_done_atom::value, id, std::move(*found));
+      else
+        caf::anon_send(parent, remote_done_atom::value, id, std::move(found.error()));
+    });
+  return promise;
+}
+
+/// A helper answered: deliver, or park a plain name here until its
+/// deadline.
+void remote_done(lookup_actor self, uint64_t id, caf::expected<caf::actor> found) {
+  auto& st = self->state;
+  auto i = st.asking.find(id);
+  if (i == st.asking.end())
+    return; // the node stopped meanwhile: answered already
+  auto w = std::move(i->second);
+  st.asking.erase(i);
+  auto names = st.names.lock();
+  if (finished(found) || !names || clock::now() >= w.deadline
+      || w.name.find('@') != std::string::npos) {
+    deliver(w.promise, std::move(found));
+    return;
+  }
+  if (auto err = no_room_to_park(self, w.name)) {
+    w.promise.deliver(std::move(err));
+    return;
+  }
+  park(self, std::move(w), names->epoch());
+}
+
 caf::result<caf::actor> start_lookup(lookup_actor self, std::string& name,
                                      caf::timespan timeout, uint64_t interface) {
   auto& st = self->state;
@@ -79,20 +159,16 @@ caf::result<caf::actor> start_lookup(lookup_actor self, std::string& name,
   // Read before looking: a name published in between bumps it again.
   auto epoch = names->epoch();
   auto found = names->lookup(name, caf::timespan{0}, interface);
-  if (finished(found) || timeout <= caf::timespan{0})
+  if (finished(found))
     return found;
-  if (st.waiting.size() >= name_service::max_waiting_lookups)
-    return caf::make_error(caf::sec::runtime_error,
-                           std::to_string(st.waiting.size())
-                             + " lookups wait for names already; a lookup of '" + name
-                             + "' must wait until some of them end");
-  if (st.waiting.empty()) {
-    st.seen_epoch = epoch;
-    st.last_check = clock::now();
-  }
+  if (st.remote)
+    return ask_elsewhere(self, name, timeout, interface);
+  if (timeout <= caf::timespan{0})
+    return found;
+  if (auto err = no_room_to_park(self, name))
+    return err;
   auto promise = self->make_response_promise();
-  st.waiting.push_back({promise, std::move(name), timeout, interface, clock::now() + timeout});
-  schedule_recheck(self);
+  park(self, {promise, std::move(name), timeout, interface, clock::now() + timeout}, epoch);
   return promise;
 }
 
@@ -129,12 +205,16 @@ void recheck(lookup_actor self) {
 }
 
 caf::behavior lookup_actor_impl(lookup_actor self, std::weak_ptr<name_service> names,
-                                caf::error stopped) {
+                                name_service::remote_lookup remote, caf::error stopped) {
   self->state.names = std::move(names);
+  self->state.remote = std::move(remote);
   self->set_exit_handler([self, stopped](caf::exit_msg& msg) {
     for (auto& w : self->state.waiting)
       w.promise.deliver(stopped);
+    for (auto& [id, w] : self->state.asking)
+      w.promise.deliver(stopped);
     self->state.waiting.clear();
+    self->state.asking.clear();
     self->quit(std::move(msg.reason));
   });
   return {
@@ -145,6 +225,10 @@ caf::behavior lookup_actor_impl(lookup_actor self, std::weak_ptr<name_service> n
       return start_lookup(self, name, timeout, interface);
     },
     [self](recheck_atom) { recheck(self); },
+    [self](remote_done_atom, uint64_t id, caf::actor& x) { remote_done(self, id, std::move(x)); },
+    [self](remote_done_atom, uint64_t id, caf::error& err) {
+      remote_done(self, id, std::move(err));
+    },
   };
 }
 
@@ -164,10 +248,10 @@ name_service::name_service(caf::actor_system& sys, transport::node& transport,
   // nop
 }
 
-void name_service::start() {
+void name_service::start(remote_lookup remote) {
   // Hidden: the actor system's shutdown does not wait for it (the bus
   // stops it then).
-  auto x = sys_.spawn<caf::hidden>(lookup_actor_impl, self_,
+  auto x = sys_.spawn<caf::hidden>(lookup_actor_impl, self_, std::move(remote),
                                    stopped_error(settings_.node_name, settings_.bus));
   std::lock_guard<std::mutex> guard(mtx_);
   actor_ = caf::actor_cast<name_service_actor>(std::move(x));

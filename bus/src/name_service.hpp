@@ -8,12 +8,20 @@
 // it every recheck_interval while any wait, and at least once per heartbeat
 // interval whatever the epoch says (a publisher killed between writing its
 // entry and bumping the epoch). Its timer is CAF's clock: no thread waits.
+//
+// With shmbus.remote on, a lookup this machine cannot answer at once is
+// handed to a helper thread (a hidden detached actor) that runs the
+// blocking node::lookup: the other machines once, or "name@machine" on that
+// machine until the deadline. A plain name that no machine has is parked
+// here again until its deadline, so helpers last about one question per
+// machine; at most max_remote_lookups run at a time.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -45,6 +53,14 @@ public:
   /// lookups wait.
   static constexpr caf::timespan recheck_interval = std::chrono::milliseconds{10};
 
+  /// Lookups on other machines the name service actor runs at a time;
+  /// more fail at once.
+  static constexpr size_t max_remote_lookups = 64;
+
+  /// A blocking lookup on every machine (node::lookup with remote on).
+  using remote_lookup =
+    std::function<caf::expected<caf::actor>(const std::string&, caf::timespan, uint64_t)>;
+
   /// `stopping` turns true when the node stops; calls then fail.
   name_service(caf::actor_system& sys, transport::node& transport, peer_table& peers,
                caf::proxy_registry& proxies, registry_entries& entries,
@@ -54,8 +70,9 @@ public:
   /// actor hold. Set once, before start().
   void bind(std::weak_ptr<name_service> self) { self_ = std::move(self); }
 
-  /// Spawns the name service actor.
-  void start();
+  /// Spawns the name service actor; with `remote`, its lookups that this
+  /// machine cannot answer at once are asked there too.
+  void start(remote_lookup remote = {});
 
   /// Ends the name service actor (waiting lookups fail with not_attached)
   /// and forgets the published names. Thread-safe.

@@ -245,6 +245,56 @@ TEST_CASE("an actor of another machine, found by name, answers in order; its mon
   check_full_use(a, ledger);
 }
 
+TEST_CASE("an actor's lookup(self, ...) finds names of other machines, by name and by "
+          "name@machine") {
+  scoped_bus bus_a{"remote-self-a"};
+  scoped_bus bus_b{"remote-self-b"};
+  machine_child b{{"bus=" + bus_b.name, "role=server", "ledger"}};
+  bus_process<test_config> a{bus_a.name, "server", "a",
+                             [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
+  await_connections(a.node, 1);
+  // Answers (name, timeout) with what node::lookup(self, ...) found.
+  auto looker = a.sys->spawn([node = a.node](caf::event_based_actor* self) -> caf::behavior {
+    return {[=](const std::string& name, caf::timespan timeout) -> caf::result<caf::actor> {
+      auto rp = self->make_response_promise();
+      node.lookup(self, name, timeout, [rp](caf::expected<caf::actor> x) mutable {
+        if (x)
+          rp.deliver(std::move(*x));
+        else
+          rp.deliver(std::move(x.error()));
+      });
+      return rp;
+    }};
+  });
+  caf::scoped_actor self{*a.sys};
+  auto ask = [&](const std::string& name, caf::timespan timeout) {
+    caf::expected<caf::actor> result{caf::make_error(caf::sec::request_timeout)};
+    self->request(looker, std::chrono::seconds{15}, name, timeout)
+      .receive([&](caf::actor& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  };
+  auto ledger = must_lookup(a.node, "ledger");
+  for (auto name : {std::string{"ledger"}, "ledger@" + bus_b.name}) {
+    CAPTURE(name);
+    auto found = ask(name, caf::timespan{std::chrono::seconds{5}});
+    REQUIRE_MESSAGE(found, a.sys->render(found.error()));
+    CHECK(*found == ledger);
+  }
+  auto missing = ask("ledger@no-such-machine", caf::timespan{std::chrono::seconds{1}});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == bus::errc::name_not_found);
+  missing = ask("nobody", caf::timespan{std::chrono::milliseconds{300}});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == bus::errc::name_not_found);
+  // The found handle is the relay: it answers.
+  bool answered = false;
+  self->request(ledger, std::chrono::seconds{5}, caf::get_atom::value)
+    .receive([&](const std::string&) { answered = true; }, [](caf::error&) {});
+  CHECK(answered);
+  caf::anon_send_exit(looker, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("a handle of another machine's actor that arrives over the bus works as one from "
           "BASP") {
   scoped_bus bus_a{"remote-bus-a"};

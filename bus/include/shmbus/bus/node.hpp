@@ -210,7 +210,9 @@ public:
   /// without blocking it or any thread: `f(caf::expected<Handle>)` runs in
   /// `self` once the name resolves, after `timeout` (errc::name_not_found),
   /// or when the bus has stopped (errc::not_attached). Typed handles are
-  /// checked as by the blocking typed lookup. Call it from `self`'s own
+  /// checked as by the blocking typed lookup. With shmbus.remote on, names
+  /// are looked for on the other machines as by the blocking lookup (a
+  /// helper thread of the bus asks them). Call it from `self`'s own
   /// handlers (or its behavior's setup), as any request of `self`.
   template <class Handle = caf::actor, class Self, class F>
   void lookup(Self* self, const std::string& name, caf::timespan timeout, F f) const {
