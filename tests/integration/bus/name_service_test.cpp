@@ -9,52 +9,8 @@ using namespace shmbus::test;
 
 namespace {
 
-using find_atom = caf::atom_constant<caf::atom("find")>;
-using find_calc_atom = caf::atom_constant<caf::atom("findCalc")>;
-
-/// Answers (find_atom, name, timeout) with what node::lookup(self, ...)
-/// finds: the actor, or the error.
-caf::behavior looker(caf::event_based_actor* self, bus::node node) {
-  auto answer = [](caf::response_promise rp) {
-    return [rp](auto x) mutable {
-      if (x)
-        rp.deliver(caf::actor_cast<caf::actor>(std::move(*x)));
-      else
-        rp.deliver(std::move(x.error()));
-    };
-  };
-  return {
-    [=](find_atom, const std::string& name, caf::timespan timeout) -> caf::result<caf::actor> {
-      auto rp = self->make_response_promise();
-      node.lookup(self, name, timeout, answer(rp));
-      return rp;
-    },
-    [=](find_calc_atom, const std::string& name,
-        caf::timespan timeout) -> caf::result<caf::actor> {
-      auto rp = self->make_response_promise();
-      node.lookup<calc_actor>(self, name, timeout, answer(rp));
-      return rp;
-    },
-  };
-}
-
 calc_actor::behavior_type adder() {
   return {[](int32_t a, int32_t b) { return a + b; }};
-}
-
-/// What an actor's lookup in the child answered, within `deadline`.
-caf::expected<caf::actor> child_lookup(caf::scoped_actor& self, const caf::actor& looker,
-                                       caf::atom_value kind, const std::string& name,
-                                       caf::timespan timeout, caf::timespan deadline) {
-  caf::expected<caf::actor> result{caf::make_error(caf::sec::request_timeout)};
-  auto on_actor = [&](caf::actor& x) { result = std::move(x); };
-  auto on_error = [&](caf::error& err) { result = std::move(err); };
-  if (kind == find_atom::value)
-    self->request(looker, deadline, find_atom::value, name, timeout).receive(on_actor, on_error);
-  else
-    self->request(looker, deadline, find_calc_atom::value, name, timeout)
-      .receive(on_actor, on_error);
-  return result;
 }
 
 } // namespace

@@ -253,26 +253,11 @@ TEST_CASE("an actor's lookup(self, ...) finds names of other machines, by name a
   bus_process<test_config> a{bus_a.name, "server", "a",
                              [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
   await_connections(a.node, 1);
-  // Answers (name, timeout) with what node::lookup(self, ...) found.
-  auto looker = a.sys->spawn([node = a.node](caf::event_based_actor* self) -> caf::behavior {
-    return {[=](const std::string& name, caf::timespan timeout) -> caf::result<caf::actor> {
-      auto rp = self->make_response_promise();
-      node.lookup(self, name, timeout, [rp](caf::expected<caf::actor> x) mutable {
-        if (x)
-          rp.deliver(std::move(*x));
-        else
-          rp.deliver(std::move(x.error()));
-      });
-      return rp;
-    }};
-  });
+  auto looker = a.sys->spawn(test::looker, a.node);
+  exit_on_scope_end guard_looker{looker};
   caf::scoped_actor self{*a.sys};
   auto ask = [&](const std::string& name, caf::timespan timeout) {
-    caf::expected<caf::actor> result{caf::make_error(caf::sec::request_timeout)};
-    self->request(looker, std::chrono::seconds{15}, name, timeout)
-      .receive([&](caf::actor& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
+    return child_lookup(self, looker, find_atom::value, name, timeout, std::chrono::seconds{15});
   };
   auto ledger = must_lookup(a.node, "ledger");
   for (auto name : {std::string{"ledger"}, "ledger@" + bus_b.name}) {
@@ -292,7 +277,6 @@ TEST_CASE("an actor's lookup(self, ...) finds names of other machines, by name a
   self->request(ledger, std::chrono::seconds{5}, caf::get_atom::value)
     .receive([&](const std::string&) { answered = true; }, [](caf::error&) {});
   CHECK(answered);
-  caf::anon_send_exit(looker, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("a handle of another machine's actor that arrives over the bus works as one from "
