@@ -162,27 +162,94 @@ void remote_machines::stop() {
 caf::strong_actor_ptr remote_machines::relay(const caf::node_id& nid, caf::actor_id aid,
                                              std::function<void()> on_death) {
   caf::proxy_registry* basp = nullptr;
+  bool direct = false;
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    if (!stopping_)
+    if (!stopping_) {
       basp = basp_proxies_;
+      direct = connected_nodes_.count(nid) > 0;
+    }
   }
   if (basp == nullptr)
     return nullptr;
+  caf::actor_config cfg;
+  if (!direct) {
+    // BASP would kill a proxy of a node it has no route to at once.
+    auto relay = caf::make_actor<basp_relay_proxy, caf::strong_actor_ptr>(aid, nid, &sys_, cfg,
+                                                                           nullptr);
+    {
+      std::lock_guard<std::mutex> guard(mtx_);
+      waiting_.push_back(waiting_relay{caf::actor_cast<caf::weak_actor_ptr>(relay), nid, aid,
+                                       std::chrono::steady_clock::now()
+                                         + 2 * settings_.remote_timeout,
+                                       std::move(on_death)});
+      wake_ = true;
+    }
+    cv_.notify_all();
+    return relay;
+  }
   auto target = basp->get_or_put(nid, aid);
   if (!target)
     return nullptr;
-  caf::actor_config cfg;
   auto relay = caf::make_actor<basp_relay_proxy, caf::strong_actor_ptr>(aid, nid, &sys_, cfg,
                                                                          target);
+  follow(relay, target, std::move(on_death));
+  return relay;
+}
+
+void remote_machines::follow(const caf::strong_actor_ptr& relay,
+                             const caf::strong_actor_ptr& target,
+                             std::function<void()> on_death) {
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(relay);
-  // Runs at once if BASP's proxy is dead already (no route to `nid`).
+  // Runs at once if BASP's proxy is dead already (no route to its node).
   target->get()->attach_functor([weak, on_death](const caf::error& reason) {
     if (auto r = caf::actor_cast<caf::strong_actor_ptr>(weak))
       static_cast<basp_relay_proxy*>(r->get())->kill_proxy(nullptr, reason);
     on_death();
   });
-  return relay;
+}
+
+void remote_machines::bind_waiting() {
+  std::vector<waiting_relay> due;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    due.swap(waiting_);
+  }
+  if (due.empty())
+    return;
+  caf::scoped_actor self{sys_, true};
+  std::vector<waiting_relay> still;
+  for (auto& w : due) {
+    auto relay = caf::actor_cast<caf::strong_actor_ptr>(w.relay);
+    if (!relay)
+      continue; // nobody holds it any more
+    if (std::chrono::steady_clock::now() < w.deadline && !direct_route(self, w.nid)) {
+      still.push_back(std::move(w));
+      continue;
+    }
+    // A direct route, or the deadline: whatever route BASP has (none: its
+    // proxy is born dead, and the relay dies with it).
+    auto target = basp_proxies_->get_or_put(w.nid, w.aid);
+    if (!target) {
+      static_cast<basp_relay_proxy*>(relay->get())
+        ->kill_proxy(nullptr, caf::exit_reason::remote_link_unreachable);
+      w.on_death();
+      continue;
+    }
+    static_cast<basp_relay_proxy*>(relay->get())->bind(target);
+    follow(relay, target, std::move(w.on_death));
+  }
+  std::lock_guard<std::mutex> guard(mtx_);
+  waiting_.insert(waiting_.end(), std::make_move_iterator(still.begin()),
+                  std::make_move_iterator(still.end()));
+}
+
+bool remote_machines::direct_route(caf::scoped_actor& self, const caf::node_id& nid) {
+  bool direct = false;
+  self->request(basp_, settings_.remote_timeout, caf::get_atom::value, nid)
+    .receive([&](const caf::node_id&, const std::string&, uint16_t port) { direct = port != 0; },
+             [](caf::error&) {});
+  return direct;
 }
 
 void remote_machines::peer_lost(const caf::node_id& nid) {
@@ -195,18 +262,46 @@ void remote_machines::peer_lost(const caf::node_id& nid) {
   if (basp == nullptr)
     return;
   // BASP reaches a neighbour only through another machine and would never
-  // learn of its loss; the bus knows.
-  basp_of(basp_)->instance.tbl().erase_indirect(nid);
+  // learn of its loss; the bus knows. The routing table belongs to the
+  // broker's thread (the middleman's multiplexer).
+  sys_.middleman().backend().dispatch([broker = basp_, nid] {
+    basp_of(broker)->instance.tbl().erase_indirect(nid);
+  });
   basp->erase(nid);
 }
 
 void remote_machines::run() {
+  auto next_round = std::chrono::steady_clock::now(); // the first at once
   std::unique_lock<std::mutex> guard(mtx_);
   while (!stopping_) {
+    wake_ = false;
     guard.unlock();
-    refresh();
+    bind_waiting(); // a relay of a node connected meanwhile needs no round
+    bool waiting = false;
+    {
+      std::lock_guard<std::mutex> state(mtx_);
+      waiting = !waiting_.empty();
+    }
+    if (waiting || std::chrono::steady_clock::now() >= next_round) {
+      refresh();
+      bind_waiting();
+      next_round = std::chrono::steady_clock::now() + settings_.remote_refresh;
+    }
     guard.lock();
-    cv_.wait_for(guard, settings_.remote_refresh, [this] { return stopping_; });
+    auto until = next_round;
+    if (!waiting_.empty())
+      until = std::min(until, std::chrono::steady_clock::now() + waiting_round);
+    cv_.wait_until(guard, until, [this] { return stopping_ || wake_; });
+  }
+  // Stopped: relays still waiting never get a route.
+  auto left = std::move(waiting_);
+  waiting_.clear();
+  guard.unlock();
+  for (auto& w : left) {
+    if (auto relay = caf::actor_cast<caf::strong_actor_ptr>(w.relay))
+      static_cast<basp_relay_proxy*>(relay->get())
+        ->kill_proxy(nullptr, caf::exit_reason::remote_link_unreachable);
+    w.on_death();
   }
 }
 
@@ -241,11 +336,16 @@ void remote_machines::refresh() {
     if (!m.bus.empty())
       names.push_back(m.bus);
   size_t connections = 0;
-  for (auto& m : machines_)
+  std::set<caf::node_id> nodes;
+  for (auto& m : machines_) {
     connections += m.connected.size();
+    for (auto& [endpoint, nid] : m.connected)
+      nodes.insert(nid);
+  }
   std::lock_guard<std::mutex> state(mtx_);
   machine_names_ = std::move(names);
   connections_ = connections;
+  connected_nodes_ = std::move(nodes);
 }
 
 void remote_machines::connect_machine(machine& m) {
@@ -311,10 +411,9 @@ void remote_machines::connect_machine(machine& m) {
       pending_seeds_.push_back(seed);
   }
   // Forget processes that left that machine, and connections BASP closed.
-  auto& tbl = basp_of(basp_)->instance.tbl();
   for (auto i = m.connected.begin(); i != m.connected.end();) {
     bool listed = std::find(endpoints.begin(), endpoints.end(), i->first) != endpoints.end();
-    if (!listed || !tbl.lookup_direct(i->second))
+    if (!listed || !direct_route(self, i->second))
       i = m.connected.erase(i);
     else
       ++i;
@@ -382,7 +481,8 @@ caf::expected<caf::actor> remote_machines::lookup(const std::string& name,
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto found = lookup_once(name, machine, interface);
-    if (found || machine.empty() || std::chrono::steady_clock::now() >= until)
+    if (found || found.error() == errc::interface_mismatch || machine.empty()
+        || std::chrono::steady_clock::now() >= until)
       return found;
     std::unique_lock<std::mutex> guard(mtx_);
     auto next = std::min(until, std::chrono::steady_clock::now() + settings_.remote_refresh);
@@ -396,6 +496,7 @@ caf::expected<caf::actor> remote_machines::lookup_once(const std::string& name,
                                                        uint64_t interface) {
   std::lock_guard<std::mutex> guard(conn_mtx_);
   std::vector<std::string> asked;
+  caf::error mismatch; // the name is there, with another interface
   for (auto& m : machines_) {
     if (m.dropped)
       continue;
@@ -407,16 +508,21 @@ caf::expected<caf::actor> remote_machines::lookup_once(const std::string& name,
     caf::scoped_actor self{sys_, true};
     caf::actor found;
     self->request(m.directory, settings_.remote_timeout, lookup_atom::value, name, interface)
-      .receive([&](caf::actor& x) { found = std::move(x); }, [&](caf::error&) {});
+      .receive([&](caf::actor& x) { found = std::move(x); },
+               [&](caf::error& err) {
+                 if (err == errc::interface_mismatch && !mismatch)
+                   mismatch = std::move(err);
+               });
     if (!found)
       continue;
     // Its owner may have joined after the last round: connect now, so that
     // the handle is backed by a direct route (and monitored again).
-    auto& tbl = basp_of(basp_)->instance.tbl();
-    if (!tbl.lookup_direct(found.node()))
+    if (!direct_route(self, found.node()))
       connect_machine(m);
     return found;
   }
+  if (mismatch)
+    return mismatch;
   if (!machine.empty() && asked.empty())
     return make_error(errc::name_not_found,
                       "no machine '" + machine

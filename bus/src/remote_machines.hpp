@@ -14,7 +14,12 @@
 // arrived before its route existed gets its monitors then.
 //
 // Handles of other machines' actors that arrive over the bus become relays
-// (basp_relay_proxy) to BASP's own proxy; the bus kills its relays, never
+// (basp_relay_proxy) to BASP's own proxy. A handle of a node this process
+// has no direct route to yet makes a relay that waits: the thread connects
+// at once (a round of the directories, again every 100 ms while relays
+// wait) and gives the relay BASP's proxy when the route is up, or after
+// twice remote.timeout whatever route BASP has (none: the relay dies with
+// remote_link_unreachable); the bus kills its relays, never
 // BASP's proxies, except those BASP made of the bus's own processes (a
 // handle of a neighbour that came back over BASP): BASP reaches those only
 // through another machine and would never learn of their loss, so the bus
@@ -28,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +43,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/bus/node.hpp"
@@ -78,9 +85,10 @@ public:
   void stop();
 
   /// The bus's proxy of actor `aid` of `nid`, a node of no process of this
-  /// bus: a relay to BASP's proxy. `on_death` runs once the relay died.
-  /// Runs under the bus's proxy registry lock: takes BASP's registry lock
-  /// only. Null once stopped.
+  /// bus: a relay to BASP's proxy, or one that waits for a direct route to
+  /// `nid`. `on_death` runs once the relay died. Runs under the bus's proxy
+  /// registry lock: takes BASP's registry lock only, never blocks. Null once
+  /// stopped.
   caf::strong_actor_ptr relay(const caf::node_id& nid, caf::actor_id aid,
                               std::function<void()> on_death);
 
@@ -111,7 +119,27 @@ private:
     std::map<std::string, caf::node_id> connected; // endpoint -> node
   };
 
+  /// A relay that waits for a direct route to its node.
+  struct waiting_relay {
+    caf::weak_actor_ptr relay;
+    caf::node_id nid;
+    caf::actor_id aid;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void()> on_death;
+  };
+
+  /// How often the thread looks again while relays wait.
+  static constexpr std::chrono::milliseconds waiting_round{100};
+
   void run();
+  /// Gives each waiting relay BASP's proxy once BASP has a direct route to
+  /// its node, or at its deadline.
+  void bind_waiting();
+  /// Whether BASP has a direct connection to `nid` (asks the broker).
+  bool direct_route(caf::scoped_actor& self, const caf::node_id& nid);
+  /// `relay` dies with BASP's proxy `target` (at once if that is dead).
+  static void follow(const caf::strong_actor_ptr& relay, const caf::strong_actor_ptr& target,
+                     std::function<void()> on_death);
   caf::expected<caf::actor> lookup_once(const std::string& name, const std::string& machine,
                                         uint64_t interface);
   /// One round: register, ask every machine, connect to what is new.
@@ -146,6 +174,10 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool wake_ = false; // a relay waits: run a round now
+  std::vector<waiting_relay> waiting_;
+  /// Nodes connected by the last round: their relays need not wait.
+  std::set<caf::node_id> connected_nodes_;
   std::vector<std::string> refused_;
   std::vector<std::string> machine_names_;
   size_t connections_ = 0;

@@ -7,6 +7,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <caf/io/middleman.hpp>
 
 #include "role_helpers.hpp"
@@ -50,6 +55,10 @@ caf::behavior keeper(caf::event_based_actor*, caf::actor kept) {
   return {[=](caf::get_atom) { return kept; }};
 }
 
+calc_actor::behavior_type adder() {
+  return {[](int32_t x, int32_t y) { return x + y; }};
+}
+
 /// Returns every handle it gets.
 caf::behavior bouncer() {
   return {[](caf::actor& x) { return x; }};
@@ -91,6 +100,22 @@ void remote_on(test_config& cfg, const std::vector<std::string>& seeds) {
   cfg.shmbus.remote = true;
   cfg.shmbus.remote_seeds = seeds;
   cfg.shmbus.remote_refresh = std::chrono::milliseconds{100};
+}
+
+/// A TCP port of 127.0.0.1 that was free a moment ago (for a machine that
+/// must start after the process seeded with its address).
+uint16_t free_tcp_port() {
+  auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  auto bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
+               && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  REQUIRE(bound);
+  return ntohs(addr.sin_port);
 }
 
 std::string seed_of(uint16_t port) {
@@ -245,6 +270,34 @@ TEST_CASE("an actor of another machine, found by name, answers in order; its mon
   check_full_use(a, ledger);
 }
 
+TEST_CASE("a typed lookup of another machine's name checks the interface published there") {
+  scoped_bus bus_a{"remote-typed-a"};
+  scoped_bus bus_b{"remote-typed-b"};
+  machine_child b{{"bus=" + bus_b.name, "role=server", "calc", "ledger"}};
+  bus_process<test_config> a{bus_a.name, "server", "a",
+                             [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
+  await_connections(a.node, 1);
+  caf::scoped_actor self{*a.sys};
+  for (auto name : {std::string{"calc"}, "calc@" + bus_b.name}) {
+    CAPTURE(name);
+    auto calc = a.node.lookup<calc_actor>(name, caf::timespan{std::chrono::seconds{5}});
+    REQUIRE_MESSAGE(calc, a.sys->render(calc.error()));
+    int32_t sum = 0;
+    self->request(*calc, std::chrono::seconds{5}, int32_t{3}, int32_t{4})
+      .receive([&](int32_t x) { sum = x; },
+               [&](caf::error& err) { FAIL_CHECK(a.sys->render(err)); });
+    CHECK(sum == 7);
+    auto wrong = a.node.lookup<text_actor>(name, caf::timespan{std::chrono::seconds{1}});
+    REQUIRE_FALSE(wrong);
+    CHECK_MESSAGE(wrong.error() == bus::errc::interface_mismatch, a.sys->render(wrong.error()));
+  }
+  // An untyped actor is no typed one, there as here.
+  auto untyped = a.node.lookup<calc_actor>("ledger", caf::timespan{std::chrono::seconds{1}});
+  REQUIRE_FALSE(untyped);
+  CHECK_MESSAGE(untyped.error() == bus::errc::interface_mismatch,
+                a.sys->render(untyped.error()));
+}
+
 TEST_CASE("an actor's lookup(self, ...) finds names of other machines, by name and by "
           "name@machine") {
   scoped_bus bus_a{"remote-self-a"};
@@ -301,6 +354,70 @@ TEST_CASE("a handle of another machine's actor that arrives over the bus works a
   REQUIRE(ledger);
   CHECK(pid_of(ledger.node()) == b.proc.pid());
   check_full_use(a, ledger);
+}
+
+TEST_CASE("a handle of another machine's actor that arrives over the bus before this process "
+          "connected to that machine works once the connection is up") {
+  scoped_bus bus_a{"remote-late-a"};
+  scoped_bus bus_b{"remote-late-b"};
+  auto b_port = free_tcp_port();
+  // A's first round finds nothing at the seed (machine B starts later); its
+  // next round comes after 60 s, unless a handle needs a connection sooner.
+  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& c) {
+                               remote_on(c, {seed_of(b_port)});
+                               c.shmbus.remote_refresh = std::chrono::seconds{60};
+                             }};
+  machine_child b{{"bus=" + bus_b.name, "role=server", "port=" + std::to_string(b_port),
+                   "ledger"}};
+  REQUIRE(b.port == b_port);
+  machine_child a2{{"bus=" + bus_a.name, "role=client", "seed=" + seed_of(b_port),
+                    "fetch=ledger", "connections=1"}};
+  REQUIRE(a.node.remote().connections == 0);
+  auto keeper = must_lookup(a.node, "keeper");
+  caf::scoped_actor self{*a.sys};
+  caf::actor ledger;
+  self->request(keeper, std::chrono::seconds{5}, caf::get_atom::value)
+    .receive([&](caf::actor& x) { ledger = std::move(x); },
+             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  REQUIRE(ledger);
+  CHECK(pid_of(ledger.node()) == b.proc.pid());
+  check_full_use(a, ledger);
+  CHECK(a.node.remote().connections == 1);
+}
+
+TEST_CASE("a handle of a machine this process cannot reach: what was sent to it fails, and its "
+          "monitors fire, within twice remote.timeout") {
+  scoped_bus bus_a{"remote-unreach-a"};
+  scoped_bus bus_b{"remote-unreach-b"};
+  machine_child b{{"bus=" + bus_b.name, "role=server", "ledger"}};
+  // Machine A's server knows no other machine; its neighbour does.
+  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& c) {
+                               remote_on(c, {});
+                               c.shmbus.remote_timeout = std::chrono::milliseconds{500};
+                             }};
+  machine_child a2{{"bus=" + bus_a.name, "role=client", "seed=" + seed_of(b.port),
+                    "fetch=ledger", "connections=1"}};
+  auto keeper = must_lookup(a.node, "keeper");
+  caf::scoped_actor self{*a.sys};
+  caf::actor ledger;
+  self->request(keeper, std::chrono::seconds{5}, caf::get_atom::value)
+    .receive([&](caf::actor& x) { ledger = std::move(x); },
+             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  REQUIRE(ledger);
+  auto start = std::chrono::steady_clock::now();
+  self->monitor(ledger);
+  auto pending = self->request(ledger, std::chrono::seconds{60}, int32_t{1});
+  std::string down;
+  CHECK(receive_within(self, std::chrono::seconds{10}, [&](caf::down_msg& x) {
+    down = a.sys->render(x.reason);
+  }));
+  CHECK(down == a.sys->render(caf::exit_reason::remote_link_unreachable));
+  std::string failed = "answered";
+  std::move(pending).receive([](int32_t) {},
+                             [&](caf::error& err) { failed = a.sys->render(err); });
+  CHECK(failed == a.sys->render(caf::make_error(caf::sec::request_receiver_down)));
+  CHECK(elapsed_ms(start) < 5000);
+  CHECK(a.node.remote().connections == 0);
 }
 
 TEST_CASE("a handle of machine B's actor obtained through machine C works on machine A, "
@@ -452,8 +569,10 @@ TEST_CASE("a node id seen twice is refused with a clear error") {
   child.signal(SIGKILL);
 }
 
-// A process of a machine: args bus=, role=, seed= (any number), "ledger"
-// (publish a ledger as "ledger") or ledger=NAME, "bouncer", fetch=NAME
+// A process of a machine: args bus=, role=, port= (its BASP port; default
+// any), seed= (any number), "ledger"
+// (publish a ledger as "ledger") or ledger=NAME, "bouncer", "calc" (a typed
+// calc_actor), fetch=NAME
 // (look NAME up on any machine and publish a keeper of it), connections=N
 // (be ready once N processes of other machines are connected),
 // "await-refusal" (print the first refusal instead of "ready").
@@ -462,8 +581,13 @@ SHMBUS_CHILD_ROLE("machine") {
   auto bus = values_of(args, "bus").at(0);
   auto role = values_of(args, "role").at(0);
   auto seeds = values_of(args, "seed");
+  auto port = values_of(args, "port");
   child_bus<test_config> p{bus, role, role + "-" + std::to_string(::getpid()),
-                           [&](test_config& c) { remote_on(c, seeds); }};
+                           [&](test_config& c) {
+                             remote_on(c, seeds);
+                             if (!port.empty())
+                               c.shmbus.remote_port = static_cast<uint16_t>(std::stoi(port[0]));
+                           }};
   say("port " + std::to_string(p.node.remote().port));
   std::vector<caf::actor> actors;
   auto names = values_of(args, "ledger");
@@ -476,6 +600,11 @@ SHMBUS_CHILD_ROLE("machine") {
   if (has_flag(args, "bouncer")) {
     actors.push_back(p.sys->spawn(bouncer));
     p.publish(actors.back(), "bouncer");
+  }
+  if (has_flag(args, "calc")) {
+    auto calc = p.sys->spawn(adder);
+    actors.push_back(caf::actor_cast<caf::actor>(calc));
+    p.publish(calc, "calc");
   }
   auto wanted = values_of(args, "connections");
   size_t n = wanted.empty() ? 0 : std::stoul(wanted[0]);
