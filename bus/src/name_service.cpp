@@ -24,6 +24,8 @@ using clock = std::chrono::steady_clock;
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 /// A helper's answer to a lookup on other machines: (id, actor or error).
 using remote_done_atom = caf::atom_constant<caf::atom("remotedone")>;
+/// The deadline of a lookup a helper still works on: (id).
+using remote_late_atom = caf::atom_constant<caf::atom("remotelate")>;
 
 struct waiting_lookup {
   caf::response_promise promise;
@@ -116,6 +118,11 @@ caf::result<caf::actor> ask_elsewhere(lookup_actor self, std::string& name,
   auto wait = at != std::string::npos && at > 0 ? timeout : caf::timespan{0};
   st.asking.emplace(id, waiting_lookup{promise, name, timeout, interface,
                                        clock::now() + timeout});
+  // The helper may take remote.timeout per machine it asks: the answer
+  // comes by this deadline (node::lookup_reply_margin counts it).
+  if (auto names = st.names.lock())
+    self->delayed_send(self, timeout + names->settings().remote_timeout,
+                       remote_late_atom::value, id);
   auto parent = caf::actor_cast<caf::actor>(self);
   self->system().spawn<caf::detached + caf::hidden>(
     [remote = st.remote, parent, id, name, wait, interface](caf::blocking_actor*) {
@@ -148,6 +155,24 @@ void remote_done(lookup_actor self, uint64_t id, caf::expected<caf::actor> found
     return;
   }
   park(self, std::move(w), names->epoch());
+}
+
+/// A helper has not answered by the lookup's deadline plus remote.timeout:
+/// the lookup fails now (the helper's answer is dropped when it comes).
+void remote_late(lookup_actor self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.asking.find(id);
+  if (i == st.asking.end())
+    return; // answered
+  auto w = std::move(i->second);
+  st.asking.erase(i);
+  auto names = st.names.lock();
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+    w.timeout + (names ? names->settings().remote_timeout : caf::timespan{0}));
+  w.promise.deliver(make_error(errc::name_not_found,
+                               "no machine answered for '" + w.name + "' within "
+                                 + std::to_string(waited.count())
+                                 + " ms (the lookup's timeout plus shmbus.remote.timeout)"));
 }
 
 caf::result<caf::actor> start_lookup(lookup_actor self, std::string& name,
@@ -229,6 +254,7 @@ caf::behavior lookup_actor_impl(lookup_actor self, std::weak_ptr<name_service> n
     [self](remote_done_atom, uint64_t id, caf::error& err) {
       remote_done(self, id, std::move(err));
     },
+    [self](remote_late_atom, uint64_t id) { remote_late(self, id); },
   };
 }
 

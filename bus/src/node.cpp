@@ -102,6 +102,13 @@ caf::expected<caf::actor> node::lookup_impl(const std::string& name,
   return core_->lookup(name, timeout, interface);
 }
 
+caf::timespan node::lookup_reply_margin() const {
+  caf::timespan margin = std::chrono::seconds{1};
+  if (core_ && core_->settings().remote)
+    margin += core_->settings().remote_timeout;
+  return margin;
+}
+
 name_service_actor node::name_service() const {
   return core_ ? core_->name_service_handle() : name_service_actor{};
 }

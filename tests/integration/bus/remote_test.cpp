@@ -569,8 +569,69 @@ TEST_CASE("a node id seen twice is refused with a clear error") {
   child.signal(SIGKILL);
 }
 
+TEST_CASE("a node id seen at two endpoints is refused with a clear error") {
+  scoped_bus bus_a{"remote-dup2-a"};
+  scoped_bus bus_b{"remote-dup2-b"};
+  // Machine B listens on every address: its server is 0.0.0.0:P in B's
+  // directory and 127.0.0.2:P in the lying one's.
+  machine_child b{{"bus=" + bus_b.name, "role=server", "host=0.0.0.0", "ledger"}};
+  auto liar = child_process::spawn("fake-directory",
+                                   {"list=127.0.0.2:" + std::to_string(b.port)});
+  auto line = liar.read_line(std::chrono::seconds{10});
+  REQUIRE(line);
+  REQUIRE_MESSAGE(line->rfind("port ", 0) == 0, *line);
+  auto liar_port = static_cast<uint16_t>(std::stoi(line->substr(5)));
+  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& c) {
+                               remote_on(c, {seed_of(b.port), seed_of(liar_port)});
+                             }};
+  REQUIRE_MESSAGE(wait_until([&] { return !a.node.remote().refused.empty(); },
+                             std::chrono::seconds{10}),
+                  "nothing refused");
+  auto refused = a.node.remote().refused.front();
+  CHECK_MESSAGE(contains(refused, "process at 127.0.0.2:" + std::to_string(b.port)), refused);
+  CHECK_MESSAGE(contains(refused, "seen before at 0.0.0.0:" + std::to_string(b.port)), refused);
+  CHECK_MESSAGE(contains(refused, "of machine '" + bus_b.name + "'"), refused);
+  CHECK_MESSAGE(contains(refused, "two machines derived the same CAF node id"), refused);
+  // The first connection stays, and serves.
+  CHECK(a.node.remote().connections == 1);
+  auto ledger = must_lookup(a.node, "ledger@" + bus_b.name);
+  caf::scoped_actor self{*a.sys};
+  int32_t answer = 0;
+  self->request(ledger, std::chrono::seconds{5}, int32_t{1})
+    .receive([&](int32_t x) { answer = x; }, [](caf::error&) {});
+  CHECK(answer == 2);
+  liar.signal(SIGKILL);
+}
+
+// A plain CAF process posing as a machine's directory at its BASP port:
+// answers that its machine ("liar") has the processes at list= (one
+// endpoint). Prints "port N".
+SHMBUS_CHILD_ROLE("fake-directory") {
+  block_stop_signals();
+  auto list = values_of(args, "list").at(0);
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  // The bus closes connections that send no heartbeats.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{200}});
+  caf::actor_system sys{cfg};
+  auto dir = sys.spawn([list] {
+    return caf::behavior{[list](caf::get_atom) {
+      return std::make_tuple(std::string{"liar"}, list, std::string{});
+    }};
+  });
+  auto port = sys.middleman().publish(dir, 0, "127.0.0.1", true);
+  if (!port) {
+    say("error: " + sys.render(port.error()));
+    return 3;
+  }
+  say("port " + std::to_string(*port));
+  wait_for_stop_signal(std::chrono::seconds{60});
+  caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
 // A process of a machine: args bus=, role=, port= (its BASP port; default
-// any), seed= (any number), "ledger"
+// any), host= (its BASP address; default 127.0.0.1), seed= (any number), "ledger"
 // (publish a ledger as "ledger") or ledger=NAME, "bouncer", "calc" (a typed
 // calc_actor), fetch=NAME
 // (look NAME up on any machine and publish a keeper of it), connections=N
@@ -582,11 +643,14 @@ SHMBUS_CHILD_ROLE("machine") {
   auto role = values_of(args, "role").at(0);
   auto seeds = values_of(args, "seed");
   auto port = values_of(args, "port");
+  auto host = values_of(args, "host");
   child_bus<test_config> p{bus, role, role + "-" + std::to_string(::getpid()),
                            [&](test_config& c) {
                              remote_on(c, seeds);
                              if (!port.empty())
                                c.shmbus.remote_port = static_cast<uint16_t>(std::stoi(port[0]));
+                             if (!host.empty())
+                               c.shmbus.remote_host = host[0];
                            }};
   say("port " + std::to_string(p.node.remote().port));
   std::vector<caf::actor> actors;

@@ -225,7 +225,7 @@ public:
     auto answered = [self] {
       self->system().clock().cancel_request_timeout(self, self->current_message_id());
     };
-    self->request(ns, timeout + lookup_reply_margin, lookup_atom::value, name, timeout, iface)
+    self->request(ns, timeout + lookup_reply_margin(), lookup_atom::value, name, timeout, iface)
       .then([f, answered](caf::actor& x) mutable {
               answered();
               f(caf::expected<Handle>{caf::actor_cast<Handle>(std::move(x))});
@@ -335,8 +335,9 @@ private:
   friend class remote_spawner;
 
   /// How much longer a lookup's request may take than the lookup itself:
-  /// the name service answers within its timeout plus one re-check.
-  static constexpr caf::timespan lookup_reply_margin = std::chrono::seconds{1};
+  /// the name service answers within its timeout plus one re-check, plus
+  /// shmbus.remote.timeout with remote on (other machines are asked).
+  caf::timespan lookup_reply_margin() const;
 
   explicit node(std::shared_ptr<bus_core> core) noexcept;
 
