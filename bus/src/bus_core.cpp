@@ -153,6 +153,18 @@ caf::expected<std::shared_ptr<bus_core>> bus_core::start(caf::actor_system& sys,
     core->eu_.bind_thread(1, core->standby_thread_.get_id());
   }
   go.set_value();
+  if (!core->settings_.remote
+      && core->names_.lookup(remote_machines::directory_name, caf::timespan{0}, 0)) {
+    // The machine's server takes part in a cluster; BASP cannot route to a
+    // process without a BASP port, so other machines could not reach this
+    // process's actors (their messages would vanish without an error).
+    core->stop();
+    return caf::make_error(caf::sec::invalid_argument,
+                           "option shmbus.remote.enabled: bus '" + core->settings_.bus
+                             + "' takes part in a cluster of machines (its server runs with "
+                               "shmbus.remote.enabled); start this process with "
+                               "shmbus.remote.enabled and the cluster's seeds too");
+  }
   std::weak_ptr<bus_core> weak = core;
   auto err = core->remote_.start(
     [weak](const std::string& name, caf::timespan timeout, uint64_t interface) {

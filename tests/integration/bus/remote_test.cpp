@@ -603,6 +603,22 @@ TEST_CASE("a node id seen at two endpoints is refused with a clear error") {
   liar.signal(SIGKILL);
 }
 
+TEST_CASE("a process with remote off is refused on a machine whose server has it on") {
+  scoped_bus bus_a{"remote-off"};
+  bus_process<test_config> a{bus_a.name, "server", "a", [](test_config& c) { remote_on(c, {}); }};
+  auto child = child_process::spawn("machine", {"bus=" + bus_a.name, "role=client", "remote-off"});
+  auto line = child.read_line(std::chrono::seconds{10});
+  REQUIRE(line);
+  CHECK_MESSAGE(contains(*line, "error: "), *line);
+  CHECK_MESSAGE(contains(*line, "option shmbus.remote.enabled"), *line);
+  CHECK_MESSAGE(contains(*line, "'" + bus_a.name + "' takes part in a cluster"), *line);
+  auto status = child.wait(std::chrono::seconds{10});
+  REQUIRE(status);
+  CHECK_MESSAGE((status->exited && status->code == 3), status->to_string());
+  // It left nothing behind: the bus has no other process.
+  CHECK(wait_until([&] { return a.node.peers().empty(); }, std::chrono::seconds{5}));
+}
+
 // A plain CAF process posing as a machine's directory at its BASP port:
 // answers that its machine ("liar") has the processes at list= (one
 // endpoint). Prints "port N".
@@ -631,7 +647,8 @@ SHMBUS_CHILD_ROLE("fake-directory") {
 }
 
 // A process of a machine: args bus=, role=, port= (its BASP port; default
-// any), host= (its BASP address; default 127.0.0.1), seed= (any number), "ledger"
+// any), host= (its BASP address; default 127.0.0.1), "remote-off" (start
+// with shmbus.remote.enabled false), seed= (any number), "ledger"
 // (publish a ledger as "ledger") or ledger=NAME, "bouncer", "calc" (a typed
 // calc_actor), fetch=NAME
 // (look NAME up on any machine and publish a keeper of it), connections=N
@@ -647,6 +664,7 @@ SHMBUS_CHILD_ROLE("machine") {
   child_bus<test_config> p{bus, role, role + "-" + std::to_string(::getpid()),
                            [&](test_config& c) {
                              remote_on(c, seeds);
+                             c.shmbus.remote = !has_flag(args, "remote-off");
                              if (!port.empty())
                                c.shmbus.remote_port = static_cast<uint16_t>(std::stoi(port[0]));
                              if (!host.empty())
