@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <caf/binary_deserializer.hpp>
@@ -46,6 +47,33 @@ public:
   /// Bytes not read yet.
   size_t remaining() const noexcept { return inner_.remaining(); }
 
+  // -- CAF's binary format without a virtual call and a caf::error per
+  // -- field (message_types, flat_message_data). Each returns false once the
+  // -- bytes run out or are invalid, with the error noted (first_error()).
+
+  /// The next `n` bytes, consumed; null when fewer remain.
+  const std::byte* take(size_t n);
+
+  /// An integer as binary_serializer writes it (network byte order).
+  template <class T>
+  bool read_int(T& x) {
+    static_assert(std::is_integral<T>::value);
+    auto bytes = take(sizeof(T));
+    if (bytes == nullptr)
+      return false;
+    uint64_t value = 0;
+    for (size_t i = 0; i < sizeof(T); ++i)
+      value = (value << 8) | std::to_integer<uint8_t>(bytes[i]);
+    x = static_cast<T>(static_cast<std::make_unsigned_t<T>>(value));
+    return true;
+  }
+
+  /// A sequence length as begin_sequence() reads it, with its bound.
+  bool read_length(size_t& x);
+
+  /// A string: its length, then its bytes (a view into the input).
+  bool read_chars(std::string_view& x);
+
   /// The first read that failed, even if the CAF code that asked for it
   /// dropped the error (CAF 0.17.6's group inspector reads the module name
   /// and ignores the result, so a truncated group reads as an invalid one).
@@ -54,6 +82,11 @@ public:
   /// True if `type_name` (CAF's portable name of a message element) may
   /// come from another process of the bus.
   static bool accepted_type(std::string_view type_name) noexcept;
+
+  /// Why an object named `name` ("@<>+type1+type2..." for a message) may not
+  /// come from another process (an element type that does not cross the
+  /// bus); none if it may.
+  static caf::error refused_object(std::string_view name);
 
   caf::error begin_object(uint16_t& typenr, std::string& name) override;
   caf::error end_object() override;
@@ -79,6 +112,8 @@ protected:
 
 private:
   caf::error enter();
+  /// An error if a sequence of `num` elements cannot fit the bytes left.
+  caf::error sequence_fits(size_t num) const;
   /// Remembers the first error (see first_error()) and passes it on.
   /// Inline: it runs for every field read.
   caf::error noted(caf::error&& err) {
@@ -88,6 +123,8 @@ private:
   }
 
   caf::binary_deserializer inner_;
+  const std::byte* data_;
+  size_t size_;
   buffer_import* imports_ = nullptr;
   size_t depth_ = 0;
   caf::error first_error_;

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <caf/binary_serializer.hpp>
@@ -30,6 +32,29 @@ public:
   /// null: they go as bytes.
   void set_exports(buffer_export* x) noexcept { exports_ = x; }
   buffer_export* exports() const noexcept { return exports_; }
+
+  // -- CAF's binary format without a virtual call and a caf::error per field
+  // -- (message_types).
+
+  /// An integer in network byte order, as binary_serializer writes it.
+  template <class T>
+  void write_int(T x) {
+    static_assert(std::is_integral<T>::value);
+    auto value = static_cast<std::make_unsigned_t<T>>(x);
+    char bytes[sizeof(T)];
+    for (size_t i = sizeof(T); i > 0; --i) {
+      bytes[i - 1] = static_cast<char>(value & 0xFF);
+      value = static_cast<std::make_unsigned_t<T>>(value >> 4 >> 4);
+    }
+    inner_.apply_raw(sizeof(T), bytes);
+  }
+
+  /// A string: its length as begin_sequence() writes it, then its bytes.
+  void write_chars(std::string_view x) {
+    size_t length = x.size();
+    inner_.begin_sequence(length);
+    inner_.apply_raw(x.size(), const_cast<char*>(x.data()));
+  }
 
   caf::error begin_object(uint16_t& typenr, std::string& name) override {
     return inner_.begin_object(typenr, name);

@@ -8,8 +8,11 @@
 // its names (writing) or its factories (reading) in a bounded cache.
 //
 // The names stay on the wire: a record is read by whatever build reads it,
-// and an unknown or refused name is refused exactly as before (the
-// guarded_deserializer checks names before they are looked up here).
+// and an unknown or refused name is refused exactly as before
+// (guarded_deserializer::refused_object checks a name before it is looked
+// up here). save() and load() write and read the object head and flat
+// elements straight (the guarded serializers' own writers and readers),
+// other elements through CAF.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +29,9 @@
 #include <caf/type_erased_value.hpp>
 
 namespace shmbus::bus {
+
+class guarded_deserializer;
+class guarded_serializer;
 
 class message_types {
 public:
@@ -46,12 +52,12 @@ public:
   /// Writes `x` as caf::message::save does; sec::unknown_type for an element
   /// type without a portable name (its type_info name as context). Any
   /// thread.
-  caf::error save(caf::serializer& sink, const caf::message& x) const;
+  caf::error save(guarded_serializer& sink, const caf::message& x) const;
 
   /// Reads what save() (or caf::message::save) wrote into `out`; the errors
   /// of caf::message::load. Not thread-safe: one reader at a time (the bus's
   /// I/O thread).
-  caf::error load(caf::deserializer& source, caf::message& out);
+  caf::error load(guarded_deserializer& source, caf::message& out);
 
   /// Type lists cached for load() now (at most max_cached_lists).
   size_t cached_lists() const noexcept { return lists_.size(); }
@@ -63,7 +69,10 @@ private:
     const std::function<caf::type_erased_value_ptr()>* custom = nullptr;
   };
 
-  using factories = std::vector<factory>;
+  struct factories {
+    std::vector<factory> parts;
+    bool flat = false; ///< flat_message_data holds them
+  };
 
   caf::type_erased_value_ptr make(const factory& f) const;
 

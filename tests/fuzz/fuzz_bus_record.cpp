@@ -175,6 +175,13 @@ void write_seeds(harness& h, const std::string& dir) {
   seeds.push_back(message_head(receiver, req(2))
                   + content(sys, caf::make_message(std::vector<std::string>{"a", "b"},
                                                    caf::atom("x"), 1.5, int64_t{-7})));
+  // Every flat type (read without CAF's deserializer: flat_message.hpp).
+  seeds.push_back(message_head(receiver, normal_category)
+                  + content(sys, caf::make_message(caf::atom("ping"), uint64_t{7}, true,
+                                                   std::string(130, 'x'))));
+  seeds.push_back(message_head(receiver, normal_category)
+                  + content(sys, caf::make_message(int8_t{-1}, uint16_t{2}, int32_t{-3},
+                                                   uint32_t{4})));
   seeds.push_back(message_head(receiver, req(3))
                   + content(sys, caf::make_message(caf::make_message(int32_t{1}),
                                                    caf::error{caf::sec::runtime_error})));

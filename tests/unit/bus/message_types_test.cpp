@@ -2,13 +2,22 @@
 // as caf::message::load does, with the same errors, under a bounded cache.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <caf/all.hpp>
 
+#include <caf/scoped_execution_unit.hpp>
+
+#include "flat_message.hpp"
+#include "guarded_deserializer.hpp"
+#include "guarded_serializer.hpp"
 #include "message_types.hpp"
 
+using shmbus::bus::flat_message_data;
+using shmbus::bus::guarded_deserializer;
+using shmbus::bus::guarded_serializer;
 using shmbus::bus::message_types;
 
 namespace {
@@ -50,15 +59,20 @@ std::vector<char> caf_bytes(caf::actor_system& sys, const caf::message& msg) {
 std::vector<char> our_bytes(caf::actor_system& sys, const message_types& types,
                             const caf::message& msg) {
   std::vector<char> buf;
-  caf::binary_serializer sink{sys, buf};
+  guarded_serializer sink{sys, buf};
   REQUIRE(!types.save(sink, msg));
   return buf;
 }
 
 caf::error read(caf::actor_system& sys, message_types& types, const std::vector<char>& buf,
                 caf::message& out) {
-  caf::binary_deserializer source{sys, buf};
-  return types.load(source, out);
+  caf::scoped_execution_unit eu{&sys};
+  guarded_deserializer source{&eu, reinterpret_cast<const std::byte*>(buf.data()), buf.size()};
+  if (auto err = types.load(source, out))
+    return err;
+  if (source.remaining() != 0)
+    return caf::make_error(caf::sec::invalid_argument, "bytes left after the message");
+  return caf::none;
 }
 
 /// A message object of `n` int32 elements, each `value`.
@@ -87,6 +101,12 @@ TEST_CASE("message_types writes the bytes of caf::message::save") {
     caf::make_message(caf::atom("ping"), uint64_t{7}, std::string(64, 'x')),
     caf::make_message(point{1, 2}, int32_t{3}),
     caf::make_message(std::string{"s"}, 2.5, int8_t{-1}),
+    // Flat elements, written without CAF's serializer.
+    caf::make_message(true, false, int8_t{-128}, uint8_t{255}, int16_t{-2}, uint16_t{65535}),
+    caf::make_message(int32_t{-7}, uint32_t{4000000000u}, std::numeric_limits<int64_t>::min(),
+                      std::numeric_limits<uint64_t>::max(), caf::atom("a")),
+    caf::make_message(std::string{}, std::string(127, 'a'), std::string(128, 'b'),
+                      std::string(20000, 'c')),
   };
   // Twice: the second time from the thread's cache of names.
   for (int round = 0; round < 2; ++round)
@@ -119,7 +139,7 @@ TEST_CASE("message_types refuses unknown and unregistered types as CAF does") {
   caf::actor_system sys{cfg};
   message_types types{sys};
   std::vector<char> buf;
-  caf::binary_serializer sink{sys, buf};
+  guarded_serializer sink{sys, buf};
   auto err = types.save(sink, caf::make_message(stranger{1}));
   CHECK(err == caf::sec::unknown_type);
 
@@ -165,4 +185,69 @@ TEST_CASE("message_types reads more type lists than it caches, each correctly") 
       CHECK(out.get_as<int32_t>(n - 1) == static_cast<int32_t>(n));
       CHECK(types.cached_lists() <= message_types::max_cached_lists);
     }
+}
+
+TEST_CASE("a message of flat builtins reads into one flat_message_data equal to CAF's") {
+  config cfg;
+  caf::actor_system sys{cfg};
+  message_types types{sys};
+  std::vector<caf::message> messages{
+    caf::make_message(caf::atom("ping"), std::numeric_limits<uint64_t>::max(),
+                      std::string(64, 'x')),
+    caf::make_message(true, false, int8_t{-128}, uint8_t{255}),
+    caf::make_message(int16_t{-2}, uint16_t{65535}, int32_t{-7}, uint32_t{4000000000u}),
+    caf::make_message(int64_t{std::numeric_limits<int64_t>::min()}, std::string{}),
+    // Lengths of one to three varbyte bytes.
+    caf::make_message(std::string(127, 'a'), std::string(128, 'b'), std::string(20000, 'c')),
+  };
+  for (auto& msg : messages) {
+    CAPTURE(caf::to_string(msg));
+    caf::message out;
+    REQUIRE(!read(sys, types, caf_bytes(sys, msg), out));
+    CHECK(dynamic_cast<const flat_message_data*>(out.cvals().get()) != nullptr);
+    CHECK(out.type_token() == msg.type_token());
+    REQUIRE(out.size() == msg.size());
+    for (size_t i = 0; i < msg.size(); ++i) {
+      CHECK(out.type(i) == msg.type(i));
+      CHECK(out.cvals()->stringify(i) == msg.cvals()->stringify(i));
+    }
+    CHECK(caf::to_string(out) == caf::to_string(msg));
+    // It writes the bytes it was read from, and copies as any message.
+    CHECK(caf_bytes(sys, out) == caf_bytes(sys, msg));
+    auto copy = out;
+    copy.vals().unshared(); // a copy on write
+    CHECK(caf::to_string(copy) == caf::to_string(msg));
+  }
+  // Handlers match it by type and see the values.
+  caf::message out;
+  REQUIRE(!read(sys, types, caf_bytes(sys, messages[0]), out));
+  bool matched = false;
+  caf::message_handler handler{
+    [&](caf::atom_value a, uint64_t n, const std::string& s) {
+      matched = a == caf::atom("ping") && n == std::numeric_limits<uint64_t>::max()
+                && s == std::string(64, 'x');
+    },
+  };
+  handler(out);
+  CHECK(matched);
+}
+
+TEST_CASE("a cut-off flat element and a string length of six bytes are refused") {
+  config cfg;
+  caf::actor_system sys{cfg};
+  message_types types{sys};
+  auto whole = caf_bytes(sys, caf::make_message(uint64_t{1}, std::string(300, 's')));
+  caf::message out;
+  // Every shorter prefix: inside the name, the integer, the length, the chars.
+  for (size_t n = 0; n < whole.size(); ++n) {
+    std::vector<char> cut{whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n)};
+    CHECK_MESSAGE(read(sys, types, cut, out), n);
+  }
+  // The length's continuation bit set on five bytes in a row.
+  auto head = caf_bytes(sys, caf::make_message(std::string{}));
+  head.pop_back(); // the empty string's length byte
+  for (int i = 0; i < 6; ++i)
+    head.push_back(static_cast<char>(0x81));
+  head.push_back(0);
+  CHECK(read(sys, types, head, out) == caf::sec::invalid_argument);
 }
