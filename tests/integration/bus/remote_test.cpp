@@ -213,6 +213,16 @@ void check_full_use(bus_process<test_config>& a, const caf::actor& ledger,
   CHECK(failed);
 }
 
+/// The handle a keeper (of machine_child's fetch=) holds.
+caf::actor kept_by(bus_process<test_config>& a, const caf::actor& keeper) {
+  caf::scoped_actor self{*a.sys};
+  caf::actor kept;
+  self->request(keeper, std::chrono::seconds{5}, caf::get_atom::value)
+    .receive([&](caf::actor& x) { kept = std::move(x); },
+             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  return kept;
+}
+
 /// Bytes a process wrote (all its write calls: here its sockets).
 uint64_t written_by(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/io"};
@@ -346,11 +356,7 @@ TEST_CASE("a handle of another machine's actor that arrives over the bus works a
   await_connections(a.node, 1);
   auto keeper = must_lookup(a.node, "keeper");
   CHECK(pid_of(keeper.node()) == a2.proc.pid());
-  caf::scoped_actor self{*a.sys};
-  caf::actor ledger;
-  self->request(keeper, std::chrono::seconds{5}, caf::get_atom::value)
-    .receive([&](caf::actor& x) { ledger = std::move(x); },
-             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  auto ledger = kept_by(a, keeper);
   REQUIRE(ledger);
   CHECK(pid_of(ledger.node()) == b.proc.pid());
   check_full_use(a, ledger);
@@ -374,11 +380,7 @@ TEST_CASE("a handle of another machine's actor that arrives over the bus before 
                     "fetch=ledger", "connections=1"}};
   REQUIRE(a.node.remote().connections == 0);
   auto keeper = must_lookup(a.node, "keeper");
-  caf::scoped_actor self{*a.sys};
-  caf::actor ledger;
-  self->request(keeper, std::chrono::seconds{5}, caf::get_atom::value)
-    .receive([&](caf::actor& x) { ledger = std::move(x); },
-             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  auto ledger = kept_by(a, keeper);
   REQUIRE(ledger);
   CHECK(pid_of(ledger.node()) == b.proc.pid());
   check_full_use(a, ledger);
@@ -398,12 +400,9 @@ TEST_CASE("a handle of a machine this process cannot reach: what was sent to it 
   machine_child a2{{"bus=" + bus_a.name, "role=client", "seed=" + seed_of(b.port),
                     "fetch=ledger", "connections=1"}};
   auto keeper = must_lookup(a.node, "keeper");
-  caf::scoped_actor self{*a.sys};
-  caf::actor ledger;
-  self->request(keeper, std::chrono::seconds{5}, caf::get_atom::value)
-    .receive([&](caf::actor& x) { ledger = std::move(x); },
-             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  auto ledger = kept_by(a, keeper);
   REQUIRE(ledger);
+  caf::scoped_actor self{*a.sys};
   auto start = std::chrono::steady_clock::now();
   self->monitor(ledger);
   auto pending = self->request(ledger, std::chrono::seconds{60}, int32_t{1});
@@ -434,11 +433,7 @@ TEST_CASE("a handle of machine B's actor obtained through machine C works on mac
   CHECK(a.node.remote().machines.size() == 2);
   auto keeper = a.node.lookup("keeper@" + bus_c.name, caf::timespan{std::chrono::seconds{5}});
   REQUIRE_MESSAGE(keeper, a.sys->render(keeper.error()));
-  caf::scoped_actor self{*a.sys};
-  caf::actor ledger;
-  self->request(*keeper, std::chrono::seconds{5}, caf::get_atom::value)
-    .receive([&](caf::actor& x) { ledger = std::move(x); },
-             [&](caf::error& err) { FAIL(a.sys->render(err)); });
+  auto ledger = kept_by(a, *keeper);
   REQUIRE(ledger);
   CHECK(pid_of(ledger.node()) == b.proc.pid());
   check_full_use(a, ledger, false);
