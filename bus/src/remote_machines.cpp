@@ -129,6 +129,13 @@ caf::error remote_machines::start(local_lookup lookup, local_publish publish,
   }
   port_ = *port;
   endpoint_ = settings_.remote_host + ":" + std::to_string(port_);
+  if (settings_.remote_host == "0.0.0.0" || settings_.remote_host == "::")
+    log::write(log::level::warning, "bus", "remote_wildcard_host",
+               "shmbus.remote.host is " + settings_.remote_host
+                 + ": this process listens on every address but tells other machines to "
+                   "connect to " + endpoint_ + ", which only this host can; set it to this "
+                   "machine's address on the cluster network",
+               {{"node", settings_.node_name}});
   if (server) {
     caf::anon_send(directory_, caf::put_atom::value, caf::ok_atom::value, endpoint_);
     if (auto err = publish(caf::actor_cast<caf::strong_actor_ptr>(directory_), directory_name))
