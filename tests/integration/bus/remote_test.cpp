@@ -587,7 +587,9 @@ TEST_CASE("a node id seen at two endpoints is refused with a clear error") {
   CHECK_MESSAGE(contains(refused, "seen before at 0.0.0.0:" + std::to_string(b.port)), refused);
   CHECK_MESSAGE(contains(refused, "of machine '" + bus_b.name + "'"), refused);
   CHECK_MESSAGE(contains(refused, "two machines derived the same CAF node id"), refused);
-  // The first connection stays, and serves.
+  // The first connection stays, and serves (the count is published when
+  // the round that refused ends).
+  await_connections(a.node, 1);
   CHECK(a.node.remote().connections == 1);
   auto ledger = must_lookup(a.node, "ledger@" + bus_b.name);
   caf::scoped_actor self{*a.sys};
