@@ -150,8 +150,7 @@ caf::error message_types::save(guarded_serializer& sink, const caf::message& x) 
 
 const message_types::factories* message_types::resolve(const std::string& list,
                                                        std::string& unknown) {
-  if (last_ != nullptr && list == last_list_)
-    return last_;
+  // load() checked the last list already.
   auto i = lists_.find(list);
   if (i == lists_.end()) {
     factories parts;

@@ -147,6 +147,29 @@ void await_connections(const bus::node& node, size_t n) {
                   "connections: " << node.remote().connections << " of " << n);
 }
 
+/// Machine B, a child bus server started with `b_args` (besides its bus and
+/// role), and machine A, this process's bus server seeded with B,
+/// connected to it.
+struct two_machines {
+  two_machines(const std::string& name, std::vector<std::string> b_args)
+    : bus_a{name + "-a"},
+      bus_b{name + "-b"},
+      b{with_bus(bus_b.name, std::move(b_args))},
+      a{bus_a.name, "server", "a", [this](test_config& c) { remote_on(c, {seed_of(b.port)}); }} {
+    await_connections(a.node, 1);
+  }
+
+  static std::vector<std::string> with_bus(const std::string& bus, std::vector<std::string> args) {
+    args.insert(args.begin(), {"bus=" + bus, "role=server"});
+    return args;
+  }
+
+  scoped_bus bus_a;
+  scoped_bus bus_b;
+  machine_child b;
+  bus_process<test_config> a;
+};
+
 struct watch_report {
   int32_t exits = -1;
   std::string exit_reason;
@@ -262,12 +285,10 @@ TEST_CASE("shmbus.remote options: heartbeats on by default, seeds validated") {
 
 TEST_CASE("an actor of another machine, found by name, answers in order; its monitors and "
           "links see its real exit reason") {
-  scoped_bus bus_a{"remote-a"};
-  scoped_bus bus_b{"remote-b"};
-  machine_child b{{"bus=" + bus_b.name, "role=server", "ledger"}};
-  bus_process<test_config> a{bus_a.name, "server", "a",
-                             [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
-  await_connections(a.node, 1);
+  two_machines m{"remote", {"ledger"}};
+  auto& a = m.a;
+  auto& b = m.b;
+  auto& bus_b = m.bus_b;
   CHECK(a.node.remote().machines == std::vector<std::string>{bus_b.name});
   auto missing = a.node.lookup("ledger@no-such-machine", caf::timespan{std::chrono::seconds{1}});
   REQUIRE_FALSE(missing);
@@ -281,12 +302,9 @@ TEST_CASE("an actor of another machine, found by name, answers in order; its mon
 }
 
 TEST_CASE("a typed lookup of another machine's name checks the interface published there") {
-  scoped_bus bus_a{"remote-typed-a"};
-  scoped_bus bus_b{"remote-typed-b"};
-  machine_child b{{"bus=" + bus_b.name, "role=server", "calc", "ledger"}};
-  bus_process<test_config> a{bus_a.name, "server", "a",
-                             [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
-  await_connections(a.node, 1);
+  two_machines m{"remote-typed", {"calc", "ledger"}};
+  auto& a = m.a;
+  auto& bus_b = m.bus_b;
   caf::scoped_actor self{*a.sys};
   for (auto name : {std::string{"calc"}, "calc@" + bus_b.name}) {
     CAPTURE(name);
@@ -310,12 +328,9 @@ TEST_CASE("a typed lookup of another machine's name checks the interface publish
 
 TEST_CASE("an actor's lookup(self, ...) finds names of other machines, by name and by "
           "name@machine") {
-  scoped_bus bus_a{"remote-self-a"};
-  scoped_bus bus_b{"remote-self-b"};
-  machine_child b{{"bus=" + bus_b.name, "role=server", "ledger"}};
-  bus_process<test_config> a{bus_a.name, "server", "a",
-                             [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
-  await_connections(a.node, 1);
+  two_machines m{"remote-self", {"ledger"}};
+  auto& a = m.a;
+  auto& bus_b = m.bus_b;
   auto looker = a.sys->spawn(test::looker, a.node);
   exit_on_scope_end guard_looker{looker};
   caf::scoped_actor self{*a.sys};
@@ -441,12 +456,9 @@ TEST_CASE("a handle of machine B's actor obtained through machine C works on mac
 
 TEST_CASE("kill -9 of a process of another machine: its monitors fire and its pending "
           "requests fail") {
-  scoped_bus bus_a{"remote-kill-a"};
-  scoped_bus bus_b{"remote-kill-b"};
-  machine_child b{{"bus=" + bus_b.name, "role=server", "ledger"}};
-  bus_process<test_config> a{bus_a.name, "server", "a",
-                             [&](test_config& c) { remote_on(c, {seed_of(b.port)}); }};
-  await_connections(a.node, 1);
+  two_machines m{"remote-kill", {"ledger"}};
+  auto& a = m.a;
+  auto& b = m.b;
   auto ledger = must_lookup(a.node, "ledger");
   caf::scoped_actor self{*a.sys};
   self->monitor(ledger);
