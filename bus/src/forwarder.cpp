@@ -23,7 +23,14 @@ forwarder::forwarder(caf::actor_system& sys, const bus_settings& settings,
     codec_(codec),
     out_(out),
     links_(links),
-    log_(log) {
+    log_(log),
+    lost_([this](peer_ref to, const caf::error& why) {
+      undelivered_.fetch_add(1, std::memory_order_relaxed);
+      log_.write("queued/" + std::to_string(to.slot),
+                 "messages to node '" + peers_.name_of(to.slot)
+                   + "' waited for room in its inbox and were not delivered: "
+                   + sys_.render(why) + " (further failures of this kind are not logged)");
+    }) {
   // nop
 }
 
@@ -76,7 +83,7 @@ void forwarder::forward(shm_actor_proxy& proxy, caf::mailbox_element_ptr what) {
   bool track = mid.is_request() && what->sender && what->sender->node() == sys_.node();
   if (track)
     pending_.add(what->sender, mid, proxy.node(), proxy.id());
-  if (auto sent = out_.send(to, buf, what->sender, mid)) {
+  if (auto sent = out_.send(to, buf, what->sender, mid, lost_)) {
     exports.cancel();
     if (track)
       pending_.take(what->sender->id(), mid);

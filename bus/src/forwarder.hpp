@@ -59,6 +59,9 @@ private:
   remote_links& links_;
   once_log& log_;
   std::atomic<uint64_t> undelivered_{0};
+  /// Counts and logs a record that failed in the outbox's queue after
+  /// forward() returned.
+  outbox::lost_hook lost_;
 };
 
 } // namespace shmbus::bus

@@ -214,7 +214,12 @@ void group_router::publish(const std::string& id, const caf::strong_actor_ptr& s
       not_written(i, err);
   }
   for (auto i : full) {
-    if (auto err = out_.send(targets[i], record_of(i).buf))
+    // Queued behind a full inbox, a record may still fail: it then moves
+    // from records_out to undelivered.
+    auto lost = [this, id](peer_ref to, const caf::error& why) {
+      undelivered(id, to, 1, sys_.render(why), true);
+    };
+    if (auto err = out_.send(targets[i], record_of(i).buf, nullptr, caf::make_message_id(), lost))
       not_written(i, err);
     else
       ++written;
@@ -251,11 +256,13 @@ std::string group_router::encode(const std::string& id, const caf::strong_actor_
 }
 
 void group_router::undelivered(const std::string& id, peer_ref to, uint64_t n,
-                               const std::string& why) {
+                               const std::string& why, bool written) {
   {
     std::lock_guard<std::mutex> guard(mtx_);
     if (auto i = groups_.find(id); i != groups_.end()) {
       i->second.undelivered += n;
+      if (written)
+        i->second.records_out -= std::min(n, i->second.records_out);
       show(id, i->second);
     }
   }

@@ -166,8 +166,10 @@ private:
   /// Frees `g`'s row, if it has one. Holds mtx_.
   void hide(group_state& g);
   /// Counts `n` undelivered records of `id` and logs the first per group
-  /// and process.
-  void undelivered(const std::string& id, peer_ref to, uint64_t n, const std::string& why);
+  /// and process. `written`: they were counted in records_out when the
+  /// outbox queued them, and failed in its queue since.
+  void undelivered(const std::string& id, peer_ref to, uint64_t n, const std::string& why,
+                   bool written = false);
 
   caf::actor_system& sys_;
   const bus_settings& settings_;

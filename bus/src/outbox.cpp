@@ -31,10 +31,11 @@ outbox::outbox(caf::actor_system& sys, transport::node& transport,
 }
 
 caf::error outbox::send(peer_ref to, const std::vector<char>& bytes,
-                        const caf::strong_actor_ptr& requester, caf::message_id mid) {
+                        const caf::strong_actor_ptr& requester, caf::message_id mid,
+                        const lost_hook& lost) {
   // Pairs with the release stores in enqueue() and flush().
   if (has_queue_[to.slot].load(std::memory_order_acquire))
-    return enqueue(to, bytes, requester, mid);
+    return enqueue(to, bytes, requester, mid, lost);
   auto io = eu_.on_io_thread();
   auto err = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
                              io ? std::chrono::nanoseconds::zero()
@@ -44,7 +45,7 @@ caf::error outbox::send(peer_ref to, const std::vector<char>& bytes,
   if (err.code != transport::errc::inbox_full || !io)
     return from_transport(err);
   if (eu_.in_record_handler())
-    return enqueue(to, bytes, requester, mid); // no nested poll
+    return enqueue(to, bytes, requester, mid, lost); // no nested poll
   // An actor running on the I/O thread meets a full inbox. Waiting here
   // while draining our own inbox keeps backpressure without the deadlock of
   // two I/O threads each waiting for the other to read.
@@ -74,12 +75,12 @@ caf::error outbox::try_send(peer_ref to, const std::vector<char>& bytes) {
 void outbox::send_control(peer_ref to, const std::vector<char>& bytes) {
   caf::error err;
   if (has_queue_[to.slot].load(std::memory_order_acquire)) {
-    err = enqueue(to, bytes, nullptr, caf::make_message_id());
+    err = enqueue(to, bytes, nullptr, caf::make_message_id(), {});
   } else {
     auto sent = transport_.send(to.slot, to.incarnation, bytes.data(), bytes.size(),
                                 std::chrono::nanoseconds::zero());
     if (sent.code == transport::errc::inbox_full)
-      err = enqueue(to, bytes, nullptr, caf::make_message_id());
+      err = enqueue(to, bytes, nullptr, caf::make_message_id(), {});
     else if (sent)
       err = from_transport(sent);
   }
@@ -91,7 +92,8 @@ void outbox::send_control(peer_ref to, const std::vector<char>& bytes) {
 }
 
 caf::error outbox::enqueue(peer_ref to, const std::vector<char>& bytes,
-                           const caf::strong_actor_ptr& requester, caf::message_id mid) {
+                           const caf::strong_actor_ptr& requester, caf::message_id mid,
+                           const lost_hook& lost) {
   {
     std::lock_guard<std::mutex> guard(mtx_);
     auto& queue = queues_[to.slot];
@@ -113,7 +115,7 @@ caf::error outbox::enqueue(peer_ref to, const std::vector<char>& bytes,
                           + std::to_string(max_bytes_) + ")");
     if (queue.empty())
       progress_[to.slot] = clock::now();
-    queue.push_back({to, bytes, requester, mid, cost});
+    queue.push_back({to, bytes, requester, mid, lost, cost});
     queued_bytes_[to.slot] += cost;
     total_bytes_ += cost;
     has_queue_[to.slot].store(true, std::memory_order_release);
@@ -181,16 +183,24 @@ void outbox::flush() {
       if (queue.empty())
         has_queue_[slot].store(false, std::memory_order_release);
     }
-    for (auto& rec : failed) {
-      if (rec.requester && rec.mid.is_request()) {
-        pending_.take(rec.requester->id(), rec.mid);
-        answer_with_error(rec.requester, rec.mid, failure);
-      } else {
-        log_.write("queued/" + std::to_string(slot), "records for node '" + peers_.name_of(slot)
-                                                       + "' were dropped: " + sys_.render(failure));
-      }
-    }
+    for (auto& rec : failed)
+      report_lost(rec, failure, false);
   }
+}
+
+void outbox::report_lost(queued_record& rec, const caf::error& why, bool destination_gone) {
+  bool request = rec.requester && rec.mid.is_request();
+  // When the destination is gone (lost, or this node stops), its pending
+  // requests are failed on their own: answer only what nobody else will.
+  // Otherwise a request the peer never saw is ours to answer.
+  if (request && (pending_.take(rec.requester->id(), rec.mid) || !destination_gone))
+    answer_with_error(rec.requester, rec.mid, why);
+  if (rec.lost)
+    rec.lost(rec.to, why);
+  else if (!request && !destination_gone)
+    log_.write("queued/" + std::to_string(rec.to.slot),
+               "records for node '" + peers_.name_of(rec.to.slot)
+                 + "' were dropped: " + sys_.render(why));
 }
 
 void outbox::pop_front(uint32_t slot) {
@@ -212,9 +222,10 @@ void outbox::drop(uint32_t slot, const caf::error& why) {
     total_bytes_ -= queued_bytes_[slot];
     queued_bytes_[slot] = 0;
   }
+  // Records to a lost peer go the way of messages to a dead actor: only
+  // their requests are answered, and their hooks told.
   for (auto& rec : dropped)
-    if (rec.requester && rec.mid.is_request() && pending_.take(rec.requester->id(), rec.mid))
-      answer_with_error(rec.requester, rec.mid, why);
+    report_lost(rec, why, true);
 }
 
 void outbox::drop_all(const caf::error& why) {

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -60,14 +61,19 @@ public:
          transport::inbox_handler& inbox, io_execution_unit& eu, peer_table& peers,
          pending_requests& pending, once_log& log, const bus_settings& settings);
 
+  /// Told, outside any lock of the outbox, that a record send() queued
+  /// failed after all: whoever counts the record's fate learns it there.
+  using lost_hook = std::function<void(peer_ref to, const caf::error& why)>;
+
   /// Writes `bytes` into the inbox of `to`, waiting for room unless called
   /// on the I/O thread (see above). A record that later fails in the queue
-  /// answers `mid` of `requester` with the error. Any thread.
+  /// answers `mid` of `requester` with the error and calls `lost` (without
+  /// one, a dropped record that is no request is logged). Any thread.
   /// @warning Blocks the caller for up to full-inbox-timeout while the
   ///          destination's inbox is full (not on the I/O thread).
   caf::error send(peer_ref to, const std::vector<char>& bytes,
                   const caf::strong_actor_ptr& requester = nullptr,
-                  caf::message_id mid = caf::make_message_id());
+                  caf::message_id mid = caf::make_message_id(), const lost_hook& lost = {});
 
   /// Writes `bytes` into the inbox of `to` if it has room now and no
   /// record waits for it in a queue; errc::inbox_full otherwise, and then
@@ -102,13 +108,16 @@ private:
     std::vector<char> bytes;
     caf::strong_actor_ptr requester; // answered with an error if dropped
     caf::message_id mid;
+    lost_hook lost;
     size_t cost; // bytes + record_overhead, as counted in queued_bytes_
   };
 
-  caf::error write(peer_ref to, const std::vector<char>& bytes, bool may_wait,
-                   const caf::strong_actor_ptr& requester, caf::message_id mid);
   caf::error enqueue(peer_ref to, const std::vector<char>& bytes,
-                     const caf::strong_actor_ptr& requester, caf::message_id mid);
+                     const caf::strong_actor_ptr& requester, caf::message_id mid,
+                     const lost_hook& lost);
+  /// Answers the request of `rec`, if any, and tells its hook; logs a
+  /// record with neither unless its destination is gone (see drop()).
+  void report_lost(queued_record& rec, const caf::error& why, bool destination_gone);
   /// Takes the front record of `slot`'s queue off the books. Holds mtx_.
   void pop_front(uint32_t slot);
   /// Handles what waits in this process's inbox; the records handled.

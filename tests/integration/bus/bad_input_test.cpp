@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <limits>
 
 #include <unistd.h>
@@ -50,15 +49,6 @@ int32_t request_int(caf::scoped_actor& self, const caf::actor& dest, int32_t x) 
   return result;
 }
 
-/// The slot of the process `pid` on the bus of `node`.
-uint32_t slot_of(bus::node& node, int pid) {
-  for (auto& peer : node.transport_node().peers())
-    if (peer.pid == pid)
-      return peer.slot;
-  FAIL("process " << pid << " is not on the bus");
-  return 0;
-}
-
 /// Reads lines until `last`; returns the lines before it.
 std::vector<std::string> lines_until(child_process& child, const std::string& last) {
   std::vector<std::string> result;
@@ -69,15 +59,6 @@ std::vector<std::string> lines_until(child_process& child, const std::string& la
       return result;
     result.push_back(*line);
   }
-}
-
-/// True once the process `pid` is stopped by a signal (state T in /proc).
-bool is_stopped(int pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string stat;
-  std::getline(in, stat);
-  auto end = stat.rfind(')'); // the command name may contain spaces
-  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] == 'T';
 }
 
 size_t count_containing(const std::vector<std::string>& lines, const std::string& what) {
@@ -421,7 +402,7 @@ TEST_CASE("a corrupt record in an inbox is counted, logged and skipped, and the 
   auto echo = must_lookup(server.node, "echo");
   caf::scoped_actor self{*server.sys};
   REQUIRE(request_int(self, echo, 1) == 2);
-  auto slot = slot_of(server.node, child.pid());
+  auto slot = peer_of(server.node, child.pid()).slot;
   auto seg = transport::segment::attach(bus.name);
   REQUIRE(seg);
   SUBCASE("garbage where the next record starts") {

@@ -5,8 +5,6 @@
 // record fails with inbox_full naming the option).
 #include <doctest/doctest.h>
 
-#include <fstream>
-
 #include "shmbus/transport/node.hpp"
 
 #include "forged_records.hpp"
@@ -16,24 +14,6 @@ using namespace shmbus;
 using namespace shmbus::test;
 
 namespace {
-
-/// True once the process `pid` is stopped by a signal (state T in /proc).
-bool is_stopped(int pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string stat;
-  std::getline(in, stat);
-  auto end = stat.rfind(')');
-  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] == 'T';
-}
-
-/// The peer of `node` with process id `pid`.
-transport::peer_info peer_of(bus::node& node, int pid) {
-  for (auto& peer : node.transport_node().peers())
-    if (peer.pid == pid)
-      return peer;
-  FAIL("process " << pid << " is not on the bus");
-  return {};
-}
 
 /// Sends `n` requests of `bytes` payload bytes to `dest` at once and
 /// reports (index, error) to `reporter` for each one that fails.
@@ -113,12 +93,7 @@ TEST_CASE("records held for a full inbox past max-queued-bytes fail with inbox_f
   // Fill its inbox with harmless records (watches of an actor it never
   // had), then meet the full inbox with a record that must not wait: the
   // watch of a new proxy. From then on records for it are held.
-  auto peer = peer_of(server.node, child.pid());
-  auto filler = forge::record(forge::watch_kind, forge::u64s({999999}));
-  auto& transport = server.node.transport_node();
-  while (!transport.send(peer.slot, peer.incarnation, filler.data(), filler.size(),
-                         std::chrono::nanoseconds::zero()))
-    ; // until inbox_full
+  forge::fill_inbox(server.node.transport_node(), peer_of(server.node, child.pid()));
   auto calc = must_lookup(server.node, "b.calc");
   caf::scoped_actor self{*server.sys};
   auto flooder = server.sys->spawn(requester, echo, 40, 1000,

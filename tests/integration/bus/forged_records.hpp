@@ -125,4 +125,15 @@ inline bytes u64s(std::initializer_list<uint64_t> xs) {
   return out;
 }
 
+/// Fills the inbox of `peer` (a stopped process) with harmless records:
+/// watches of an actor it never had. The next record for it that must not
+/// wait (a control record, the watch of a new proxy) meets the full inbox,
+/// and from then on the bus holds every record for it in its outbox queue.
+inline void fill_inbox(transport::node& from, const transport::peer_info& peer) {
+  auto filler = record(watch_kind, u64s({999999}));
+  while (!from.send(peer.slot, peer.incarnation, filler.data(), filler.size(),
+                    std::chrono::nanoseconds::zero()))
+    ; // until inbox_full
+}
+
 } // namespace shmbus::test::forge

@@ -311,6 +311,60 @@ TEST_CASE("a subscribed process that stops consuming costs the others no message
   stop_child(srv.node, m1);
 }
 
+TEST_CASE("group records and messages that wait behind a full inbox and fail there are counted "
+          "as undelivered") {
+  scoped_bus bus{"groups-held"};
+  bus_process<test_config> srv{bus.name, "server", "srv", [](test_config& cfg) {
+    // The stopped member must not count as hung: its records fail for lack
+    // of progress (full-inbox-timeout), in the outbox's queue.
+    cfg.shmbus.heartbeat_interval = 100ms;
+    cfg.shmbus.heartbeat_timeout = 30s;
+    cfg.shmbus.full_inbox_timeout = 300ms;
+    cfg.shmbus.inbox_size = 8192;
+    cfg.shmbus.max_message_size = 2048;
+  }};
+  auto m1 = child_process::spawn("group-member", {bus.name, "m1", "1"});
+  await_ready(m1);
+  REQUIRE(wait_until([&] { return processes_of(srv.node, "g1") == std::vector<std::string>{"m1"}; },
+                     10s));
+  m1.signal(SIGSTOP);
+  REQUIRE(wait_until([&] { return is_stopped(m1.pid()); }, 5s));
+  forge::fill_inbox(srv.node.transport_node(), peer_of(srv.node, m1.pid()));
+  // Its watch meets the full inbox: from here on records for m1 are held.
+  auto m1_stats = must_lookup(srv.node, "m1.stats");
+  auto undelivered_before = srv.node.undelivered();
+  caf::scoped_actor self{*srv.sys};
+  constexpr int32_t n = 5;
+  auto g1 = must_get(*srv.sys, "g1");
+  for (int32_t i = 1; i <= n; ++i)
+    self->send(g1, std::string{"srv"}, i);
+  self->send(m1_stats, go_atom::value);
+  self->send(m1_stats, go_atom::value);
+  caf::error answer;
+  self->request(m1_stats, 10s, stats_atom::value).receive([](int32_t) {}, [&](caf::error& err) {
+    answer = err;
+  });
+  CHECK_MESSAGE(answer == bus::errc::inbox_full, srv.sys->render(answer));
+  CHECK_MESSAGE(contains(srv.sys->render(answer), "shmbus.full-inbox-timeout"),
+                srv.sys->render(answer));
+  bus::group_view row;
+  CHECK(wait_until(
+    [&] {
+      for (auto& x : srv.node.groups())
+        if (x.name == "g1")
+          row = x;
+      return row.undelivered == n;
+    },
+    5s));
+  CHECK(row.undelivered == n);
+  CHECK(row.published == n);
+  CHECK(row.records_out == 0); // each moved from records out to undelivered
+  // The two plain sends and the request.
+  CHECK(srv.node.undelivered() - undelivered_before == 3);
+  m1.signal(SIGCONT);
+  stop_child(srv.node, m1);
+}
+
 TEST_CASE("a group handle sent to a process that never asked for it names the same group "
           "there and its subscriber's exit takes the process out of the group") {
   scoped_bus bus{"groups-handle"};

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,7 @@
 #include "shmbus/bus/config.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/node.hpp"
+#include "shmbus/transport/node.hpp"
 
 namespace shmbus::test {
 
@@ -130,6 +132,24 @@ inline bool blackhole_holds(caf::scoped_actor& self, const caf::actor& hole, int
       return held == n;
     },
     deadline);
+}
+
+/// True once the process `pid` is stopped by a signal (state T in /proc).
+inline bool is_stopped(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat;
+  std::getline(in, stat);
+  auto end = stat.rfind(')'); // the command name may contain spaces
+  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] == 'T';
+}
+
+/// The peer of `node` with process id `pid`.
+inline transport::peer_info peer_of(const bus::node& node, int pid) {
+  for (auto& peer : node.transport_node().peers())
+    if (peer.pid == pid)
+      return peer;
+  FAIL("process " << pid << " is not on the bus");
+  return {};
 }
 
 /// The pid of the process an actor lives in.
