@@ -190,14 +190,15 @@ void outbox::flush() {
 
 void outbox::report_lost(queued_record& rec, const caf::error& why, bool destination_gone) {
   bool request = rec.requester && rec.mid.is_request();
+  // Counted before answered: a requester that sees the error sees it counted.
+  if (rec.lost)
+    rec.lost(rec.to, why);
   // When the destination is gone (lost, or this node stops), its pending
   // requests are failed on their own: answer only what nobody else will.
   // Otherwise a request the peer never saw is ours to answer.
   if (request && (pending_.take(rec.requester->id(), rec.mid) || !destination_gone))
     answer_with_error(rec.requester, rec.mid, why);
-  if (rec.lost)
-    rec.lost(rec.to, why);
-  else if (!request && !destination_gone)
+  if (!rec.lost && !request && !destination_gone)
     log_.write("queued/" + std::to_string(rec.to.slot),
                "records for node '" + peers_.name_of(rec.to.slot)
                  + "' were dropped: " + sys_.render(why));
