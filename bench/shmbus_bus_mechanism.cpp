@@ -7,6 +7,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "shmbus/bus/bus_module.hpp"
+#include "shmbus/bus/bus_scheduler.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/node.hpp"
 #include "shmbus/transport/bus_admin.hpp"
@@ -44,11 +45,13 @@ public:
            + (dispatch_ == "inline"
                 ? " (actors woken by a remote message run on the I/O thread)"
                 : " (woken actors go to CAF's scheduler)")
-           + (tweak_note_.empty() ? "" : "; " + tweak_note_) + "; B publishes, A looks up by name";
+           + (tweak_note_.empty() ? "" : "; " + tweak_note_)
+           + "; CAF's scheduler with shmbus's batching clock; B publishes, A looks up by name";
   }
 
   void configure(caf::actor_system_config& cfg, bench_process) override {
     // What shmbus::bus::config does for its users.
+    cfg.load<bus::bus_scheduler>();
     cfg.load<caf::io::middleman>(); // the node id
     cfg.load<bus::bus_module>();
     bus::add_error_category(cfg);

@@ -4,6 +4,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "shmbus/bus/bus_module.hpp"
+#include "shmbus/bus/bus_scheduler.hpp"
 #include "shmbus/bus/errc.hpp"
 #include "shmbus/bus/shared_buffer.hpp"
 #include "shmbus/transport/config.hpp"
@@ -79,6 +80,7 @@ config::config() {
          "how often to ask other machines for processes not connected yet")
     .add(shmbus.remote_timeout, "timeout",
          "how long one connection attempt or question to another machine may take");
+  load<bus_scheduler>();
   load<caf::io::middleman>();
   load<bus_module>();
   bus::add_error_category(*this);
