@@ -1,5 +1,6 @@
 #include "shmbus/transport/inbox_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -289,11 +290,20 @@ inbox_reader::audit_report inbox_reader::audit() noexcept {
 }
 
 void inbox_reader::release(uint64_t bytes) noexcept {
-  auto capacity = ring_.capacity();
-  for (uint64_t pos = head_; pos < head_ + bytes; pos += record::alignment)
-    ring_.word(pos).store(record::free_tag(pos + capacity),
-                          std::memory_order_relaxed);
-  head_ += bytes;
+  // In runs up to the end of the buffer, with the tags of consecutive words
+  // counted up: a loop the compiler keeps in registers (the stores into the
+  // segment could alias this object's fields otherwise).
+  uint64_t capacity = ring_.capacity();
+  while (bytes > 0) {
+    auto run = std::min(bytes, capacity - ring_.index_of(head_));
+    auto* words = &ring_.word(head_);
+    auto tag = record::free_tag(head_ + capacity);
+    auto n = (run + record::alignment - 1) / record::alignment;
+    for (uint64_t i = 0; i < n; ++i)
+      words[i].store(tag + i, std::memory_order_relaxed);
+    head_ += run;
+    bytes -= run;
+  }
 }
 
 void inbox_reader::publish(bool force) noexcept {
