@@ -416,6 +416,21 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
     evicted(loss);
     return;
   }
+  // The down messages first: a supervisor's restart waits for them, and
+  // the bookkeeping below (the log line, the buffer pool's scan) does not.
+  auto nid = peers_.forget(loss);
+  codec_.forget_peer(slot);
+  groups_.peer_lost(slot);
+  if (nid) {
+    // Every proxy dies with remote_link_unreachable (its pending requests
+    // fail first, see shm_actor_proxy::kill_proxy); requests to actors we
+    // had no proxy for fail too.
+    proxies_.erase(nid);
+    pending_.fail(nid, 0);
+    remote_.peer_lost(nid);
+  }
+  outbox_.drop(slot, caf::sec::request_receiver_down);
+  strays_.purge(proxies_);
   // A goodbye is routine; a process that died or hung is news.
   auto severity = loss.cause == transport::loss_cause::left ? log::level::debug
                                                             : log::level::info;
@@ -424,8 +439,6 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
               {"peer", loss.peer.name},
               {"pid", std::to_string(loss.peer.pid)},
               {"cause", transport::to_string(loss.cause)}});
-  auto nid = peers_.forget(loss);
-  outbox_.drop(slot, caf::sec::request_receiver_down);
   // The server drops the lost node's buffer references (DESIGN.md, "Shared
   // buffers"); the bus ends with the server, so nobody else needs to.
   if (pool_ && role_of(settings_.role) == transport::node_role::server) {
@@ -439,17 +452,6 @@ void bus_core::on_peer_lost(const transport::peer_loss& loss) {
                  std::to_string(dropped) + " buffer references of the lost node dropped",
                  {{"node", settings_.node_name}, {"peer", loss.peer.name}});
   }
-  codec_.forget_peer(slot);
-  groups_.peer_lost(slot);
-  if (nid) {
-    // Every proxy dies with remote_link_unreachable (its pending requests
-    // fail first, see shm_actor_proxy::kill_proxy); requests to actors we
-    // had no proxy for fail too.
-    proxies_.erase(nid);
-    pending_.fail(nid, 0);
-    remote_.peer_lost(nid);
-  }
-  strays_.purge(proxies_);
   // Reported after the down messages above were enqueued: a program that
   // stops its actors when await_stop_request() returns lets them see those
   // first.
