@@ -45,7 +45,7 @@ bool flat_message_data::holds(uint16_t nr) noexcept {
   return nr != 0 && with_type(nr, [](auto*) {});
 }
 
-caf::error flat_message_data::append(uint16_t nr, guarded_deserializer& source) {
+bool flat_message_data::append(uint16_t nr, guarded_deserializer& source) {
   auto& slot = values_[size_];
   bool ok = false;
   with_type(nr, [&](auto* tag) {
@@ -55,7 +55,7 @@ caf::error flat_message_data::append(uint16_t nr, guarded_deserializer& source) 
   types_[size_] = nr;
   token_ = caf::add_to_type_token(token_, nr);
   ++size_;
-  return ok ? caf::error{} : source.first_error();
+  return ok;
 }
 
 flat_message_data* flat_message_data::copy() const {

@@ -47,8 +47,10 @@ public:
   flat_message_data(const flat_message_data&) = default;
 
   /// Appends an element of builtin type `nr` (holds(nr), fewer than
-  /// max_elements so far) read from `source`.
-  caf::error append(uint16_t nr, guarded_deserializer& source);
+  /// max_elements so far) read from `source`; false if its bytes ran out or
+  /// are invalid (source.first_error() says which). A bool, not a
+  /// caf::error: this runs per element of every message received.
+  bool append(uint16_t nr, guarded_deserializer& source);
 
   // -- caf::detail::message_data ----------------------------------------------
 

@@ -216,8 +216,8 @@ caf::error message_types::load(guarded_deserializer& source, caf::message& out) 
   if (parts->flat) {
     auto data = caf::make_counted<flat_message_data>();
     for (auto& f : parts->parts)
-      if (auto err = data->append(f.builtin, source))
-        return err;
+      if (!data->append(f.builtin, source))
+        return source.first_error();
     out = caf::message{caf::message::data_ptr{std::move(data)}};
     return caf::none;
   }
