@@ -97,6 +97,7 @@ void batching_clock::run() {
         return;
     batch.clear();
     trigger_expired_timeouts();
+    scheduled_.store(schedule_.size(), std::memory_order_relaxed);
   }
 }
 

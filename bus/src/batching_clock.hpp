@@ -19,6 +19,7 @@
 // first, so that the timeouts of an actor that ended release it soon.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -56,6 +57,10 @@ public:
   /// Ends run(), dropping what is scheduled. Any thread.
   void stop();
 
+  /// Timeouts and delayed messages scheduled after the thread's last batch
+  /// (events still pending not counted). Any thread.
+  size_t scheduled() const noexcept { return scheduled_.load(std::memory_order_relaxed); }
+
 private:
   /// Queues `ptr`, which the thread must see by `due` (time_point::min():
   /// at once; time_point::max(): within max_linger).
@@ -77,6 +82,7 @@ private:
   /// The thread sleeps (and was not told to wake), until wake_at_.
   bool sleeping_ = false;
   time_point wake_at_ = time_point::max();
+  std::atomic<size_t> scheduled_{0};
 };
 
 } // namespace shmbus::bus

@@ -35,7 +35,8 @@ inbound_records::inbound_records(caf::actor_system& sys, const bus_settings& set
     stop_(stop),
     strays_(strays),
     groups_(groups),
-    log_(log) {
+    log_(log),
+    clock_(dynamic_cast<batching_clock*>(&sys.clock())) {
   // nop
 }
 
@@ -132,6 +133,10 @@ void inbound_records::handle_message(peer_ref from, const std::byte* body, size_
   // Kept for the error answer: the element takes the originals.
   auto sender = head.sender;
   auto mid = head.mid;
+  // The answer is here: its timeout need not stay scheduled (and hold the
+  // requester) for the rest of its time, as CAF would leave it.
+  if (clock_ != nullptr && mid.is_response())
+    clock_->cancel_request_timeout(dest->get(), mid);
   auto fail = [&](const caf::error& why) {
     if (mid.is_request())
       answer_with_error(sender, mid, why);

@@ -20,6 +20,7 @@
 #include "shmbus/bus/bus_settings.hpp"
 #include "shmbus/transport/inbox_handler.hpp"
 
+#include "batching_clock.hpp"
 #include "group_router.hpp"
 #include "io_execution_unit.hpp"
 #include "once_log.hpp"
@@ -69,6 +70,11 @@ private:
   stray_proxies& strays_;
   group_router& groups_;
   once_log& log_;
+  /// The system's clock if it is shmbus's (bus_scheduler), else null: an
+  /// answer from another process then cancels its request's timeout,
+  /// which CAF 0.17.6 leaves scheduled until it fires (a cancellation
+  /// costs this clock no wake-up; CAF's own would wake its thread).
+  batching_clock* clock_;
   std::atomic<uint64_t> rejected_{0};
 };
 

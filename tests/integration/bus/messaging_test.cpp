@@ -3,6 +3,7 @@
 // across three processes, and ordering.
 #include <doctest/doctest.h>
 
+#include "batching_clock.hpp"
 #include "test_types.hpp"
 
 using namespace shmbus;
@@ -252,6 +253,33 @@ TEST_CASE("a request to a remote actor is answered through receive, then and awa
     CHECK(reports[0] == std::make_pair(std::string{"await"}, int32_t{101}));
     CHECK(reports[1] == std::make_pair(std::string{"ping"}, int32_t{0}));
   }
+  stop_child(server.node, child);
+}
+
+TEST_CASE("an answer from another process cancels its request's timeout in shmbus's clock") {
+  scoped_bus bus{"answered-timeouts"};
+  bus_process<test_config> server{bus.name, "server", "srv"};
+  auto child = child_process::spawn("bus-peer", {bus.name, "b"});
+  await_ready(child);
+  auto echo = must_lookup(server.node, "b.echo");
+  auto* clock = dynamic_cast<bus::batching_clock*>(&server.sys->clock());
+  REQUIRE(clock != nullptr);
+  // CAF 0.17.6 leaves an answered request's timeout scheduled until it
+  // fires: 2000 requests with an hour each would stay an hour, with the
+  // requester alive and in the clock. The requester here stays alive (its
+  // exit would cancel them all anyway).
+  caf::scoped_actor self{*server.sys};
+  constexpr int32_t n = 2000;
+  int32_t answered = 0;
+  for (int32_t i = 0; i < n; ++i)
+    self->request(echo, std::chrono::seconds{3600}, i)
+      .receive([&](int32_t x) { answered += x == 2 * i ? 1 : 0; },
+               [&](caf::error& err) { FAIL_CHECK(text(*server.sys, err)); });
+  CHECK(answered == n);
+  // Applied within the clock's batch bound (50 ms), given a loaded
+  // machine's slack.
+  CHECK_MESSAGE(wait_until([&] { return clock->scheduled() < 100; }, 5s),
+                clock->scheduled() << " timeouts still scheduled");
   stop_child(server.node, child);
 }
 
