@@ -17,6 +17,10 @@
 // cancellation given before it was due had cancelled. A batch is bounded:
 // max_batch events, or max_linger after its first event, whichever comes
 // first, so that the timeouts of an actor that ended release it soon.
+//
+// Because a cancellation costs no wake-up here, the bus cancels the timeout
+// of every answer it carries (inbound_records), which CAF would leave
+// scheduled until it fires.
 #pragma once
 
 #include <atomic>
