@@ -1,6 +1,5 @@
 #include "shmbus/bus/bus_scheduler.hpp"
 
-#include <iostream>
 #include <thread>
 
 #include <caf/actor_system_config.hpp>
@@ -12,6 +11,8 @@
 #include <caf/scheduler/coordinator.hpp>
 #include <caf/scheduler/profiled_coordinator.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
+
+#include "shmbus/log/logger.hpp"
 
 #include "batching_clock.hpp"
 
@@ -71,8 +72,10 @@ caf::actor_system::module* bus_scheduler::make(caf::actor_system& sys,
     return new test_coordinator(sys);
   bool sharing = policy == caf::atom("sharing");
   if (!sharing && policy != caf::atom("stealing"))
-    std::cerr << "[WARNING] scheduler.policy " << caf::to_string(policy)
-              << " is none of stealing, sharing, testing: shmbus uses stealing\n";
+    log::write(log::level::warning, "bus", "scheduler_policy",
+               "scheduler.policy " + caf::to_string(policy)
+                 + " is none of stealing, sharing, testing: work stealing is used; set one of "
+                   "those three");
   if (profiled) {
     if (sharing)
       return new profiled_coordinator<caf::policy::profiled<work_sharing>>(sys);

@@ -9,13 +9,15 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <thread>
+#include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
 #include "batching_clock.hpp"
 #include "shmbus/bus/bus_scheduler.hpp"
 #include "shmbus/bus/config.hpp"
+#include "shmbus/log/logger.hpp"
 #include "wait.hpp"
 
 using namespace std::chrono_literals;
@@ -86,6 +88,22 @@ TEST_CASE("shmbus::bus::config runs CAF's scheduler with the batching clock") {
     caf::actor_system sys{cfg};
     CHECK_FALSE(batching(sys));
   }
+  SUBCASE("an unknown policy: work stealing, with a warning that names it") {
+    std::vector<std::string> warnings;
+    shmbus::log::set_sink([&](const shmbus::log::record& r) {
+      if (r.event == "scheduler_policy")
+        warnings.push_back(r.message);
+    });
+    {
+      clock_config cfg{caf::atom("fifo")};
+      caf::actor_system sys{cfg};
+      CHECK(batching(sys));
+    }
+    shmbus::log::set_sink({});
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings.front().find("fifo") != std::string::npos);
+    CHECK(warnings.front().find("stealing, sharing, testing") != std::string::npos);
+  }
 }
 
 TEST_CASE("a delayed message due before the clock's planned wake-up arrives on time") {
@@ -96,10 +114,10 @@ TEST_CASE("a delayed message due before the clock's planned wake-up arrives on t
   auto destroyed = std::make_shared<std::atomic<bool>>(false);
   auto asker = sys.spawn<hour_requester>(hole, destroyed);
   caf::scoped_actor self{sys};
-  // Not a synchronisation (the checks below hold either way): the pause
-  // makes it likely that the clock's thread has applied the hour and sleeps
-  // planning to wake in an hour, the case under test.
-  std::this_thread::sleep_for(3 * batching_clock::max_linger);
+  // Once the clock's thread has applied the hour, it sleeps planning to
+  // wake in an hour: the case under test.
+  auto& clock = dynamic_cast<batching_clock&>(sys.clock());
+  REQUIRE(wait_until([&] { return clock.scheduled() >= 1; }, 5s));
   for (auto delay : {20ms, 200ms}) {
     auto start = std::chrono::steady_clock::now();
     self->delayed_send(self, delay, tick_atom::value);
