@@ -67,12 +67,12 @@ constexpr std::chrono::nanoseconds wait_for_clients = 0s;
 /// How long a node's goodbye to each peer may take when it leaves.
 constexpr std::chrono::nanoseconds leave_timeout = 100ms;
 /// Adaptive idle strategy: busy-poll this long, then poll with sched_yield()
-/// this long, then park. No pure spin by default: sched_yield() returns at
-/// once when nothing else wants the core, so it detects a record as fast as
-/// a spin across cores (64 B round trip 0.91 us either way), but it lets a
-/// peer process on the same core, or this process's own CAF workers, run:
-/// with both processes on one core the round trip went from 15 us (5 us
-/// spin) to 4.6 us (shmbus-bench transport, same run).
+/// this long, then park. No pure spin by default: a yield lets a peer
+/// process on the same core, or this process's own CAF workers, run: with
+/// both processes on one core the round trip went from 15 us (5 us spin) to
+/// 4.6 us (shmbus-bench transport, same run). While the yields find nobody
+/// else who wants the core, the yield phase busy-polls between them
+/// (inbox_consumer::idle), as fast as a spin across cores.
 constexpr std::chrono::nanoseconds spin_budget = 0us;
 constexpr std::chrono::nanoseconds yield_budget = 100us;
 

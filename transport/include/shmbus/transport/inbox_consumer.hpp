@@ -146,6 +146,10 @@ private:
   idle_strategy idle_;
   /// A park never outlasts a heartbeat interval: the parked consumer stamps.
   std::chrono::nanoseconds max_park_{defaults::max_park};
+  /// Whether the last sched_yield() of an adaptive wait let another thread
+  /// run: then the next wait yields from its start (see idle()). Consumer
+  /// thread only.
+  bool core_shared_ = true;
   liveness_watcher* watcher_ = nullptr;
   std::string where_;
   std::chrono::nanoseconds audit_interval_{};
