@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,21 +91,23 @@ void remove_bus() {
   std::abort();
 }
 
-/// Buses of earlier runs that ended by a signal or a finding (no exit
-/// handler ran): "fuzz-bus-<pid>" of a pid that is gone.
+/// Buses of earlier runs, "fuzz-bus-<pid>" of a pid that is gone: the
+/// segment, or its lock and socket files. Every run leaves some: the exit
+/// handler cannot remove files of a bus its own live node still holds,
+/// and a run that ended by a signal or a finding ran no handler at all.
 void remove_stale_buses() {
   auto* dir = ::opendir("/dev/shm");
   if (dir == nullptr)
     return;
-  std::vector<std::string> stale;
+  std::set<std::string> stale;
   const std::string prefix = "shmbus-fuzz-bus-";
   while (auto* entry = ::readdir(dir)) {
     std::string name{entry->d_name};
-    if (name.rfind(prefix, 0) != 0 || name.find('.') != std::string::npos)
+    if (name.rfind(prefix, 0) != 0)
       continue;
     auto pid = std::atoi(name.c_str() + prefix.size());
     if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH)
-      stale.push_back(name.substr(7)); // without "shmbus-"
+      stale.insert("fuzz-bus-" + std::to_string(pid));
   }
   ::closedir(dir);
   for (auto& bus : stale)
