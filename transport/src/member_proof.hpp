@@ -46,7 +46,7 @@ enum class proof_status {
   proven,  ///< `member` holds the slot's lock
   vacant,  ///< nobody holds the slot's lock: the slot has no member
   lie,     ///< the pid the table names does not hold the slot's lock, somebody else does
-  unknown, ///< the kernel does not tell (no pidfd, /proc unreadable)
+  unknown, ///< the kernel does not tell (no pidfd, /proc unreadable, the process is exiting)
 };
 
 struct proof {

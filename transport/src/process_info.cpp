@@ -119,6 +119,17 @@ std::optional<char> process_state(int proc_dir) noexcept {
   return (*fields)[0][0];
 }
 
+bool process_exiting(int proc_dir) noexcept {
+  constexpr unsigned long pf_exiting = 0x4; // include/linux/sched.h
+  auto fields = stat_fields(proc_dir);
+  if (!fields || fields->size() <= field(9) || (*fields)[0].empty())
+    return false;
+  auto state = (*fields)[0][0];
+  if (state == 'Z' || state == 'X' || state == 'x')
+    return true;
+  return (std::strtoul((*fields)[field(9)].c_str(), nullptr, 10) & pf_exiting) != 0;
+}
+
 int64_t coarse_monotonic_ns() noexcept {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -39,6 +39,12 @@ uint64_t own_start_time() noexcept;
 /// Field 3 (state: R, S, D, T, t, Z, ...) of <proc_dir>/stat.
 std::optional<char> process_state(int proc_dir) noexcept;
 
+/// True if the process behind `proc_dir` is on its way out: a zombie or
+/// dead, or the kernel is running its exit (PF_EXITING in field 9, flags),
+/// when its descriptors may be gone while their locks are still held.
+/// False if it runs, or if its stat cannot be read.
+bool process_exiting(int proc_dir) noexcept;
+
 struct exit_status {
   bool signaled = false; ///< killed by `value` (a signal), else exited with code `value`
   int value = 0;
