@@ -375,9 +375,9 @@ void inbox_consumer::idle(std::chrono::nanoseconds max_wait) noexcept {
   // busy ones for uncontested_spin, and so is the start of the next wait:
   // a yield costs ~0.5 us here, and one at the start of each wait made the
   // 4 KiB request round trip at cores 0/1 ~1 us slower than busy-spin
-  // (5.2 against 4.2 us); this way both take 4.2, and the round trip with
-  // both processes on one core, where every yield lets the peer run, is as
-  // before (shmbus-bench bus, 2026-11-30).
+  // (5.2 against 4.2 us); this way both take the same (4.2-4.3 us side by
+  // side), and the round trip with both processes on one core, where every
+  // yield lets the peer run, is as before (shmbus-bench bus, 2026-11-30).
   auto yield_until = [&](clock::time_point limit) {
     auto last = clock::now();
     auto spin_a_while = [&] {
