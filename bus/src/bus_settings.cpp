@@ -76,6 +76,7 @@ caf::expected<bus_settings> bus_settings::from(const caf::actor_system_config& c
   str("log-level", x.log_level);
   x.remote = caf::get_or(cfg, "shmbus.remote.enabled", x.remote);
   str("remote.host", x.remote_host);
+  str("remote.advertise", x.remote_advertise);
   x.remote_port = caf::get_or(cfg, "shmbus.remote.port", x.remote_port);
   x.remote_seeds = caf::get_or(cfg, "shmbus.remote.seeds", x.remote_seeds);
   span("remote.refresh-interval", x.remote_refresh);
@@ -168,6 +169,11 @@ caf::error bus_settings::validate() const {
   if (remote_host.empty())
     return bad("remote.host", "no address given; the address other machines reach this "
                               "process at, e.g. \"10.0.0.5\"");
+  if (remote_advertise == "0.0.0.0" || remote_advertise == "::")
+    return bad("remote.advertise", "'" + remote_advertise
+                                     + "' is a wildcard: other machines cannot connect to it; "
+                                       "give this machine's address on the cluster network, "
+                                       "e.g. \"10.0.0.5\"");
   for (auto& seed : remote_seeds)
     if (!parse_endpoint(seed))
       return bad("remote.seeds", "'" + seed + "' is not \"host:port\" (port 1 to 65535)");

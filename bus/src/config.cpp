@@ -74,6 +74,9 @@ config::config() {
     .add(shmbus.remote, "enabled",
          "join the cluster of machines over CAF's BASP (every process of the machine)")
     .add(shmbus.remote_host, "host", "address this process listens on for other machines")
+    .add(shmbus.remote_advertise, "advertise",
+         "address other machines are told to connect to (empty: host); for a "
+         "wildcard host")
     .add(shmbus.remote_port, "port", "BASP port of this process (0: any free one)")
     .add(shmbus.remote_seeds, "seeds", "\"host:port\" of the servers of other machines")
     .add(shmbus.remote_refresh, "refresh-interval",
@@ -127,6 +130,7 @@ caf::settings config::dump_content() const {
   auto& remote = group["remote"].as_dictionary();
   caf::put_missing(remote, "enabled", shmbus.remote);
   caf::put_missing(remote, "host", shmbus.remote_host);
+  caf::put_missing(remote, "advertise", shmbus.remote_advertise);
   caf::put_missing(remote, "port", shmbus.remote_port);
   caf::put_missing(remote, "seeds", shmbus.remote_seeds);
   caf::put_missing(remote, "refresh-interval", shmbus.remote_refresh);

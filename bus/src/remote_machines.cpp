@@ -128,13 +128,18 @@ caf::error remote_machines::start(local_lookup lookup, local_publish publish,
                              + sys_.render(port.error()));
   }
   port_ = *port;
-  endpoint_ = settings_.remote_host + ":" + std::to_string(port_);
-  if (settings_.remote_host == "0.0.0.0" || settings_.remote_host == "::")
+  // What the directory tells other machines (validate() refused a wildcard
+  // advertise).
+  auto& advertised = settings_.remote_advertise.empty() ? settings_.remote_host
+                                                        : settings_.remote_advertise;
+  endpoint_ = advertised + ":" + std::to_string(port_);
+  if (advertised == "0.0.0.0" || advertised == "::")
     log::write(log::level::warning, "bus", "remote_wildcard_host",
                "shmbus.remote.host is " + settings_.remote_host
                  + ": this process listens on every address but tells other machines to "
-                   "connect to " + endpoint_ + ", which only this host can; set it to this "
-                   "machine's address on the cluster network",
+                   "connect to " + endpoint_ + ", which only this host can; set "
+                   "shmbus.remote.advertise (or the host) to this machine's address on the "
+                   "cluster network",
                {{"node", settings_.node_name}});
   if (server) {
     caf::anon_send(directory_, caf::put_atom::value, caf::ok_atom::value, endpoint_);

@@ -275,6 +275,14 @@ TEST_CASE("shmbus.remote options: heartbeats on by default, seeds validated") {
   auto err = cfg.shmbus.validate();
   REQUIRE(err);
   CHECK(contains(to_string(err), "shmbus.remote.seeds"));
+  cfg.shmbus.remote_seeds = {};
+  for (auto wildcard : {"0.0.0.0", "::"}) {
+    cfg.shmbus.remote_advertise = wildcard;
+    err = cfg.shmbus.validate();
+    REQUIRE(err);
+    CHECK(contains(to_string(err), "shmbus.remote.advertise"));
+    CHECK(contains(to_string(err), "is a wildcard"));
+  }
   bus_process<test_config> a{bus.name, "server", "a", [](test_config& c) { remote_on(c, {}); }};
   CHECK(caf::get_or(a.sys->config(), "middleman.heartbeat-interval", caf::timespan{0})
         == bus::bus_settings::default_remote_heartbeat_interval);
@@ -612,6 +620,41 @@ TEST_CASE("a node id seen at two endpoints is refused with a clear error") {
   liar.signal(SIGKILL);
 }
 
+TEST_CASE("a machine that listens on every address tells the others its advertised one") {
+  scoped_bus bus_a{"remote-adv-a"};
+  scoped_bus bus_b{"remote-adv-b"};
+  // B listens on 0.0.0.0 and advertises 127.0.0.3 (loopback too, so the
+  // others can reach it there): its directory must list 127.0.0.3:P. A
+  // second directory that lists 127.0.0.2:P makes A say which endpoint it
+  // saw first.
+  machine_child b{{"bus=" + bus_b.name, "role=server", "host=0.0.0.0", "advertise=127.0.0.3",
+                   "ledger"}};
+  auto liar = child_process::spawn("fake-directory",
+                                   {"list=127.0.0.2:" + std::to_string(b.port)});
+  auto line = liar.read_line(std::chrono::seconds{10});
+  REQUIRE(line);
+  REQUIRE_MESSAGE(line->rfind("port ", 0) == 0, *line);
+  auto liar_port = static_cast<uint16_t>(std::stoi(line->substr(5)));
+  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& c) {
+                               remote_on(c, {seed_of(b.port), seed_of(liar_port)});
+                             }};
+  REQUIRE_MESSAGE(wait_until([&] { return !a.node.remote().refused.empty(); },
+                             std::chrono::seconds{10}),
+                  "nothing refused");
+  auto refused = a.node.remote().refused.front();
+  CHECK_MESSAGE(contains(refused, "seen before at 127.0.0.3:" + std::to_string(b.port)),
+                refused);
+  // The advertised endpoint serves.
+  await_connections(a.node, 1);
+  auto ledger = must_lookup(a.node, "ledger@" + bus_b.name);
+  caf::scoped_actor self{*a.sys};
+  int32_t answer = 0;
+  self->request(ledger, std::chrono::seconds{5}, int32_t{1})
+    .receive([&](int32_t x) { answer = x; }, [](caf::error&) {});
+  CHECK(answer == 2);
+  liar.signal(SIGKILL);
+}
+
 TEST_CASE("a process with remote off is refused on a machine whose server has it on") {
   scoped_bus bus_a{"remote-off"};
   bus_process<test_config> a{bus_a.name, "server", "a", [](test_config& c) { remote_on(c, {}); }};
@@ -670,6 +713,7 @@ SHMBUS_CHILD_ROLE("machine") {
   auto seeds = values_of(args, "seed");
   auto port = values_of(args, "port");
   auto host = values_of(args, "host");
+  auto advertise = values_of(args, "advertise");
   child_bus<test_config> p{bus, role, role + "-" + std::to_string(::getpid()),
                            [&](test_config& c) {
                              remote_on(c, seeds);
@@ -678,6 +722,8 @@ SHMBUS_CHILD_ROLE("machine") {
                                c.shmbus.remote_port = static_cast<uint16_t>(std::stoi(port[0]));
                              if (!host.empty())
                                c.shmbus.remote_host = host[0];
+                             if (!advertise.empty())
+                               c.shmbus.remote_advertise = advertise[0];
                            }};
   say("port " + std::to_string(p.node.remote().port));
   std::vector<caf::actor> actors;

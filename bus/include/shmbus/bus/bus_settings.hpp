@@ -112,8 +112,14 @@ struct bus_settings {
   /// (the server answers other machines for all of them).
   bool remote = false;
   /// The address this process's BASP port listens on and that other
-  /// machines connect to (`shmbus.remote.host`).
+  /// machines connect to unless remote_advertise says otherwise
+  /// (`shmbus.remote.host`).
   std::string remote_host = "127.0.0.1";
+  /// The address other machines are told to connect to, when it differs
+  /// from remote_host: a wildcard host ("0.0.0.0", "::") listens on every
+  /// address, this one names the machine on the cluster network (a NAT or
+  /// container address too). Empty: remote_host (`shmbus.remote.advertise`).
+  std::string remote_advertise;
   /// Its BASP port; 0: any free port (`shmbus.remote.port`). Seeds name the
   /// servers' ports, so a server that other machines seed from needs a
   /// fixed one.
