@@ -123,13 +123,17 @@ std::string seed_of(uint16_t port) {
 }
 
 /// A machine process started as a child: prints "port N", then "ready".
+/// The port a child names in its first line, "port N".
+uint16_t read_port(child_process& child) {
+  auto line = child.read_line(std::chrono::seconds{10});
+  REQUIRE_MESSAGE(line, "the child printed nothing");
+  REQUIRE_MESSAGE(line->rfind("port ", 0) == 0, *line);
+  return static_cast<uint16_t>(std::stoi(line->substr(5)));
+}
+
 struct machine_child {
   machine_child(const std::vector<std::string>& args)
-    : proc(child_process::spawn("machine", args)) {
-    auto line = proc.read_line(std::chrono::seconds{10});
-    REQUIRE_MESSAGE(line, "machine child printed nothing");
-    REQUIRE_MESSAGE(line->rfind("port ", 0) == 0, *line);
-    port = static_cast<uint16_t>(std::stoi(line->substr(5)));
+    : proc(child_process::spawn("machine", args)), port(read_port(proc)) {
     await_ready(proc);
   }
   ~machine_child() {
@@ -168,6 +172,47 @@ struct two_machines {
   scoped_bus bus_b;
   machine_child b;
   bus_process<test_config> a;
+};
+
+/// Machine B (a ledger, started with `b_args`), a fake directory that lists
+/// B's server at 127.0.0.2 too, and machine A seeded from both: A refuses
+/// the second endpoint of B's node id it meets, naming the one it saw
+/// first, the one B's directory lists.
+struct seen_twice {
+  seen_twice(const std::string& name, std::vector<std::string> b_args)
+    : bus_a{name + "-a"},
+      bus_b{name + "-b"},
+      b{two_machines::with_bus(bus_b.name, std::move(b_args))},
+      liar{child_process::spawn("fake-directory", {"list=127.0.0.2:" + std::to_string(b.port)})},
+      liar_port{read_port(liar)},
+      a{bus_a.name, "server", "a", [this](test_config& c) {
+          remote_on(c, {seed_of(b.port), seed_of(liar_port)});
+        }} {
+    REQUIRE_MESSAGE(wait_until([&] { return !a.node.remote().refused.empty(); },
+                               std::chrono::seconds{10}),
+                    "nothing refused");
+    refused = a.node.remote().refused.front();
+  }
+  ~seen_twice() { liar.signal(SIGKILL); }
+
+  /// B's ledger, looked up through B's directory: its answer to 1 (0 if
+  /// none came).
+  int32_t ledger_answer() {
+    auto ledger = must_lookup(a.node, "ledger@" + bus_b.name);
+    caf::scoped_actor self{*a.sys};
+    int32_t answer = 0;
+    self->request(ledger, std::chrono::seconds{5}, int32_t{1})
+      .receive([&](int32_t x) { answer = x; }, [](caf::error&) {});
+    return answer;
+  }
+
+  scoped_bus bus_a;
+  scoped_bus bus_b;
+  machine_child b;
+  child_process liar;
+  uint16_t liar_port;
+  bus_process<test_config> a;
+  std::string refused;
 };
 
 struct watch_report {
@@ -585,74 +630,30 @@ TEST_CASE("a node id seen twice is refused with a clear error") {
 }
 
 TEST_CASE("a node id seen at two endpoints is refused with a clear error") {
-  scoped_bus bus_a{"remote-dup2-a"};
-  scoped_bus bus_b{"remote-dup2-b"};
   // Machine B listens on every address: its server is 0.0.0.0:P in B's
   // directory and 127.0.0.2:P in the lying one's.
-  machine_child b{{"bus=" + bus_b.name, "role=server", "host=0.0.0.0", "ledger"}};
-  auto liar = child_process::spawn("fake-directory",
-                                   {"list=127.0.0.2:" + std::to_string(b.port)});
-  auto line = liar.read_line(std::chrono::seconds{10});
-  REQUIRE(line);
-  REQUIRE_MESSAGE(line->rfind("port ", 0) == 0, *line);
-  auto liar_port = static_cast<uint16_t>(std::stoi(line->substr(5)));
-  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& c) {
-                               remote_on(c, {seed_of(b.port), seed_of(liar_port)});
-                             }};
-  REQUIRE_MESSAGE(wait_until([&] { return !a.node.remote().refused.empty(); },
-                             std::chrono::seconds{10}),
-                  "nothing refused");
-  auto refused = a.node.remote().refused.front();
-  CHECK_MESSAGE(contains(refused, "process at 127.0.0.2:" + std::to_string(b.port)), refused);
-  CHECK_MESSAGE(contains(refused, "seen before at 0.0.0.0:" + std::to_string(b.port)), refused);
-  CHECK_MESSAGE(contains(refused, "of machine '" + bus_b.name + "'"), refused);
-  CHECK_MESSAGE(contains(refused, "two machines derived the same CAF node id"), refused);
+  seen_twice m{"remote-dup2", {"host=0.0.0.0", "ledger"}};
+  auto port = std::to_string(m.b.port);
+  CHECK_MESSAGE(contains(m.refused, "process at 127.0.0.2:" + port), m.refused);
+  CHECK_MESSAGE(contains(m.refused, "seen before at 0.0.0.0:" + port), m.refused);
+  CHECK_MESSAGE(contains(m.refused, "of machine '" + m.bus_b.name + "'"), m.refused);
+  CHECK_MESSAGE(contains(m.refused, "two machines derived the same CAF node id"), m.refused);
   // The first connection stays, and serves (the count is published when
   // the round that refused ends).
-  await_connections(a.node, 1);
-  CHECK(a.node.remote().connections == 1);
-  auto ledger = must_lookup(a.node, "ledger@" + bus_b.name);
-  caf::scoped_actor self{*a.sys};
-  int32_t answer = 0;
-  self->request(ledger, std::chrono::seconds{5}, int32_t{1})
-    .receive([&](int32_t x) { answer = x; }, [](caf::error&) {});
-  CHECK(answer == 2);
-  liar.signal(SIGKILL);
+  await_connections(m.a.node, 1);
+  CHECK(m.a.node.remote().connections == 1);
+  CHECK(m.ledger_answer() == 2);
 }
 
 TEST_CASE("a machine that listens on every address tells the others its advertised one") {
-  scoped_bus bus_a{"remote-adv-a"};
-  scoped_bus bus_b{"remote-adv-b"};
-  // B listens on 0.0.0.0 and advertises 127.0.0.3 (loopback too, so the
-  // others can reach it there): its directory must list 127.0.0.3:P. A
-  // second directory that lists 127.0.0.2:P makes A say which endpoint it
-  // saw first.
-  machine_child b{{"bus=" + bus_b.name, "role=server", "host=0.0.0.0", "advertise=127.0.0.3",
-                   "ledger"}};
-  auto liar = child_process::spawn("fake-directory",
-                                   {"list=127.0.0.2:" + std::to_string(b.port)});
-  auto line = liar.read_line(std::chrono::seconds{10});
-  REQUIRE(line);
-  REQUIRE_MESSAGE(line->rfind("port ", 0) == 0, *line);
-  auto liar_port = static_cast<uint16_t>(std::stoi(line->substr(5)));
-  bus_process<test_config> a{bus_a.name, "server", "a", [&](test_config& c) {
-                               remote_on(c, {seed_of(b.port), seed_of(liar_port)});
-                             }};
-  REQUIRE_MESSAGE(wait_until([&] { return !a.node.remote().refused.empty(); },
-                             std::chrono::seconds{10}),
-                  "nothing refused");
-  auto refused = a.node.remote().refused.front();
-  CHECK_MESSAGE(contains(refused, "seen before at 127.0.0.3:" + std::to_string(b.port)),
-                refused);
+  // B listens on 0.0.0.0 and advertises 127.0.0.3 (loopback too, so that
+  // A can reach it there): its directory must list 127.0.0.3:P.
+  seen_twice m{"remote-adv", {"host=0.0.0.0", "advertise=127.0.0.3", "ledger"}};
+  CHECK_MESSAGE(contains(m.refused, "seen before at 127.0.0.3:" + std::to_string(m.b.port)),
+                m.refused);
   // The advertised endpoint serves.
-  await_connections(a.node, 1);
-  auto ledger = must_lookup(a.node, "ledger@" + bus_b.name);
-  caf::scoped_actor self{*a.sys};
-  int32_t answer = 0;
-  self->request(ledger, std::chrono::seconds{5}, int32_t{1})
-    .receive([&](int32_t x) { answer = x; }, [](caf::error&) {});
-  CHECK(answer == 2);
-  liar.signal(SIGKILL);
+  await_connections(m.a.node, 1);
+  CHECK(m.ledger_answer() == 2);
 }
 
 TEST_CASE("a process with remote off is refused on a machine whose server has it on") {
