@@ -63,13 +63,8 @@ proof member_prover::try_pid(uint32_t slot, pid_t pid) const {
     if (lock.write && lock.covers(slot_byte))
       slot_lock = &lock;
   if (slot_lock == nullptr || detail::pidfd_exited(m.pidfd)) {
-    // A process in its exit closes its descriptors before the kernel
-    // releases their locks (the last close of each runs a little later):
-    // meanwhile its fdinfo lacks a lock it still holds. That proves nothing
-    // (shmbus-bench's kill loops met it about once in 60 kills).
-    auto exiting = detail::process_exiting(m.proc_dir);
     m.close();
-    result.status = exiting ? proof_status::unknown : proof_status::lie;
+    result.status = proof_status::lie;
     return result;
   }
   for (auto& lock : *locks)

@@ -84,9 +84,10 @@ struct held_lock {
 };
 
 /// Every OFD lock the process behind `proc_dir` holds on `file`; nullopt if
-/// its fdinfo cannot be read (another user's process, no /proc, gone) or
-/// lists no descriptor (an exiting process drops its descriptor table before
-/// its locks are released: it proves nothing either way).
+/// its fdinfo cannot be read (another user's process, no /proc, gone), lists
+/// no descriptor, or the process is exiting (process_exiting: it drops its
+/// descriptors before their locks are released, so it proves nothing
+/// either way).
 /// Reads at most `max_fds_scanned` descriptors.
 std::optional<std::vector<held_lock>> ofd_locks_on(int proc_dir,
                                                    const file_identity& file) noexcept;
