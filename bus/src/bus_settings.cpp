@@ -169,7 +169,7 @@ caf::error bus_settings::validate() const {
   if (remote_host.empty())
     return bad("remote.host", "no address given; the address other machines reach this "
                               "process at, e.g. \"10.0.0.5\"");
-  if (remote_advertise == "0.0.0.0" || remote_advertise == "::")
+  if (wildcard_host(remote_advertise))
     return bad("remote.advertise", "'" + remote_advertise
                                      + "' is a wildcard: other machines cannot connect to it; "
                                        "give this machine's address on the cluster network, "

@@ -130,10 +130,8 @@ caf::error remote_machines::start(local_lookup lookup, local_publish publish,
   port_ = *port;
   // What the directory tells other machines (validate() refused a wildcard
   // advertise).
-  auto& advertised = settings_.remote_advertise.empty() ? settings_.remote_host
-                                                        : settings_.remote_advertise;
-  endpoint_ = advertised + ":" + std::to_string(port_);
-  if (advertised == "0.0.0.0" || advertised == "::")
+  endpoint_ = settings_.advertised_host() + ":" + std::to_string(port_);
+  if (bus_settings::wildcard_host(settings_.advertised_host()))
     log::write(log::level::warning, "bus", "remote_wildcard_host",
                "shmbus.remote.host is " + settings_.remote_host
                  + ": this process listens on every address but tells other machines to "

@@ -147,6 +147,18 @@ struct bus_settings {
   /// octal digits that give the owner read and write and nobody execute.
   static std::optional<unsigned> parse_file_mode(const std::string& text);
 
+  /// What the machine's directory tells other machines to connect to:
+  /// remote_advertise, or remote_host when that is empty.
+  const std::string& advertised_host() const noexcept {
+    return remote_advertise.empty() ? remote_host : remote_advertise;
+  }
+
+  /// True for "0.0.0.0" and "::": every address to listen on, none to
+  /// connect to.
+  static bool wildcard_host(const std::string& host) noexcept {
+    return host == "0.0.0.0" || host == "::";
+  }
+
   /// "host:port" split; nullopt unless both are there and the port is
   /// 1..65535.
   static std::optional<std::pair<std::string, uint16_t>> parse_endpoint(const std::string& text);
